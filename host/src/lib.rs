@@ -1,1 +1,24 @@
+//! mlhost: a host for machine-learning models compiled as plugins.
+//!
+//! Plugins are `cdylib` crates built against `mlhost-plugin-api`. The host
+//! finds them in the configured plugin folders, loads each through a
+//! stable-ABI vtable, rejects broken ones with a reason, and reports the rest.
+//!
+//! ```no_run
+//! use mlhost::{Config, Registry};
+//!
+//! let config = Config::load("config/mlhost.toml".as_ref())?;
+//! let registry = Registry::discover(&config)?;
+//! for c in &registry.candidates {
+//!     println!("{} {}", c.id, c.reason().unwrap_or("ready"));
+//! }
+//! # Ok::<(), mlhost::ConfigError>(())
+//! ```
 
+pub mod cli;
+pub mod config;
+pub mod loader;
+pub mod registry;
+
+pub use config::{Config, ConfigError};
+pub use registry::{Candidate, Registry, State};

@@ -1,1 +1,22 @@
-fn main() {}
+//! The `mlhost` binary: parse arguments, run, print the error chain, pick the
+//! exit code (0 ok, 1 the command failed, 2 bad usage or bad input).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mlhost::cli::{BadInput, Cli, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // exits 2 on bad usage
+    match run(cli, &mut std::io::stdout().lock()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<BadInput>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -164,3 +164,7 @@ impl RootModule for PluginModRef {
     const NAME: &'static str = "mlhost_plugin";
     const VERSION_STRINGS: VersionStrings = package_version_strings!();
 }
+
+/// The plugin-api version a crate was built against; abi_stable compares the
+/// host's and the plugin's when loading.
+pub const PLUGIN_API_VERSION: &str = env!("CARGO_PKG_VERSION");

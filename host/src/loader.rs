@@ -1,0 +1,439 @@
+//! Loading plugin `.so` files: the only module that touches abi_stable and
+//! libloading, and the only one with `unsafe`.
+//!
+//! Each file goes through, in order: a regular file, not group/world-writable,
+//! read and hashed (sha256), an ELF structure check (a truncated or foreign
+//! file would crash dlopen before any check of ours ran), `dlopen` with
+//! RTLD_NOW (a missing symbol fails here, not as a crash at first call), the
+//! abi_stable header and root module (version and layout checks), then the
+//! plugin's own `info()`. Every failure becomes a [`Rejection`] with a
+//! one-line reason that says what to do. Libraries are never unloaded:
+//! model objects and leaked statics point into them.
+//!
+//! Must never: load through `RootModule::load_from_*` (it caches one module
+//! per type and would hand back the first plugin for every later one), or let
+//! a panic or error from one file stop the others.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use abi_stable::library::{LibraryError, RootModuleError, lib_header_from_path};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::sabi_types::RMut;
+use abi_stable::std_types::{RSlice, RSliceMut};
+use mlhost_plugin_api::__private::{error_from_ffi, info_from_ffi, params_to_ffi};
+use mlhost_plugin_api::ffi::{
+    Control, EpochMetricFfi, HostContextFfi, HostContextFfi_TO, ModelBox, PluginModRef,
+};
+use mlhost_plugin_api::{Error as PluginError, ErrorKind, Matrix, Params, PluginInfo};
+use sha2::{Digest, Sha256};
+
+/// The plugin-api version this host was built against (the ABI version).
+pub const PLUGIN_API_VERSION: &str = mlhost_plugin_api::ffi::PLUGIN_API_VERSION;
+
+/// A plugin file that was loaded and described itself.
+pub struct Plugin {
+    /// Absolute path of the `.so`.
+    pub path: PathBuf,
+    /// Lowercase hex sha256 of the file as loaded.
+    pub sha256: String,
+    /// What the plugin says about itself (validated).
+    pub info: PluginInfo,
+    module: PluginModRef,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("path", &self.path)
+            .field("sha256", &self.sha256)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A file that could not be used as a plugin, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The sha256 of the file, when it could be read.
+    pub sha256: Option<String>,
+    /// One line: what is wrong and what to do.
+    pub reason: String,
+}
+
+impl Rejection {
+    fn new(sha256: Option<&str>, reason: impl Into<String>) -> Self {
+        Self { sha256: sha256.map(str::to_owned), reason: reason.into() }
+    }
+}
+
+/// Loads one plugin file. Call it for one file at a time; it never panics.
+pub fn load(path: &Path) -> Result<Plugin, Rejection> {
+    let path = std::path::absolute(path).map_err(|e| Rejection::new(None, e.to_string()))?;
+    let meta = fs::metadata(&path)
+        .map_err(|e| Rejection::new(None, format!("cannot read the file: {e}")))?;
+    if !meta.is_file() {
+        return Err(Rejection::new(None, "not a regular file"));
+    }
+    let bytes =
+        fs::read(&path).map_err(|e| Rejection::new(None, format!("cannot read the file: {e}")))?;
+    let sha256 = sha256_hex(&bytes);
+    let sha = Some(sha256.as_str());
+    let mode = meta.permissions().mode();
+    if mode & 0o022 != 0 {
+        let who = if mode & 0o002 != 0 { "world" } else { "group" };
+        return Err(Rejection::new(
+            sha,
+            format!(
+                "file is {who}-writable (mode {:o}): anyone could replace the code; run `chmod go-w {}`",
+                mode & 0o777,
+                path.display()
+            ),
+        ));
+    }
+    check_elf(&bytes).map_err(|why| Rejection::new(sha, why))?;
+    drop(bytes);
+    let module = open(&path).map_err(|why| Rejection::new(sha, why))?;
+    let info = call_info(module).map_err(|why| Rejection::new(sha, why))?;
+    Ok(Plugin { path, sha256, info, module })
+}
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn open(path: &Path) -> Result<PluginModRef, String> {
+    // SAFETY: dlopen runs the library's initializers. The file passed the
+    // ELF structure check above, so the loader maps only what is there;
+    // running a plugin's code is what loading a plugin means.
+    let lib = unsafe {
+        libloading::os::unix::Library::open(
+            Some(path),
+            libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
+        )
+    }
+    .map_err(|e| dlopen_reason(&e.to_string()))?;
+    // Never unload: model objects and leaked statics point into the library.
+    // abi_stable opens it again below and gets this same, fully bound handle.
+    std::mem::forget(lib);
+    let header = lib_header_from_path(path).map_err(|e| library_reason(&e))?;
+    header.init_root_module::<PluginModRef>().map_err(|e| library_reason(&e))
+}
+
+fn dlopen_reason(err: &str) -> String {
+    if let Some(pos) = err.find("undefined symbol: ") {
+        let symbol = err[pos + 18..].split_whitespace().next().unwrap_or("?");
+        return format!(
+            "cannot be loaded: undefined symbol {symbol}; it was linked against a library this host lacks: rebuild it"
+        );
+    }
+    format!("cannot be loaded: {}", err.lines().next().unwrap_or(err))
+}
+
+fn library_reason(err: &LibraryError) -> String {
+    let host = PLUGIN_API_VERSION;
+    match err {
+        LibraryError::GetSymbolError { .. } => "no mlhost root module: a shared library, but not an mlhost plugin (add `mlhost_plugin_api::export_plugin!(YourModel);` and rebuild)".to_owned(),
+        LibraryError::IncompatibleVersionNumber { actual_version, .. } => format!(
+            "built against plugin-api {actual_version} but host has {host}; rebuild the plugin against mlhost-plugin-api {}",
+            compatible_req(host)
+        ),
+        LibraryError::ParseVersionError(e) => format!("its plugin-api version cannot be read ({e}); rebuild against mlhost-plugin-api {}", compatible_req(host)),
+        LibraryError::RootModule { err: RootModuleError::Unwound, .. } => "its root module panicked while loading; fix the plugin's initialization".to_owned(),
+        LibraryError::RootModule { err, .. } => format!("its root module failed to load: {}", first_line(&err.to_string())),
+        LibraryError::AbiInstability(e) => format!(
+            "layout mismatch: {}; rebuild the plugin against mlhost-plugin-api {}",
+            layout_mismatch(&e.to_string()),
+            compatible_req(host)
+        ),
+        LibraryError::InvalidAbiHeader(h) => format!("built with an incompatible abi_stable ({h:?}); rebuild against mlhost-plugin-api {}", compatible_req(host)),
+        LibraryError::InvalidCAbi { .. } => "built with a compiler whose C ABI differs from the host's; rebuild with the host's toolchain".to_owned(),
+        LibraryError::OpenError { err, .. } => dlopen_reason(&err.to_string()),
+        other => first_line(&other.to_string()),
+    }
+}
+
+/// `0.1` for `0.1.3` (0.x minors are breaking), `1` for `1.4.0`.
+fn compatible_req(version: &str) -> String {
+    let mut parts = version.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}"),
+        (Some(major), _) => major.to_owned(),
+        _ => version.to_owned(),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_owned()
+}
+
+/// abi_stable's layout errors are dumps of many lines; keep the type that
+/// differs and the first difference.
+fn layout_mismatch(dump: &str) -> String {
+    let type_name = dump
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("--- Type Layout ---"))
+        .next()
+        .map(str::to_owned)
+        .or_else(|| {
+            dump.lines().find_map(|l| {
+                let l = l.trim();
+                l.strip_prefix("type:").map(|t| t.trim().to_owned())
+            })
+        });
+    let difference = dump
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("error:") || l.contains("mismatch") || l.contains("Mismatched"))
+        .map(str::to_owned);
+    match (type_name, difference) {
+        (Some(t), Some(d)) => format!("type {t} differs ({d})"),
+        (Some(t), None) => format!("type {t} differs"),
+        (None, Some(d)) => d,
+        (None, None) => "the plugin's ABI types differ from the host's".to_owned(),
+    }
+}
+
+fn call_info(module: PluginModRef) -> Result<PluginInfo, String> {
+    let raw = module.info()().into_result().map_err(|e| {
+        let e = error_from_ffi(e);
+        format!("its info() failed: {}", e.message())
+    })?;
+    let info = info_from_ffi(raw).map_err(|e| format!("its info() is unusable: {e}"))?;
+    validate_info(&info)?;
+    Ok(info)
+}
+
+fn validate_info(info: &PluginInfo) -> Result<(), String> {
+    let name_ok = !info.name.is_empty()
+        && info.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return Err(format!(
+            "its name {:?} is not usable: use letters, digits, '-' and '_' only",
+            info.name
+        ));
+    }
+    if info.version.trim().is_empty() {
+        return Err(format!("plugin '{}' declares no version; set it in info()", info.name));
+    }
+    if info.tasks.is_empty() {
+        return Err(format!(
+            "plugin '{}' declares no task this host knows; declare classification or regression",
+            info.name
+        ));
+    }
+    for spec in &info.params {
+        spec.check(&spec.default).map_err(|e| {
+            format!("plugin '{}' has a default outside its own schema: {e}", info.name)
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks the ELF structure of a would-be shared library without running it.
+/// A truncated file (half-copied) would otherwise SIGBUS inside dlopen.
+pub fn check_elf(bytes: &[u8]) -> Result<(), String> {
+    const EHDR: usize = 64;
+    if bytes.is_empty() {
+        return Err("not a shared object: the file is empty (a failed build or copy?); rebuild it and copy it again".to_owned());
+    }
+    if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+        let texty =
+            bytes.iter().take(512).all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+        let what = if texty { "a text file" } else { "no ELF header" };
+        return Err(format!(
+            "not a shared object: {what}; build the plugin as a cdylib and copy its .so"
+        ));
+    }
+    if bytes.len() < EHDR {
+        return Err(format!(
+            "not a shared object: truncated ELF header ({} bytes); copy the file again",
+            bytes.len()
+        ));
+    }
+    if bytes[4] != 2 || bytes[5] != 1 {
+        return Err("not a shared object for this host: not a 64-bit little-endian ELF; build it for this machine".to_owned());
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+    let e_type = u16_at(16);
+    if e_type != 3 {
+        return Err(format!(
+            "not a shared object: an ELF {} file; build the plugin with crate-type = [\"cdylib\"]",
+            match e_type {
+                1 => "relocatable (.o/.rlib)",
+                2 => "executable",
+                4 => "core",
+                _ => "unknown-type",
+            }
+        ));
+    }
+    let machine = u16_at(18);
+    let host_machine = if cfg!(target_arch = "x86_64") {
+        62
+    } else if cfg!(target_arch = "aarch64") {
+        183
+    } else {
+        machine
+    };
+    if machine != host_machine {
+        return Err(format!(
+            "built for another CPU (ELF machine {machine}); build it for {}",
+            std::env::consts::ARCH
+        ));
+    }
+    let len = bytes.len() as u64;
+    let truncated = |end: u64| {
+        format!(
+            "truncated: its structure ends at byte {end} but the file has {len} (half-copied?); copy it again"
+        )
+    };
+    let (phoff, phentsize, phnum) = (u64_at(32), u64::from(u16_at(54)), u64::from(u16_at(56)));
+    let ph_end = phoff.saturating_add(phentsize.saturating_mul(phnum));
+    if ph_end > len || phentsize < 56 && phnum > 0 {
+        return Err(truncated(ph_end));
+    }
+    for i in 0..phnum {
+        let at = (phoff + i * phentsize) as usize;
+        let p_type = u32_at(at);
+        let (offset, filesz) = (u64_at(at + 8), u64_at(at + 32));
+        let end = offset.saturating_add(filesz);
+        if p_type == 1 && end > len {
+            return Err(truncated(end));
+        }
+    }
+    let (shoff, shentsize, shnum) = (u64_at(40), u64::from(u16_at(58)), u64::from(u16_at(60)));
+    let sh_end = shoff.saturating_add(shentsize.saturating_mul(shnum));
+    if sh_end > len {
+        return Err(truncated(sh_end));
+    }
+    Ok(())
+}
+
+impl Plugin {
+    /// Builds a model from `params` (already resolved against the schema).
+    /// A panic in the plugin's constructor comes back as an error.
+    pub fn new_model(&self, params: &Params) -> Result<Model, PluginError> {
+        let ffi = params_to_ffi(params);
+        let inner = self.module.new_model()(RSlice::from_slice(&ffi))
+            .into_result()
+            .map_err(error_from_ffi)?;
+        Ok(Model { inner })
+    }
+}
+
+/// What the host tells a model during `fit`, and hears back each epoch.
+pub trait FitHooks {
+    /// The seed for every random choice.
+    fn seed(&self) -> u64;
+    /// Number of classes, 0 for regression.
+    fn n_classes(&self) -> usize;
+    /// Whether the host wants training to end now.
+    fn should_stop(&self) -> bool;
+    /// One finished epoch; answer whether to go on.
+    fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control;
+}
+
+/// Adapts `FitHooks` to the C ABI. Host callbacks run inside the plugin's
+/// stack frame, so a panic here must not unwind into it.
+struct HooksFfi<'a>(&'a mut dyn FitHooks);
+
+impl HostContextFfi for HooksFfi<'_> {
+    fn seed(&self) -> u64 {
+        self.0.seed()
+    }
+    fn n_classes(&self) -> u32 {
+        u32::try_from(self.0.n_classes()).unwrap_or(u32::MAX)
+    }
+    fn should_stop(&self) -> bool {
+        catch_unwind(AssertUnwindSafe(|| self.0.should_stop())).unwrap_or(true)
+    }
+    fn report(&mut self, epoch: u32, metrics: RSlice<'_, EpochMetricFfi<'_>>) -> Control {
+        let metrics: Vec<(&str, f64)> =
+            metrics.iter().map(|m| (m.name.as_str(), m.value)).collect();
+        catch_unwind(AssertUnwindSafe(|| self.0.on_epoch(epoch, &metrics))).unwrap_or(Control::Stop)
+    }
+}
+
+/// A model object living in a plugin. Every call returns the plugin's error
+/// (or its caught panic) as a value.
+pub struct Model {
+    inner: ModelBox,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Model")
+    }
+}
+
+impl Model {
+    /// Trains on `x` and `y` (`y.len() == x.rows()`).
+    pub fn fit(
+        &mut self,
+        x: Matrix<'_>,
+        y: &[f64],
+        hooks: &mut dyn FitHooks,
+    ) -> Result<(), PluginError> {
+        let mut ffi = HooksFfi(hooks);
+        let ctx = HostContextFfi_TO::from_ptr(RMut::new(&mut ffi), TD_Opaque);
+        self.inner.fit(x.to_ffi(), RSlice::from_slice(y), ctx).into_result().map_err(error_from_ffi)
+    }
+    /// One prediction per row into `out`.
+    pub fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<(), PluginError> {
+        if out.len() != x.rows() {
+            return Err(PluginError::invalid_input("output buffer length differs from rows"));
+        }
+        self.inner
+            .predict(x.to_ffi(), RSliceMut::from_mut_slice(out))
+            .into_result()
+            .map_err(error_from_ffi)
+    }
+    /// Class probabilities, row-major `rows x n_classes`, into `out`.
+    /// `Ok(false)` when the model does not offer probabilities.
+    pub fn predict_proba(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<bool, PluginError> {
+        match self.inner.predict_proba(x.to_ffi(), RSliceMut::from_mut_slice(out)).into_result() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let e = error_from_ffi(e);
+                if e.kind() == ErrorKind::Unsupported { Ok(false) } else { Err(e) }
+            }
+        }
+    }
+    /// The fitted model as bytes.
+    pub fn save(&self) -> Result<Vec<u8>, PluginError> {
+        self.inner.save().into_result().map(Into::into).map_err(error_from_ffi)
+    }
+    /// Restores a model saved by [`Model::save`].
+    pub fn load(&mut self, bytes: &[u8]) -> Result<(), PluginError> {
+        self.inner.load(RSlice::from_slice(bytes)).into_result().map_err(error_from_ffi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_check_reasons() {
+        let check = |b: &[u8]| check_elf(b).unwrap_err();
+        assert!(check(b"").contains("the file is empty"));
+        assert!(check(b"hello, I am text\n").contains("a text file"));
+        assert!(check(&[0u8, 1, 2, 3, 200]).contains("no ELF header"));
+        assert!(check(b"\x7fELF\x02\x01").contains("truncated ELF header"));
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        // A PIE test binary is ET_DYN: structurally fine. Half of it is not.
+        assert_eq!(check_elf(&me), Ok(()));
+        assert!(check(&me[..me.len() / 2]).contains("truncated"));
+    }
+
+    #[test]
+    fn version_requirements() {
+        assert_eq!(compatible_req("0.1.3"), "0.1");
+        assert_eq!(compatible_req("2.4.0"), "2");
+    }
+}

@@ -1,0 +1,519 @@
+//! The candidate registry: every `*.so` found in `plugin_dirs` plus the
+//! entries of `models.toml`, each either ready to evaluate or rejected with a
+//! reason, and the report operators read.
+//!
+//! Owns the `models.toml` format and how entries and discovered plugins
+//! become candidates. Must never load a library itself (that is `loader`), and
+//! one bad file or entry must never hide the others.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use mlhost_plugin_api::{ParamValue, Params, Task};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::config::{Config, ConfigError};
+use crate::loader::{self, Plugin};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistry {
+    #[serde(default)]
+    model: Vec<RawEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    id: Spanned<String>,
+    plugin: String,
+    #[serde(default)]
+    params: toml::Table,
+    sha256: Option<Spanned<String>>,
+    #[serde(default = "enabled_default")]
+    enabled: bool,
+    #[serde(default)]
+    description: String,
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+/// One `[[model]]` entry of `models.toml`, validated for shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Candidate id, unique in the registry.
+    pub id: String,
+    /// The plugin name (its `info().name`) that backs it.
+    pub plugin: String,
+    /// Parameters as written; checked against the plugin's schema later.
+    pub params: Vec<(String, ParamValue)>,
+    /// Expected sha256 of the plugin file.
+    pub sha256: Option<String>,
+    /// Disabled entries are listed but never evaluated.
+    pub enabled: bool,
+    /// Free text for the report.
+    pub description: String,
+    /// Line of the entry's `id` in the file.
+    pub line: usize,
+}
+
+/// Reads `models.toml`. Shape errors (unknown keys, duplicate ids, a
+/// malformed pin) are errors; parameter values are checked per candidate.
+pub fn read_entries(path: &Path) -> Result<Vec<Entry>, ConfigError> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    parse_entries(path, &src)
+}
+
+/// Parses the text of a `models.toml`.
+pub fn parse_entries(path: &Path, src: &str) -> Result<Vec<Entry>, ConfigError> {
+    let raw: RawRegistry =
+        toml::from_str(src).map_err(|e| ConfigError::from_toml(path, src, &e))?;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut entries = Vec::with_capacity(raw.model.len());
+    for e in raw.model {
+        let span = e.id.span();
+        let err = |msg: String| ConfigError::at(path, src, Some(span.clone()), msg);
+        let line = src[..span.start.min(src.len())].matches('\n').count() + 1;
+        let id = e.id.into_inner();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(err(format!(
+                "id {id:?} is not usable: use letters, digits, '-', '_' and '.'"
+            )));
+        }
+        if let Some(first) = seen.insert(id.clone(), line) {
+            return Err(err(format!(
+                "duplicate id '{id}': entries at lines {first} and {line} both use it; rename one"
+            )));
+        }
+        let sha256 = match e.sha256 {
+            Some(pin) => {
+                let pin_span = pin.span();
+                let pin = pin.into_inner().to_ascii_lowercase();
+                if pin.len() != 64 || !pin.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(ConfigError::at(
+                        path,
+                        src,
+                        Some(pin_span),
+                        format!("sha256 of '{id}' must be 64 hex digits (`sha256sum FILE.so`)"),
+                    ));
+                }
+                Some(pin)
+            }
+            None => None,
+        };
+        let mut params = Vec::with_capacity(e.params.len());
+        for (name, value) in e.params {
+            let value = match value {
+                toml::Value::Integer(i) => ParamValue::Int(i),
+                toml::Value::Float(f) => ParamValue::Float(f),
+                toml::Value::Boolean(b) => ParamValue::Bool(b),
+                toml::Value::String(s) => ParamValue::Choice(s),
+                other => {
+                    return Err(err(format!(
+                        "model '{id}': parameter '{name}' is a {}; use a number, a bool or a string",
+                        other.type_str()
+                    )));
+                }
+            };
+            params.push((name, value));
+        }
+        entries.push(Entry {
+            id,
+            plugin: e.plugin,
+            params,
+            sha256,
+            enabled: e.enabled,
+            description: e.description,
+            line,
+        });
+    }
+    Ok(entries)
+}
+
+/// Whether a candidate can be evaluated.
+#[derive(Debug, Clone)]
+pub enum State {
+    /// Loaded, params valid, a model was built.
+    Ready {
+        /// The loaded plugin.
+        plugin: Arc<Plugin>,
+        /// Resolved parameters (schema defaults filled in).
+        params: Params,
+    },
+    /// Unusable; the reason says why and what to do.
+    Rejected {
+        /// One line.
+        reason: String,
+    },
+}
+
+/// One row of the registry.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Candidate id.
+    pub id: String,
+    /// Plugin name, when the file could be loaded.
+    pub plugin: Option<String>,
+    /// Plugin version.
+    pub version: Option<String>,
+    /// The tasks the plugin can do.
+    pub tasks: Vec<Task>,
+    /// The library file, when there is one.
+    pub path: Option<PathBuf>,
+    /// sha256 of the library file.
+    pub sha256: Option<String>,
+    /// Entry description, else the plugin's.
+    pub description: String,
+    /// Ready or rejected.
+    pub state: State,
+}
+
+impl Candidate {
+    /// The reason, when rejected.
+    pub fn reason(&self) -> Option<&str> {
+        match &self.state {
+            State::Rejected { reason } => Some(reason),
+            State::Ready { .. } => None,
+        }
+    }
+}
+
+/// Every candidate, plus what an operator should know about the scan.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    /// Sorted by id.
+    pub candidates: Vec<Candidate>,
+    /// Ids of disabled entries.
+    pub disabled: Vec<String>,
+    /// Things that are not errors but deserve a look (an empty plugin dir).
+    pub warnings: Vec<String>,
+}
+
+impl Registry {
+    /// Scans `config.plugin_dirs`, loads every `*.so` one at a time, and
+    /// resolves `models.toml` against what loaded. Only an invalid registry
+    /// file is an error; every plugin problem becomes a rejected row.
+    pub fn discover(config: &Config) -> Result<Registry, ConfigError> {
+        let entries =
+            if config.registry.exists() { read_entries(&config.registry)? } else { Vec::new() };
+        let mut reg = Registry::default();
+        if !config.registry.exists() {
+            reg.warnings.push(format!(
+                "no registry file at {}; every plugin gets one candidate with default params",
+                config.registry.display()
+            ));
+        }
+        let files = reg.scan(&config.plugin_dirs);
+        let mut plugins: Vec<Arc<Plugin>> = Vec::new();
+        for file in files {
+            match loader::load(&file) {
+                Ok(p) => {
+                    if let Some(first) = plugins.iter().find(|q| q.info.name == p.info.name) {
+                        let reason = format!(
+                            "duplicate plugin name '{}': {} already provides it; remove one of the files",
+                            p.info.name,
+                            first.path.display()
+                        );
+                        reg.candidates.push(file_rejection(&file, Some(p.sha256.clone()), reason));
+                    } else {
+                        plugins.push(Arc::new(p));
+                    }
+                }
+                Err(r) => reg.candidates.push(file_rejection(&file, r.sha256, r.reason)),
+            }
+        }
+        let referenced: HashSet<&str> = entries.iter().map(|e| e.plugin.as_str()).collect();
+        let entry_ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        for entry in &entries {
+            if !entry.enabled {
+                reg.disabled.push(entry.id.clone());
+                continue;
+            }
+            let plugin = plugins.iter().find(|p| p.info.name == entry.plugin);
+            reg.candidates.push(match plugin {
+                Some(p) => candidate(
+                    entry.id.clone(),
+                    p,
+                    &entry.params,
+                    entry.sha256.as_deref(),
+                    &entry.description,
+                ),
+                None => Candidate {
+                    id: entry.id.clone(),
+                    plugin: Some(entry.plugin.clone()),
+                    version: None,
+                    tasks: Vec::new(),
+                    path: None,
+                    sha256: None,
+                    description: entry.description.clone(),
+                    state: State::Rejected {
+                        reason: missing_plugin(entry, &plugins, &config.plugin_dirs),
+                    },
+                },
+            });
+        }
+        for p in &plugins {
+            if referenced.contains(p.info.name.as_str()) {
+                continue;
+            }
+            if entry_ids.contains(p.info.name.as_str()) {
+                reg.warnings.push(format!(
+                    "plugin '{}' gets no default candidate: a models.toml entry already uses that id",
+                    p.info.name
+                ));
+                continue;
+            }
+            reg.candidates.push(candidate(p.info.name.clone(), p, &[], None, ""));
+        }
+        reg.candidates.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(reg)
+    }
+
+    fn scan(&mut self, dirs: &[PathBuf]) -> Vec<PathBuf> {
+        let mut seen = HashSet::new();
+        let mut files = Vec::new();
+        for dir in dirs {
+            let listing = match std::fs::read_dir(dir) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.warnings.push(format!("plugin dir {} cannot be read: {e}", dir.display()));
+                    continue;
+                }
+            };
+            let mut found: Vec<PathBuf> = listing
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "so") && !p.is_dir())
+                .collect();
+            found.sort();
+            for f in found {
+                let key = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+                if seen.insert(key) {
+                    files.push(f);
+                }
+            }
+        }
+        if files.is_empty() {
+            self.warnings.push(format!(
+                "no *.so plugin files in {}; build the plugins (`cargo build --release`) or drop a .so there",
+                dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        files
+    }
+
+    /// The ready candidates.
+    pub fn ready(&self) -> impl Iterator<Item = &Candidate> {
+        self.candidates.iter().filter(|c| matches!(c.state, State::Ready { .. }))
+    }
+
+    /// The report in the shape DESIGN.md fixes.
+    pub fn report(&self) -> Report {
+        Report {
+            models: self
+                .candidates
+                .iter()
+                .map(|c| ReportRow {
+                    id: c.id.clone(),
+                    plugin: c.plugin.clone(),
+                    version: c.version.clone(),
+                    task: (!c.tasks.is_empty())
+                        .then(|| c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join("|")),
+                    state: if c.reason().is_some() { "rejected" } else { "ready" },
+                    path: c.path.as_ref().map(|p| p.display().to_string()),
+                    sha256: c.sha256.clone(),
+                    reason: c.reason().map(str::to_owned),
+                    description: c.description.clone(),
+                    params: match &c.state {
+                        State::Ready { params, .. } => {
+                            params.iter().map(|(k, v)| (k.to_owned(), param_json(v))).collect()
+                        }
+                        State::Rejected { .. } => BTreeMap::new(),
+                    },
+                })
+                .collect(),
+            disabled: self.disabled.clone(),
+            warnings: self.warnings.clone(),
+            plugin_api_version: loader::PLUGIN_API_VERSION,
+        }
+    }
+}
+
+fn param_json(v: &ParamValue) -> serde_json::Value {
+    match v {
+        ParamValue::Float(f) => serde_json::json!(f),
+        ParamValue::Int(i) => serde_json::json!(i),
+        ParamValue::Bool(b) => serde_json::json!(b),
+        ParamValue::Choice(c) => serde_json::json!(c),
+    }
+}
+
+fn file_rejection(file: &Path, sha256: Option<String>, reason: String) -> Candidate {
+    let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let id = stem.strip_prefix("lib").filter(|s| !s.is_empty()).unwrap_or(&stem).to_owned();
+    Candidate {
+        id,
+        plugin: None,
+        version: None,
+        tasks: Vec::new(),
+        path: Some(std::path::absolute(file).unwrap_or_else(|_| file.to_owned())),
+        sha256,
+        description: String::new(),
+        state: State::Rejected { reason },
+    }
+}
+
+fn missing_plugin(entry: &Entry, plugins: &[Arc<Plugin>], dirs: &[PathBuf]) -> String {
+    let loaded: Vec<&str> = plugins.iter().map(|p| p.info.name.as_str()).collect();
+    format!(
+        "plugin '{}' not found in {} (loaded: {}); fix `plugin` at models.toml line {} or build the plugin",
+        entry.plugin,
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        if loaded.is_empty() { "none".to_owned() } else { loaded.join(", ") },
+        entry.line
+    )
+}
+
+/// Resolves one candidate of `plugin`: the pin, the params, and one model
+/// built as a trial so a failing constructor is caught now, not mid-run.
+fn candidate(
+    id: String,
+    plugin: &Arc<Plugin>,
+    given: &[(String, ParamValue)],
+    pin: Option<&str>,
+    description: &str,
+) -> Candidate {
+    let check = || -> Result<Params, String> {
+        if let Some(pin) = pin
+            && pin != plugin.sha256
+        {
+            return Err(format!(
+                "sha256 does not match the registry pin: pinned {pin}, file has {}; rebuild the pinned version or update the pin",
+                plugin.sha256
+            ));
+        }
+        let params = plugin
+            .info
+            .resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
+            .map_err(|e| format!("parameters invalid: {e}"))?;
+        plugin.new_model(&params).map_err(|e| match e.kind() {
+            mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
+            mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),
+            _ => format!("constructor failed: {e}"),
+        })?;
+        Ok(params)
+    };
+    let state = match check() {
+        Ok(params) => State::Ready { plugin: Arc::clone(plugin), params },
+        Err(reason) => State::Rejected { reason },
+    };
+    Candidate {
+        id,
+        plugin: Some(plugin.info.name.clone()),
+        version: Some(plugin.info.version.clone()),
+        tasks: plugin.info.tasks.clone(),
+        path: Some(plugin.path.clone()),
+        sha256: Some(plugin.sha256.clone()),
+        description: if description.is_empty() {
+            plugin.info.description.clone()
+        } else {
+            description.to_owned()
+        },
+        state,
+    }
+}
+
+/// `mlhost registry --json`: `{"models":[...]}` plus camelCase extras.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// One row per candidate, sorted by id.
+    pub models: Vec<ReportRow>,
+    /// Ids of disabled entries.
+    pub disabled: Vec<String>,
+    /// Scan warnings.
+    pub warnings: Vec<String>,
+    /// The host's plugin-api (ABI) version.
+    pub plugin_api_version: &'static str,
+}
+
+/// One candidate in the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRow {
+    /// Candidate id.
+    pub id: String,
+    /// Plugin name.
+    pub plugin: Option<String>,
+    /// Plugin version.
+    pub version: Option<String>,
+    /// `classification`, `regression`, or both joined by `|`.
+    pub task: Option<String>,
+    /// `ready` or `rejected`.
+    pub state: &'static str,
+    /// Library path.
+    pub path: Option<String>,
+    /// Library sha256.
+    pub sha256: Option<String>,
+    /// Why it was rejected; null when ready.
+    pub reason: Option<String>,
+    /// One line about the candidate.
+    pub description: String,
+    /// Resolved parameters of a ready candidate.
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(src: &str, expected: &str) {
+        let got = match parse_entries(Path::new("models.toml"), src) {
+            Ok(entries) => entries
+                .iter()
+                .map(|e| format!("{}@{}:{}:{:?}:{}", e.id, e.line, e.plugin, e.params, e.enabled))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn entries() {
+        check("", "");
+        check(
+            "[[model]]\nid = \"forest-100\"\nplugin = \"forest\"\nparams = { trees = 100, alpha = 0.5 }\n\n[[model]]\nid = \"b\"\nplugin = \"baseline\"\nenabled = false\n",
+            "forest-100@2:forest:[(\"alpha\", Float(0.5)), (\"trees\", Int(100))]:true b@7:baseline:[]:false",
+        );
+    }
+
+    #[test]
+    fn shape_errors_name_the_line() {
+        check(
+            "[[model]]\nid = \"a\"\nplugin = \"p\"\n[[model]]\nid = \"a\"\nplugin = \"q\"\n",
+            "models.toml:5: key `id`: duplicate id 'a': entries at lines 2 and 5 both use it; rename one",
+        );
+        check(
+            "[[model]]\nid = \"a\"\nplugin = \"p\"\nsha256 = \"abc\"\n",
+            "models.toml:4: key `sha256`: sha256 of 'a' must be 64 hex digits (`sha256sum FILE.so`)",
+        );
+        check(
+            "[[model]]\nid = \"a\"\nplugin = \"p\"\nparms = {}\n",
+            "models.toml:4: key `parms`: unknown field `parms`, expected one of `id`, `plugin`, `params`, `sha256`, `enabled`, `description`",
+        );
+        check(
+            "[[model]]\nid = \"a b\"\nplugin = \"p\"\n",
+            "models.toml:2: key `id`: id \"a b\" is not usable: use letters, digits, '-', '_' and '.'",
+        );
+        check(
+            "[[model]]\nid = \"a\"\nplugin = \"p\"\nparams = { k = [1] }\n",
+            "models.toml:2: key `id`: model 'a': parameter 'k' is a array; use a number, a bool or a string",
+        );
+        check("[[model]]\nplugin = \"p\"\n", "models.toml:1: missing field `id`");
+    }
+}
