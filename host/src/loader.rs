@@ -144,11 +144,7 @@ fn library_reason(err: &LibraryError) -> String {
         LibraryError::ParseVersionError(e) => format!("its plugin-api version cannot be read ({e}); rebuild against mlhost-plugin-api {}", compatible_req(host)),
         LibraryError::RootModule { err: RootModuleError::Unwound, .. } => "its root module panicked while loading; fix the plugin's initialization".to_owned(),
         LibraryError::RootModule { err, .. } => format!("its root module failed to load: {}", first_line(&err.to_string())),
-        LibraryError::AbiInstability(e) => format!(
-            "layout mismatch: {}; rebuild the plugin against mlhost-plugin-api {}",
-            layout_mismatch(&e.to_string()),
-            compatible_req(host)
-        ),
+        LibraryError::AbiInstability(e) => layout_reason(&e.to_string()),
         LibraryError::InvalidAbiHeader(h) => format!("built with an incompatible abi_stable ({h:?}); rebuild against mlhost-plugin-api {}", compatible_req(host)),
         LibraryError::InvalidCAbi { .. } => "built with a compiler whose C ABI differs from the host's; rebuild with the host's toolchain".to_owned(),
         LibraryError::OpenError { err, .. } => dlopen_reason(&err.to_string()),
@@ -170,30 +166,40 @@ fn first_line(s: &str) -> String {
     s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_owned()
 }
 
-/// abi_stable's layout errors are dumps of many lines; keep the type that
-/// differs and the first difference.
-fn layout_mismatch(dump: &str) -> String {
-    let type_name = dump
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("--- Type Layout ---"))
-        .next()
-        .map(str::to_owned)
-        .or_else(|| {
-            dump.lines().find_map(|l| {
-                let l = l.trim();
-                l.strip_prefix("type:").map(|t| t.trim().to_owned())
-            })
-        });
-    let difference = dump
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("error:") || l.contains("mismatch") || l.contains("Mismatched"))
-        .map(str::to_owned);
-    match (type_name, difference) {
-        (Some(t), Some(d)) => format!("type {t} differs ({d})"),
-        (Some(t), None) => format!("type {t} differs"),
-        (None, Some(d)) => d,
-        (None, None) => "the plugin's ABI types differ from the host's".to_owned(),
+/// abi_stable's layout errors are dumps of a hundred lines. Keep the type
+/// that differs and the first difference; a different plugin-api version
+/// shows up here as "incompatible package versions" on the root module.
+fn layout_reason(dump: &str) -> String {
+    let lines: Vec<&str> = dump.lines().map(str::trim).collect();
+    // The dump is a series of blocks, each opened by "N error(s)"; the first
+    // with N > 0 is the innermost type that differs.
+    let block = lines
+        .iter()
+        .position(|l| {
+            l.split_once(" error(s)").is_some_and(|(n, _)| n.parse::<u32>().is_ok_and(|n| n > 0))
+        })
+        .map_or(&lines[..], |i| &lines[i..]);
+    let found_type = block
+        .iter()
+        .position(|l| *l == "Layout of found type:")
+        .and_then(|i| block[i..].iter().find_map(|l| l.strip_prefix("type:")))
+        .unwrap_or("a plugin-api type");
+    let error_at = block.iter().position(|l| l.starts_with("Error:"));
+    let error = error_at.map_or("layout differs", |i| &block[i]["Error:".len()..]);
+    let found = error_at.and_then(|i| {
+        let rest = &block[i..];
+        let at = rest.iter().position(|l| *l == "Found:")?;
+        rest.get(at + 1).copied()
+    });
+    let host = PLUGIN_API_VERSION;
+    let req = compatible_req(host);
+    match (error, found) {
+        ("incompatible package versions", Some(found)) => format!(
+            "built against plugin-api {found} but host has {host}; rebuild the plugin against mlhost-plugin-api {req}"
+        ),
+        _ => format!(
+            "layout mismatch in type {found_type}: {error}; rebuild the plugin against mlhost-plugin-api {req}"
+        ),
     }
 }
 

@@ -1,1 +1,4 @@
+//! Integration tests: one binary, real `.so` plugins, the real `mlhost`.
 
+mod loader;
+mod registry;

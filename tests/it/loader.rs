@@ -1,0 +1,84 @@
+//! Calling real plugins in-process through the loader: panics stay errors.
+
+use mlhost::loader::{self, FitHooks};
+use mlhost_plugin_api::{Control, ErrorKind, Matrix};
+use mlhost_tests::{baseline_so, fixture_so};
+
+struct Hooks {
+    n_classes: usize,
+}
+
+impl FitHooks for Hooks {
+    fn seed(&self) -> u64 {
+        42
+    }
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+    fn should_stop(&self) -> bool {
+        false
+    }
+    fn on_epoch(&mut self, _: u32, _: &[(&str, f64)]) -> Control {
+        Control::Continue
+    }
+}
+
+#[test]
+fn a_panicking_fit_is_an_error_and_the_host_keeps_running() {
+    let plugin = loader::load(fixture_so("panic-fit")).expect("panic-fit loads");
+    let mut model = plugin.new_model(&plugin.info.defaults()).expect("constructor is fine");
+    let x = [0.0; 4];
+    let err = model
+        .fit(Matrix::new(&x, 4, 1).unwrap(), &[0.0, 1.0, 0.0, 1.0], &mut Hooks { n_classes: 2 })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panicked);
+    assert!(err.message().starts_with("fit panicked: index out of bounds"), "{err}");
+    // The model may be half-updated: it refuses further use.
+    let again = model
+        .fit(Matrix::new(&x, 4, 1).unwrap(), &[0.0, 1.0, 0.0, 1.0], &mut Hooks { n_classes: 2 })
+        .unwrap_err();
+    assert!(again.message().contains("panicked earlier"), "{again}");
+
+    // Same process, another plugin: business as usual.
+    let baseline = loader::load(baseline_so()).expect("baseline loads");
+    let mut m = baseline.new_model(&baseline.info.defaults()).unwrap();
+    m.fit(Matrix::new(&x, 4, 1).unwrap(), &[1.0, 1.0, 0.0, 1.0], &mut Hooks { n_classes: 2 })
+        .unwrap();
+    let mut out = [0.0; 4];
+    m.predict(Matrix::new(&x, 4, 1).unwrap(), &mut out).unwrap();
+    assert_eq!(out, [1.0; 4]);
+}
+
+#[test]
+fn baseline_through_the_abi_predicts_probabilities_and_round_trips() {
+    let plugin = loader::load(baseline_so()).unwrap();
+    let mut model = plugin.new_model(&plugin.info.defaults()).unwrap();
+    let x = [0.0; 4];
+    let y = [0.0, 2.0, 2.0, 1.0];
+    model.fit(Matrix::new(&x, 4, 1).unwrap(), &y, &mut Hooks { n_classes: 3 }).unwrap();
+    let mut proba = [0.0; 6];
+    assert!(model.predict_proba(Matrix::new(&x[..2], 2, 1).unwrap(), &mut proba).unwrap());
+    assert_eq!(proba, [0.25, 0.25, 0.5, 0.25, 0.25, 0.5]);
+
+    let mut restored = plugin.new_model(&plugin.info.defaults()).unwrap();
+    restored.load(&model.save().unwrap()).unwrap();
+    let mut out = [9.0; 2];
+    restored.predict(Matrix::new(&x[..2], 2, 1).unwrap(), &mut out).unwrap();
+    assert_eq!(out, [2.0, 2.0]);
+
+    // A regression fit offers no probabilities: Ok(false), not an error.
+    let mut reg = plugin.new_model(&plugin.info.defaults()).unwrap();
+    reg.fit(Matrix::new(&x, 4, 1).unwrap(), &[1.0, 2.0, 3.0, 6.0], &mut Hooks { n_classes: 0 })
+        .unwrap();
+    assert!(!reg.predict_proba(Matrix::new(&x, 4, 1).unwrap(), &mut [0.0; 4]).unwrap());
+    // Wrong-length output buffer is refused before the plugin sees it.
+    assert!(reg.predict(Matrix::new(&x, 4, 1).unwrap(), &mut [0.0; 3]).is_err());
+}
+
+#[test]
+fn a_constructor_panic_is_an_error_value() {
+    let plugin = loader::load(fixture_so("panic-ctor")).unwrap();
+    let err = plugin.new_model(&plugin.info.defaults()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Panicked);
+    assert_eq!(err.message(), "constructor panicked: fixture: constructor exploded");
+}

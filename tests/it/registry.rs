@@ -1,0 +1,237 @@
+//! `mlhost registry` against real plugin files, good and broken on purpose.
+
+use mlhost::loader::sha256_hex;
+use mlhost_tests::{Sandbox, altered_api_so, baseline_so, fixture_so, old_api_so};
+use serde_json::Value;
+
+fn row<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["models"]
+        .as_array()
+        .expect("models array")
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("no row {id} in {report:#}"))
+}
+
+fn reason(report: &Value, id: &str) -> String {
+    let r = row(report, id);
+    assert_eq!(r["state"], "rejected", "{id} should be rejected: {r:#}");
+    r["reason"].as_str().expect("a reason").to_owned()
+}
+
+#[test]
+fn baseline_is_ready_with_version_and_sha256() {
+    let sb = Sandbox::new();
+    let so = sb.add_plugin(baseline_so(), "libmlhost_plugin_baseline.so");
+    let report = sb.registry_json();
+    let b = row(&report, "baseline");
+    assert_eq!(b["state"], "ready");
+    assert_eq!(b["plugin"], "baseline");
+    assert_eq!(b["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(b["task"], "classification|regression");
+    assert_eq!(b["reason"], Value::Null);
+    assert_eq!(b["path"], so.display().to_string());
+    assert_eq!(b["sha256"], sha256_hex(&std::fs::read(&so).unwrap()));
+    assert_eq!(b["params"], serde_json::json!({"smoothing": 0.0, "statistic": "mean"}));
+    assert_eq!(report["models"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn every_broken_file_is_rejected_with_its_own_reason_while_the_good_one_loads() {
+    let sb = Sandbox::new();
+    sb.add_plugin(baseline_so(), "libbaseline.so");
+    sb.write("plugins/notes.so", "these are my notes, not a library\n");
+    sb.write("plugins/empty.so", "");
+    let full = std::fs::read(baseline_so()).unwrap();
+    std::fs::write(sb.path().join("plugins/half.so"), &full[..full.len() / 3]).unwrap();
+    sb.add_plugin(fixture_so("no-root"), "libno_root.so");
+    sb.add_plugin(fixture_so("panic-ctor"), "libpanic_ctor.so");
+    sb.add_plugin(&old_api_so("0.2.0"), "libold_api.so");
+    sb.add_plugin(
+        &altered_api_so("api-wide-control", env!("CARGO_PKG_VERSION"), widen_control),
+        "libwide.so",
+    );
+    let ww = sb.add_plugin(baseline_so(), "libshared.so");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ww, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let gw = sb.add_plugin(baseline_so(), "libgroup.so");
+    std::fs::set_permissions(&gw, std::fs::Permissions::from_mode(0o775)).unwrap();
+    sb.write("plugins/README.txt", "not a .so: never looked at");
+
+    let report = sb.registry_json();
+    assert_eq!(row(&report, "baseline")["state"], "ready");
+    let cases = [
+        (
+            "notes",
+            "not a shared object: a text file; build the plugin as a cdylib and copy its .so",
+        ),
+        (
+            "empty",
+            "not a shared object: the file is empty (a failed build or copy?); rebuild it and copy it again",
+        ),
+        ("half", "truncated: its structure ends at byte"),
+        (
+            "no_root",
+            "no mlhost root module: a shared library, but not an mlhost plugin (add `mlhost_plugin_api::export_plugin!(YourModel);` and rebuild)",
+        ),
+        (
+            "old_api",
+            "built against plugin-api 0.2.0 but host has 0.1.0; rebuild the plugin against mlhost-plugin-api 0.1",
+        ),
+        ("wide", "layout mismatch in type Control: "),
+        ("panic-ctor", "constructor panicked: fixture: constructor exploded"),
+        (
+            "shared",
+            "file is world-writable (mode 777): anyone could replace the code; run `chmod go-w",
+        ),
+        ("group", "file is group-writable (mode 775)"),
+    ];
+    for (id, expected) in cases {
+        let got = reason(&report, id);
+        assert!(
+            got.starts_with(expected),
+            "{id}: got {got:?}, expected it to start with {expected:?}"
+        );
+        assert!(!got.contains('\n'), "{id}: reason must be one line: {got:?}");
+    }
+    assert_eq!(report["models"].as_array().unwrap().len(), cases.len() + 1);
+
+    // The table says the same, and a broken plugin is not a failed command.
+    let out = sb.mlhost(&["registry"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1 ready, 9 rejected, 0 disabled"), "{text}");
+    assert!(text.contains("rejected old_api: built against plugin-api 0.2.0"), "{text}");
+}
+
+/// Same version number, different layout: `Control` becomes 4 bytes wide.
+fn widen_control(ffi: String) -> String {
+    let from =
+        "#[repr(u8)]\n#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]\npub enum Control";
+    assert!(ffi.contains(from), "ffi.rs changed: update this fixture edit");
+    ffi.replace(from, &from.replace("u8", "u32"))
+}
+
+#[test]
+fn registry_entries_validate_params_pins_and_plugin_names() {
+    let sb = Sandbox::new();
+    let so = sb.add_plugin(baseline_so(), "libbaseline.so");
+    let sha = sha256_hex(&std::fs::read(&so).unwrap());
+    sb.write(
+        "config/models.toml",
+        &format!(
+            r#"
+[[model]]
+id = "smooth"
+plugin = "baseline"
+params = {{ smoothing = 1 }}
+sha256 = "{sha}"
+
+[[model]]
+id = "median"
+plugin = "baseline"
+params = {{ statistic = "median" }}
+
+[[model]]
+id = "negative"
+plugin = "baseline"
+params = {{ smoothing = -1.0 }}
+
+[[model]]
+id = "typo"
+plugin = "baseline"
+params = {{ smothing = 1.0 }}
+
+[[model]]
+id = "bad-choice"
+plugin = "baseline"
+params = {{ statistic = "mode" }}
+
+[[model]]
+id = "pinned-other"
+plugin = "baseline"
+sha256 = "{zeros}"
+
+[[model]]
+id = "ghost"
+plugin = "forest"
+
+[[model]]
+id = "off"
+plugin = "baseline"
+enabled = false
+"#,
+            zeros = "0".repeat(64)
+        ),
+    );
+    let report = sb.registry_json();
+    assert_eq!(row(&report, "smooth")["state"], "ready");
+    assert_eq!(row(&report, "smooth")["params"]["smoothing"], 1.0);
+    assert_eq!(row(&report, "median")["params"]["statistic"], "median");
+    let cases = [
+        ("negative", "parameters invalid: parameter 'smoothing': expected a float in [0, 1000000], got -1".to_owned()),
+        ("typo", "parameters invalid: parameter 'smothing': unknown to plugin 'baseline' (known: smoothing, statistic)".to_owned()),
+        ("bad-choice", "parameters invalid: parameter 'statistic': expected one of mean, median, got \"mode\"".to_owned()),
+        ("pinned-other", format!("sha256 does not match the registry pin: pinned {}, file has {sha}; rebuild the pinned version or update the pin", "0".repeat(64))),
+        ("ghost", format!("plugin 'forest' not found in {} (loaded: baseline); fix `plugin` at models.toml line 34 or build the plugin", sb.path().join("plugins").display())),
+    ];
+    for (id, expected) in cases {
+        assert_eq!(reason(&report, id), expected, "{id}");
+    }
+    // Entries name the plugin, so it gets no default candidate of its own.
+    assert!(report["models"].as_array().unwrap().iter().all(|m| m["id"] != "baseline"));
+    assert_eq!(report["disabled"], serde_json::json!(["off"]));
+}
+
+#[test]
+fn invalid_config_exits_2_naming_file_line_and_key() {
+    let sb = Sandbox::new();
+    sb.write("config/mlhost.toml", "plugin_dirs = [\"../plugins\"]\n[eval]\nworkers = 0\n");
+    let out = sb.mlhost(&["registry"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("config/mlhost.toml:3: key `workers`: must be between 1 and 256, got 0"),
+        "{err}"
+    );
+
+    let sb = Sandbox::new();
+    sb.write("config/models.toml", "[[model]]\nid = \"a\"\nplugin = \"baseline\"\n\n[[model]]\nid = \"a\"\nplugin = \"baseline\"\n");
+    let out = sb.mlhost(&["registry", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("models.toml:6: key `id`: duplicate id 'a': entries at lines 2 and 6 both use it; rename one"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let out = sb.mlhost(&["registry", "--config", "nowhere.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("nowhere.toml: cannot read"));
+    assert_eq!(sb.mlhost(&["registry", "--jsn"]).status.code(), Some(2));
+}
+
+#[test]
+fn empty_plugin_dir_says_how_to_get_plugins() {
+    let sb = Sandbox::new();
+    let out = sb.mlhost(&["registry"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let tail = text
+        .lines()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&sb.path().display().to_string(), "$SANDBOX");
+    expect_test::expect![[r#"
+
+        0 ready, 0 rejected, 0 disabled (plugin-api 0.1.0)
+        warning: no *.so plugin files in $SANDBOX/plugins; build the plugins (`cargo build --release`) or drop a .so there"#]]
+    .assert_eq(&tail);
+}
+
+#[test]
+fn a_dropped_file_shows_up_without_any_config_edit() {
+    let sb = Sandbox::new();
+    assert_eq!(sb.registry_json()["models"].as_array().unwrap().len(), 0);
+    sb.add_plugin(baseline_so(), "libbaseline.so");
+    assert_eq!(row(&sb.registry_json(), "baseline")["state"], "ready");
+}
