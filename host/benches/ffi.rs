@@ -1,1 +1,74 @@
-fn main() {}
+//! The cost of the plugin boundary: `predict` on a 1,000 x 30 matrix through
+//! the loaded `.so` (abi_stable vtable, panic guard, slice conversion) versus
+//! the same model called directly as a Rust library. Measures, never asserts.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mlhost::loader::{self, FitHooks};
+use mlhost_plugin_api::{Control, Matrix, Model, StandaloneContext};
+use mlhost_plugin_baseline::Baseline;
+use mlhost_tests::{cargo_build, root};
+
+const ROWS: usize = 1000;
+const COLS: usize = 30;
+
+struct Hooks;
+impl FitHooks for Hooks {
+    fn seed(&self) -> u64 {
+        0
+    }
+    fn n_classes(&self) -> usize {
+        2
+    }
+    fn should_stop(&self) -> bool {
+        false
+    }
+    fn on_epoch(&mut self, _: u32, _: &[(&str, f64)]) -> Control {
+        Control::Continue
+    }
+}
+
+fn data() -> (Vec<f64>, Vec<f64>) {
+    let x: Vec<f64> = (0..ROWS * COLS).map(|i| (i % 97) as f64 / 97.0).collect();
+    let y: Vec<f64> = (0..ROWS).map(|i| (i % 3 == 0) as u8 as f64).collect();
+    (x, y)
+}
+
+fn boundary(c: &mut Criterion) {
+    let target = root().join("target/bench-plugins").display().to_string();
+    let built = cargo_build(
+        &root(),
+        &["-p", "mlhost-plugin-baseline", "--lib", "--release", "--target-dir", &target],
+    );
+    let so = built.get("mlhost_plugin_baseline").expect("baseline .so");
+    let bytes = std::fs::read(so).unwrap();
+    c.bench_function("sha256_of_plugin_file", |b| b.iter(|| loader::sha256_hex(&bytes)));
+    c.bench_function("elf_check_of_plugin_file", |b| b.iter(|| loader::check_elf(&bytes)));
+    let plugin = loader::load(so).expect("baseline loads");
+    let (x, y) = data();
+    let m = Matrix::new(&x, ROWS, COLS).unwrap();
+    let mut out = vec![0.0; ROWS];
+    let mut proba = vec![0.0; ROWS * 2];
+
+    let mut direct = Baseline::new(&Baseline::info().defaults()).unwrap();
+    direct.fit(m, &y, &mut StandaloneContext::new(0, 2).context()).unwrap();
+    let mut via_so = plugin.new_model(&plugin.info.defaults()).unwrap();
+    via_so.fit(m, &y, &mut Hooks).unwrap();
+
+    let mut g = c.benchmark_group("predict_1000x30");
+    g.bench_function("direct", |b| b.iter(|| direct.predict(m, &mut out).unwrap()));
+    g.bench_function("so", |b| b.iter(|| via_so.predict(m, &mut out).unwrap()));
+    g.finish();
+    let mut g = c.benchmark_group("predict_proba_1000x30");
+    g.bench_function("direct", |b| b.iter(|| direct.predict_proba(m, &mut proba).unwrap()));
+    g.bench_function("so", |b| b.iter(|| via_so.predict_proba(m, &mut proba).unwrap()));
+    g.finish();
+    let mut g = c.benchmark_group("fit_1000x30");
+    g.bench_function("direct", |b| {
+        b.iter(|| direct.fit(m, &y, &mut StandaloneContext::new(0, 2).context()).unwrap())
+    });
+    g.bench_function("so", |b| b.iter(|| via_so.fit(m, &y, &mut Hooks).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, boundary);
+criterion_main!(benches);
