@@ -72,8 +72,10 @@ impl Rejection {
 /// Loads one plugin file. Call it for one file at a time; it never panics.
 pub fn load(path: &Path) -> Result<Plugin, Rejection> {
     let path = std::path::absolute(path).map_err(|e| Rejection::new(None, e.to_string()))?;
-    let meta = fs::metadata(&path)
-        .map_err(|e| Rejection::new(None, format!("cannot read the file: {e}")))?;
+    let meta = fs::metadata(&path).map_err(|e| {
+        let hint = if path.is_symlink() { " (a dangling symlink?)" } else { "" };
+        Rejection::new(None, format!("cannot read the file{hint}: {e}"))
+    })?;
     if !meta.is_file() {
         return Err(Rejection::new(None, "not a regular file"));
     }
@@ -130,7 +132,14 @@ fn dlopen_reason(err: &str) -> String {
             "cannot be loaded: undefined symbol {symbol}; it was linked against a library this host lacks: rebuild it"
         );
     }
-    format!("cannot be loaded: {}", err.lines().next().unwrap_or(err))
+    // dlerror says "PATH: what"; the report already shows the path.
+    let line = err.lines().next().unwrap_or(err);
+    let what = line.split_once(".so: ").map_or(line, |(_, what)| what);
+    if what.contains("position-independent executable") {
+        return "not a shared object: an executable; build the plugin with crate-type = [\"cdylib\"]"
+            .to_owned();
+    }
+    format!("cannot be loaded: {what}")
 }
 
 fn library_reason(err: &LibraryError) -> String {
@@ -435,6 +444,24 @@ mod tests {
         // A PIE test binary is ET_DYN: structurally fine. Half of it is not.
         assert_eq!(check_elf(&me), Ok(()));
         assert!(check(&me[..me.len() / 2]).contains("truncated"));
+    }
+
+    #[test]
+    fn dlopen_errors_lose_the_repeated_path() {
+        assert_eq!(
+            dlopen_reason("/p/ls.so: cannot dynamically load position-independent executable"),
+            "not a shared object: an executable; build the plugin with crate-type = [\"cdylib\"]"
+        );
+        assert_eq!(
+            dlopen_reason(
+                "/p/a.so: libfoo.so.1: cannot open shared object file: No such file or directory"
+            ),
+            "cannot be loaded: libfoo.so.1: cannot open shared object file: No such file or directory"
+        );
+        assert!(
+            dlopen_reason("/p/a.so: undefined symbol: zzz_missing")
+                .contains("undefined symbol zzz_missing")
+        );
     }
 
     #[test]

@@ -82,3 +82,46 @@ fn a_constructor_panic_is_an_error_value() {
     assert_eq!(err.kind(), ErrorKind::Panicked);
     assert_eq!(err.message(), "constructor panicked: fixture: constructor exploded");
 }
+
+/// Records epochs and answers Stop at `stop_at`; `stop_now` sets should_stop.
+struct Recorder {
+    epochs: Vec<(u32, Vec<(String, f64)>)>,
+    stop_at: u32,
+    stop_now: bool,
+}
+
+impl FitHooks for Recorder {
+    fn seed(&self) -> u64 {
+        12345
+    }
+    fn n_classes(&self) -> usize {
+        3
+    }
+    fn should_stop(&self) -> bool {
+        self.stop_now
+    }
+    fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
+        self.epochs.push((epoch, metrics.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()));
+        if epoch >= self.stop_at { Control::Stop } else { Control::Continue }
+    }
+}
+
+#[test]
+fn fit_context_carries_seed_classes_epochs_and_stop_across_the_abi() {
+    let plugin = loader::load(fixture_so("epochs")).unwrap();
+    let x = [0.0; 2];
+    let mut model = plugin.new_model(&plugin.info.defaults()).unwrap();
+    let mut rec = Recorder { epochs: Vec::new(), stop_at: 3, stop_now: false };
+    model.fit(Matrix::new(&x, 2, 1).unwrap(), &[0.0, 1.0], &mut rec).unwrap();
+    let seen: Vec<u32> = rec.epochs.iter().map(|(e, _)| *e).collect();
+    assert_eq!(seen, [1, 2, 3], "the plugin stops when the reporter says Stop");
+    assert_eq!(rec.epochs[0].1, [("seed".to_owned(), 12345.0), ("n_classes".to_owned(), 3.0)]);
+    let mut out = [0.0; 2];
+    model.predict(Matrix::new(&x, 2, 1).unwrap(), &mut out).unwrap();
+    assert_eq!(out, [3.0, 3.0]);
+
+    let mut stopped = Recorder { epochs: Vec::new(), stop_at: 100, stop_now: true };
+    let err = model.fit(Matrix::new(&x, 2, 1).unwrap(), &[0.0, 1.0], &mut stopped).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Stopped);
+    assert!(stopped.epochs.is_empty());
+}
