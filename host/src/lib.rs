@@ -17,8 +17,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod dataset;
 pub mod loader;
 pub mod registry;
+pub mod split;
 
 pub use config::{Config, ConfigError};
 pub use registry::{Candidate, Registry, State};

@@ -104,7 +104,16 @@ pub fn load(path: &Path) -> Result<Plugin, Rejection> {
 
 /// Lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex_of(Sha256::digest(bytes).as_slice())
+}
+
+/// Lowercase hex of a digest.
+pub fn sha256_hex_of(digest: &[u8]) -> String {
+    use std::fmt::Write;
+    digest.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn open(path: &Path) -> Result<PluginModRef, String> {

@@ -9,12 +9,15 @@ use crate::error::{Error, Result};
 pub use crate::ffi::Control;
 use crate::ffi::{EpochMetricFfi, HostContextFfi, HostContextFfi_TO, MatrixFfi};
 
-/// A borrowed, row-major `rows x cols` matrix of `f64` features.
+/// A borrowed, row-major matrix of `f64` features: either a plain
+/// `rows x cols` buffer, or a view that picks rows of a larger buffer by index
+/// (how the host hands out cross-validation folds without copying the data).
 #[derive(Debug, Clone, Copy)]
 pub struct Matrix<'a> {
     data: &'a [f64],
     rows: usize,
     cols: usize,
+    index: &'a [u32],
 }
 
 impl<'a> Matrix<'a> {
@@ -27,8 +30,28 @@ impl<'a> Matrix<'a> {
                 data.len()
             )));
         }
-        Ok(Self { data, rows, cols })
+        Ok(Self { data, rows, cols, index: &[] })
     }
+
+    /// A view of the rows `index` of `data` (row-major, `cols` wide); fails
+    /// when an index points past the end.
+    pub fn select(data: &'a [f64], cols: usize, index: &'a [u32]) -> Result<Self> {
+        let available = data.len().checked_div(cols).unwrap_or(0);
+        if cols == 0 || data.len() % cols != 0 {
+            return Err(Error::invalid_input(format!(
+                "{} values do not make rows of {cols}",
+                data.len()
+            )));
+        }
+        if let Some(bad) = index.iter().find(|&&i| i as usize >= available) {
+            return Err(Error::invalid_input(format!("row {bad} of {available} does not exist")));
+        }
+        if index.is_empty() {
+            return Ok(Self { data: &[], rows: 0, cols, index: &[] });
+        }
+        Ok(Self { data, rows: index.len(), cols, index })
+    }
+
     /// Number of rows (samples).
     pub fn rows(&self) -> usize {
         self.rows
@@ -39,24 +62,68 @@ impl<'a> Matrix<'a> {
     }
     /// Row `i` as a slice of `cols` values.
     pub fn row(&self, i: usize) -> &'a [f64] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
+        let r = if self.index.is_empty() { i } else { self.index[i] as usize };
+        &self.data[r * self.cols..(r + 1) * self.cols]
     }
     /// Iterates over the rows.
     pub fn iter_rows(&self) -> impl Iterator<Item = &'a [f64]> + 'a {
-        // `max(1)` keeps chunks_exact valid for a 0-column matrix.
-        self.data.chunks_exact(self.cols.max(1)).take(self.rows)
+        let m = *self;
+        (0..m.rows).map(move |i| m.row(i))
     }
-    /// The whole buffer, row-major.
-    pub fn as_slice(&self) -> &'a [f64] {
-        self.data
+    /// The whole buffer, row-major, when the rows are stored contiguously;
+    /// `None` for an index view (use `row` or `to_vec`).
+    pub fn as_slice(&self) -> Option<&'a [f64]> {
+        self.index.is_empty().then_some(self.data)
+    }
+    /// The rows copied into one row-major buffer.
+    pub fn to_vec(&self) -> Vec<f64> {
+        match self.as_slice() {
+            Some(s) => s.to_vec(),
+            None => self.iter_rows().flatten().copied().collect(),
+        }
     }
 
     pub(crate) fn from_ffi(x: MatrixFfi<'a>) -> Result<Self> {
-        Self::new(x.data.as_slice(), x.rows, x.cols)
+        if x.index.is_empty() {
+            Self::new(x.data.as_slice(), x.rows, x.cols)
+        } else {
+            let m = Self::select(x.data.as_slice(), x.cols, x.index.as_slice())?;
+            if m.rows != x.rows {
+                return Err(Error::invalid_input("row count differs from the index length"));
+            }
+            Ok(m)
+        }
     }
     #[doc(hidden)]
     pub fn to_ffi(self) -> MatrixFfi<'a> {
-        MatrixFfi { data: RSlice::from_slice(self.data), rows: self.rows, cols: self.cols }
+        MatrixFfi {
+            data: RSlice::from_slice(self.data),
+            rows: self.rows,
+            cols: self.cols,
+            index: RSlice::from_slice(self.index),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_pick_rows_without_copying() {
+        let data = [0.0, 1.0, 10.0, 11.0, 20.0, 21.0];
+        let all = Matrix::new(&data, 3, 2).unwrap();
+        let view = Matrix::select(&data, 2, &[2, 0]).unwrap();
+        assert_eq!(view.rows(), 2);
+        assert_eq!(view.row(0), [20.0, 21.0]);
+        assert_eq!(view.to_vec(), [20.0, 21.0, 0.0, 1.0]);
+        assert!(view.as_slice().is_none());
+        assert_eq!(all.as_slice(), Some(&data[..]));
+        assert_eq!(all.iter_rows().count(), 3);
+        let round = Matrix::from_ffi(view.to_ffi()).unwrap();
+        assert_eq!(round.row(1), [0.0, 1.0]);
+        assert!(Matrix::select(&data, 2, &[3]).is_err());
+        assert!(Matrix::new(&data, 4, 2).is_err());
     }
 }
 

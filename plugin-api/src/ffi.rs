@@ -101,13 +101,16 @@ pub struct ParamFfi {
     pub value: ParamValueFfi_NE,
 }
 
-/// A row-major `rows x cols` matrix borrowed from the host.
+/// A row-major matrix borrowed from the host. With an empty `index` the rows
+/// are `data` itself (`rows x cols`); otherwise row `i` is row `index[i]` of
+/// `data`, so a cross-validation fold is a view, never a copy.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy)]
 pub struct MatrixFfi<'a> {
     pub data: RSlice<'a, f64>,
     pub rows: usize,
     pub cols: usize,
+    pub index: RSlice<'a, u32>,
 }
 
 #[repr(C)]
