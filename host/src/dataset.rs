@@ -205,9 +205,7 @@ pub fn parse_csv(
     let mut reader =
         csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
     let header: Vec<String> = match reader.headers() {
-        Ok(h) if h.iter().any(|field| !field.is_empty()) => {
-            h.iter().map(str::to_owned).collect()
-        }
+        Ok(h) if h.iter().any(|field| !field.is_empty()) => h.iter().map(str::to_owned).collect(),
         Ok(_) => {
             return Err(whole("the file is empty; expected a header row and data rows".to_owned()));
         }

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod dataset;
 pub mod loader;
+pub mod metrics;
 pub mod registry;
 pub mod split;
 

@@ -1,0 +1,417 @@
+//! Scoring predictions: every metric follows scikit-learn's definition
+//! exactly (zero_division=0, ties in ROC AUC count one half, labels taken
+//! from `y_true ∪ y_pred` as `unique_labels` does).
+//!
+//! Metrics live in one registry keyed by name ([`CLASSIFICATION`],
+//! [`REGRESSION`]): adding a metric is one entry. A metric that is undefined
+//! for the data is `None` plus a warning, never a silent 0. Owns no I/O.
+
+use std::collections::BTreeMap;
+
+/// Class predictions to score. Labels are codes `0..n_classes`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassInput<'a> {
+    /// True class codes.
+    pub y_true: &'a [u32],
+    /// Predicted class codes.
+    pub y_pred: &'a [u32],
+    /// Row-major `rows x n_classes` probabilities, when the model gives them.
+    pub proba: Option<&'a [f64]>,
+    /// Number of classes of the problem (binary mode when 2).
+    pub n_classes: usize,
+    /// The positive class in binary mode (default: the greater label, 1).
+    pub pos_label: u32,
+}
+
+/// Real-valued predictions to score.
+#[derive(Debug, Clone, Copy)]
+pub struct RegInput<'a> {
+    /// True values.
+    pub y_true: &'a [f64],
+    /// Predictions.
+    pub y_pred: &'a [f64],
+}
+
+/// Metric values by name (`None` = undefined for this data) and why some are
+/// undefined.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scores {
+    /// In registry order.
+    pub values: Vec<(&'static str, Option<f64>)>,
+    /// One line per undefined metric or suspicious input.
+    pub warnings: Vec<String>,
+}
+
+impl Scores {
+    /// The value of `name`, if computed and defined.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.values.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+    }
+    /// As a name → value map.
+    pub fn to_map(&self) -> BTreeMap<String, Option<f64>> {
+        self.values.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect()
+    }
+}
+
+/// Everything computed once per input and shared by the metrics.
+#[derive(Debug)]
+pub struct Prepared<'a> {
+    input: ClassInput<'a>,
+    /// Per class: true positives, predicted count, true count.
+    tp: Vec<u64>,
+    pred: Vec<u64>,
+    truth: Vec<u64>,
+    /// Classes present in `y_true ∪ y_pred`, ascending.
+    present: Vec<usize>,
+}
+
+type ClassFn = fn(&Prepared<'_>) -> Result<f64, String>;
+type RegFn = fn(&RegInput<'_>) -> Result<f64, String>;
+
+/// When a classification metric applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// Always.
+    Always,
+    /// Two-class problems only.
+    Binary,
+    /// More than two classes only.
+    Multiclass,
+}
+
+/// A classification metric.
+#[derive(Debug)]
+pub struct ClassMetric {
+    /// Its name (scikit-learn's scorer name).
+    pub name: &'static str,
+    /// Needs probabilities.
+    pub needs_proba: bool,
+    /// Which problems it applies to.
+    pub applies: Applies,
+    compute: ClassFn,
+}
+
+/// A regression metric.
+#[derive(Debug)]
+pub struct RegMetric {
+    /// Its name.
+    pub name: &'static str,
+    compute: RegFn,
+}
+
+const fn cm(name: &'static str, applies: Applies, compute: ClassFn) -> ClassMetric {
+    ClassMetric { name, needs_proba: false, applies, compute }
+}
+const fn pm(name: &'static str, applies: Applies, compute: ClassFn) -> ClassMetric {
+    ClassMetric { name, needs_proba: true, applies, compute }
+}
+
+/// The classification metrics, in report order.
+pub const CLASSIFICATION: &[ClassMetric] = &[
+    cm("accuracy", Applies::Always, accuracy),
+    cm("balanced_accuracy", Applies::Always, balanced_accuracy),
+    cm("precision", Applies::Always, |p| p.default_avg(Kind::Precision)),
+    cm("recall", Applies::Always, |p| p.default_avg(Kind::Recall)),
+    cm("f1", Applies::Always, |p| p.default_avg(Kind::F1)),
+    cm("precision_macro", Applies::Always, |p| Ok(p.macro_avg(Kind::Precision))),
+    cm("precision_micro", Applies::Always, |p| Ok(p.micro_avg(Kind::Precision))),
+    cm("precision_weighted", Applies::Always, |p| Ok(p.weighted_avg(Kind::Precision))),
+    cm("recall_macro", Applies::Always, |p| Ok(p.macro_avg(Kind::Recall))),
+    cm("recall_micro", Applies::Always, |p| Ok(p.micro_avg(Kind::Recall))),
+    cm("recall_weighted", Applies::Always, |p| Ok(p.weighted_avg(Kind::Recall))),
+    cm("f1_macro", Applies::Always, |p| Ok(p.macro_avg(Kind::F1))),
+    cm("f1_micro", Applies::Always, |p| Ok(p.micro_avg(Kind::F1))),
+    cm("f1_weighted", Applies::Always, |p| Ok(p.weighted_avg(Kind::F1))),
+    pm("roc_auc", Applies::Binary, roc_auc_binary),
+    pm("roc_auc_ovr", Applies::Multiclass, roc_auc_ovr),
+    pm("log_loss", Applies::Always, log_loss),
+];
+
+/// The regression metrics, in report order.
+pub const REGRESSION: &[RegMetric] = &[
+    RegMetric { name: "mae", compute: mae },
+    RegMetric { name: "mse", compute: mse },
+    RegMetric { name: "rmse", compute: |r| mse(r).map(f64::sqrt) },
+    RegMetric { name: "r2", compute: r2 },
+    RegMetric { name: "mape", compute: mape },
+];
+
+/// Scores class predictions with every applicable metric.
+pub fn classification(input: ClassInput<'_>) -> Result<Scores, String> {
+    let p = Prepared::new(input)?;
+    let binary = input.n_classes == 2;
+    let mut scores = Scores::default();
+    for m in CLASSIFICATION {
+        let applies = match m.applies {
+            Applies::Always => true,
+            Applies::Binary => binary,
+            Applies::Multiclass => !binary,
+        };
+        if !applies || (m.needs_proba && input.proba.is_none()) {
+            continue;
+        }
+        match (m.compute)(&p) {
+            Ok(v) => scores.values.push((m.name, Some(v))),
+            Err(why) => {
+                scores.warnings.push(format!("{} is undefined: {why}", m.name));
+                scores.values.push((m.name, None));
+            }
+        }
+    }
+    Ok(scores)
+}
+
+/// Scores real-valued predictions with every regression metric.
+pub fn regression(input: RegInput<'_>) -> Result<Scores, String> {
+    if input.y_true.len() != input.y_pred.len() {
+        return Err(format!(
+            "{} true values but {} predictions",
+            input.y_true.len(),
+            input.y_pred.len()
+        ));
+    }
+    if input.y_true.is_empty() {
+        return Err("no predictions to score".to_owned());
+    }
+    let mut scores = Scores::default();
+    for m in REGRESSION {
+        match (m.compute)(&input) {
+            Ok(v) => scores.values.push((m.name, Some(v))),
+            Err(why) => {
+                scores.warnings.push(format!("{} is undefined: {why}", m.name));
+                scores.values.push((m.name, None));
+            }
+        }
+    }
+    Ok(scores)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Precision,
+    Recall,
+    F1,
+}
+
+/// scikit-learn's `_prf_divide` with zero_division=0.
+fn ratio(num: f64, den: f64) -> f64 {
+    if den == 0.0 { 0.0 } else { num / den }
+}
+
+impl<'a> Prepared<'a> {
+    fn new(input: ClassInput<'a>) -> Result<Self, String> {
+        let k = input.n_classes;
+        let n = input.y_true.len();
+        if input.y_pred.len() != n {
+            return Err(format!("{n} true labels but {} predictions", input.y_pred.len()));
+        }
+        if n == 0 {
+            return Err("no predictions to score".to_owned());
+        }
+        if let Some(proba) = input.proba
+            && proba.len() != n * k
+        {
+            return Err(format!(
+                "probabilities hold {} values, need {n} rows x {k} classes",
+                proba.len()
+            ));
+        }
+        let (mut tp, mut pred, mut truth) = (vec![0u64; k], vec![0u64; k], vec![0u64; k]);
+        for (&t, &p) in input.y_true.iter().zip(input.y_pred) {
+            let (t, p) = (t as usize, p as usize);
+            if t >= k || p >= k {
+                return Err(format!("label code {} outside 0..{k}", t.max(p)));
+            }
+            truth[t] += 1;
+            pred[p] += 1;
+            tp[t] += u64::from(t == p);
+        }
+        let present = (0..k).filter(|&c| truth[c] > 0 || pred[c] > 0).collect();
+        Ok(Prepared { input, tp, pred, truth, present })
+    }
+
+    fn score(&self, kind: Kind, tp: f64, pred: f64, truth: f64) -> f64 {
+        match kind {
+            Kind::Precision => ratio(tp, pred),
+            Kind::Recall => ratio(tp, truth),
+            Kind::F1 => ratio(2.0 * tp, pred + truth),
+        }
+    }
+    fn per_class(&self, kind: Kind, c: usize) -> f64 {
+        self.score(kind, self.tp[c] as f64, self.pred[c] as f64, self.truth[c] as f64)
+    }
+    fn macro_avg(&self, kind: Kind) -> f64 {
+        let sum: f64 = self.present.iter().map(|&c| self.per_class(kind, c)).sum();
+        sum / self.present.len() as f64
+    }
+    fn micro_avg(&self, kind: Kind) -> f64 {
+        let total = |v: &[u64]| self.present.iter().map(|&c| v[c]).sum::<u64>() as f64;
+        self.score(kind, total(&self.tp), total(&self.pred), total(&self.truth))
+    }
+    fn weighted_avg(&self, kind: Kind) -> f64 {
+        let support: f64 = self.present.iter().map(|&c| self.truth[c] as f64).sum();
+        let sum: f64 =
+            self.present.iter().map(|&c| self.per_class(kind, c) * self.truth[c] as f64).sum();
+        ratio(sum, support)
+    }
+    /// Binary (the positive class) on two classes, macro otherwise.
+    fn default_avg(&self, kind: Kind) -> Result<f64, String> {
+        if self.input.n_classes == 2 {
+            Ok(self.per_class(kind, self.input.pos_label as usize))
+        } else {
+            Ok(self.macro_avg(kind))
+        }
+    }
+}
+
+fn accuracy(p: &Prepared<'_>) -> Result<f64, String> {
+    Ok(p.tp.iter().sum::<u64>() as f64 / p.input.y_true.len() as f64)
+}
+
+fn balanced_accuracy(p: &Prepared<'_>) -> Result<f64, String> {
+    // Classes only predicted (no true rows) drop out, as in scikit-learn.
+    let recalls: Vec<f64> = p
+        .present
+        .iter()
+        .filter(|&&c| p.truth[c] > 0)
+        .map(|&c| p.per_class(Kind::Recall, c))
+        .collect();
+    Ok(recalls.iter().sum::<f64>() / recalls.len() as f64)
+}
+
+/// Maps an f64 to a u64 with the same order (for sorting scores).
+fn ordered_bits(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+/// Area under the ROC curve of `scores` for `positive` rows: the
+/// probability that a random positive outscores a random negative, ties
+/// counting one half (equal to scikit-learn's trapezoidal ROC AUC).
+fn auc(scores: impl Iterator<Item = (f64, bool)>) -> Result<f64, String> {
+    let mut pos: Vec<u64> = Vec::new();
+    let mut neg: Vec<u64> = Vec::new();
+    for (s, is_pos) in scores {
+        if s.is_nan() {
+            return Err("a score is NaN".to_owned());
+        }
+        if is_pos { pos.push(ordered_bits(s)) } else { neg.push(ordered_bits(s)) }
+    }
+    if pos.is_empty() || neg.is_empty() {
+        return Err("only one class is present in y_true".to_owned());
+    }
+    pos.sort_unstable();
+    neg.sort_unstable();
+    // For each positive: negatives strictly below + half of the equal ones.
+    let (mut below, mut j) = (0u64, 0usize);
+    let mut twice_wins: u128 = 0;
+    let mut i = 0;
+    while i < pos.len() {
+        let s = pos[i];
+        let run = pos[i..].iter().take_while(|&&v| v == s).count() as u128;
+        while j < neg.len() && neg[j] < s {
+            j += 1;
+            below += 1;
+        }
+        let equal = neg[j..].iter().take_while(|&&v| v == s).count() as u128;
+        twice_wins += run * (2 * u128::from(below) + equal);
+        i += run as usize;
+    }
+    Ok(twice_wins as f64 / (2.0 * pos.len() as f64 * neg.len() as f64))
+}
+
+fn proba_of<'a>(p: &Prepared<'a>) -> &'a [f64] {
+    p.input.proba.expect("registry only calls probability metrics with probabilities")
+}
+
+fn roc_auc_binary(p: &Prepared<'_>) -> Result<f64, String> {
+    let proba = proba_of(p);
+    let k = p.input.n_classes;
+    let pos = p.input.pos_label;
+    auc(p.input.y_true.iter().enumerate().map(|(i, &t)| (proba[i * k + pos as usize], t == pos)))
+}
+
+fn roc_auc_ovr(p: &Prepared<'_>) -> Result<f64, String> {
+    let proba = proba_of(p);
+    let k = p.input.n_classes;
+    // scikit-learn's check: np.allclose(1, row sums).
+    if let Some(row) =
+        proba.chunks_exact(k).position(|r| (r.iter().sum::<f64>() - 1.0).abs() > 1e-8 + 1e-5)
+    {
+        return Err(format!("probabilities of row {row} do not sum to 1"));
+    }
+    if let Some(missing) = (0..k).find(|&c| p.truth[c] == 0) {
+        return Err(format!(
+            "class {missing} has no rows in y_true; one-vs-rest needs every class"
+        ));
+    }
+    let mut sum = 0.0;
+    for c in 0..k {
+        sum += auc(p
+            .input
+            .y_true
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (proba[i * k + c], t as usize == c)))?;
+    }
+    Ok(sum / k as f64)
+}
+
+fn log_loss(p: &Prepared<'_>) -> Result<f64, String> {
+    let proba = proba_of(p);
+    let k = p.input.n_classes;
+    let eps = f64::EPSILON;
+    let total: f64 = p
+        .input
+        .y_true
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| -proba[i * k + t as usize].clamp(eps, 1.0 - eps).ln())
+        .sum();
+    Ok(total / p.input.y_true.len() as f64)
+}
+
+fn mae(r: &RegInput<'_>) -> Result<f64, String> {
+    let s: f64 = r.y_true.iter().zip(r.y_pred).map(|(t, p)| (t - p).abs()).sum();
+    Ok(s / r.y_true.len() as f64)
+}
+
+fn mse(r: &RegInput<'_>) -> Result<f64, String> {
+    let s: f64 = r.y_true.iter().zip(r.y_pred).map(|(t, p)| (t - p) * (t - p)).sum();
+    Ok(s / r.y_true.len() as f64)
+}
+
+fn r2(r: &RegInput<'_>) -> Result<f64, String> {
+    let n = r.y_true.len();
+    if n < 2 {
+        return Err("R² needs at least two samples".to_owned());
+    }
+    let mean = r.y_true.iter().sum::<f64>() / n as f64;
+    let num: f64 = r.y_true.iter().zip(r.y_pred).map(|(t, p)| (t - p) * (t - p)).sum();
+    let den: f64 = r.y_true.iter().map(|t| (t - mean) * (t - mean)).sum();
+    // scikit-learn's force_finite: a constant y_true scores 1 if predicted
+    // perfectly, else 0.
+    Ok(if den == 0.0 { if num == 0.0 { 1.0 } else { 0.0 } } else { 1.0 - num / den })
+}
+
+fn mape(r: &RegInput<'_>) -> Result<f64, String> {
+    let eps = f64::EPSILON;
+    let s: f64 = r.y_true.iter().zip(r.y_pred).map(|(t, p)| (t - p).abs() / t.abs().max(eps)).sum();
+    Ok(s / r.y_true.len() as f64)
+}
+
+/// Mean and population standard deviation (numpy's default) of the defined
+/// values; `None` when no fold defined the metric.
+pub fn mean_std(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
+    let defined: Vec<f64> = values.iter().flatten().copied().collect();
+    if defined.is_empty() {
+        return (None, None);
+    }
+    let n = defined.len() as f64;
+    let mean = defined.iter().sum::<f64>() / n;
+    let var = defined.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    (Some(mean), Some(var.sqrt()))
+}
+
+#[cfg(test)]
+mod tests;
