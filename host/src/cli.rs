@@ -7,9 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mlhost_plugin_api::Task;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, Isolation};
+use crate::eval::{self, EvalError, Progress, RunReport, RunSpec};
 use crate::registry::{Registry, Report};
+use crate::split::Protocol;
+use crate::store::Store;
 
 /// Host for machine-learning models compiled as plugins.
 #[derive(Debug, Parser)]
@@ -32,19 +36,166 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train and evaluate candidates on one dataset; store and print results.
+    Eval(EvalArgs),
+    /// List stored runs, newest first.
+    Runs {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one stored run (an id or a unique prefix).
+    Show {
+        /// The run id.
+        run: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score predictions you already have: columns y_true, y_pred, and
+    /// optionally y_score (positive-class score) or proba_<label> columns.
+    Metrics {
+        /// The CSV file.
+        file: PathBuf,
+        /// Positive class for binary metrics (default: the greater label).
+        #[arg(long)]
+        pos_label: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-/// An error that is the user's input, not a failure of the command: exit 2.
+/// `mlhost eval` flags; each overrides the config file.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// `builtin:NAME` (breast_cancer, iris, wine, diabetes) or a CSV path.
+    #[arg(long, default_value = crate::dataset::DEFAULT_DATASET)]
+    pub dataset: String,
+    /// The label column (default: the built-in's, or the CSV's last column).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Candidate ids, comma-separated (default: every ready one that fits).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// At most this many jobs at once.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: Option<u32>,
+    /// Cross-validation folds.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=100), conflicts_with = "holdout")]
+    pub folds: Option<u32>,
+    /// Hold out this fraction for testing instead of cross-validating.
+    #[arg(long)]
+    pub holdout: Option<f64>,
+    /// Shuffle seed (without one, folds are scikit-learn's unshuffled ones).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Per-job timeout in seconds.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub timeout_secs: Option<u64>,
+    /// Job isolation.
+    #[arg(long, value_enum)]
+    pub isolation: Option<IsolationArg>,
+    /// Force the task instead of inferring it from the labels.
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Positive class for binary metrics (default: the greater label).
+    #[arg(long)]
+    pub pos_label: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--isolation`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum IsolationArg {
+    /// Worker threads.
+    Thread,
+    /// Child processes.
+    Process,
+}
+
+/// `--task`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TaskArg {
+    /// Class labels.
+    Classification,
+    /// Real-valued targets.
+    Regression,
+}
+
+/// An error in the user's input, not a failure of the command: exit 2.
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct BadInput(#[from] pub ConfigError);
+pub enum BadInput {
+    /// The config or registry file.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Anything else the user gave.
+    #[error("{0}")]
+    Other(String),
+}
 
 /// Runs a parsed command, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&cli.config).map_err(BadInput)?;
+    if let Command::Metrics { file, pos_label, json } = &cli.command {
+        return crate::score_file::run(file, pos_label.as_deref(), *json, out);
+    }
+    let config = Config::load(&cli.config).map_err(BadInput::Config)?;
     match cli.command {
+        Command::Metrics { .. } => unreachable!("handled above"),
+        Command::Eval(args) => return eval_command(&config, args, out),
+        Command::Runs { json } => {
+            let store = Store::open(&config.database)?;
+            let runs = store.runs()?;
+            let mut rows = Vec::new();
+            for r in &runs {
+                let jobs = store.jobs(&r.id)?;
+                let ok = jobs.iter().filter(|j| j.status == "succeeded").count();
+                rows.push(serde_json::json!({
+                    "runId": r.id, "createdAt": r.created_at, "status": r.status,
+                    "datasetId": r.dataset_id, "jobs": jobs.len(), "succeeded": ok,
+                    "finishedAt": r.finished_at,
+                }));
+            }
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "runs": rows }))?;
+                writeln!(out)?;
+            } else if rows.is_empty() {
+                writeln!(
+                    out,
+                    "no runs yet in {}; start one with `mlhost eval`",
+                    config.database.display()
+                )?;
+            } else {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r["runId"].as_str().unwrap_or("").to_owned(),
+                            r["createdAt"].as_str().unwrap_or("").to_owned(),
+                            r["status"].as_str().unwrap_or("").to_owned(),
+                            r["datasetId"].as_str().unwrap_or("").chars().take(12).collect(),
+                            format!("{}/{}", r["succeeded"], r["jobs"]),
+                        ]
+                    })
+                    .collect();
+                write_table(out, &["RUN", "CREATED", "STATUS", "DATASET", "SUCCEEDED"], &table)?;
+            }
+        }
+        Command::Show { run, json } => {
+            let store = Store::open(&config.database)?;
+            let Some(report) = eval::report(&store, &run)? else {
+                return Err(BadInput::Other(format!(
+                    "no run '{run}' in {}; `mlhost runs` lists them",
+                    config.database.display()
+                ))
+                .into());
+            };
+            write_run(&report, json, out)?;
+        }
         Command::Registry { json } => {
-            let registry = Registry::discover(&config).map_err(BadInput)?;
+            let registry = Registry::discover(&config).map_err(BadInput::Config)?;
             let report = registry.report();
             if json {
                 serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -55,6 +206,201 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let isolation = match args.isolation {
+        Some(IsolationArg::Thread) => Isolation::Thread,
+        Some(IsolationArg::Process) => Isolation::Process,
+        None => config.eval.isolation,
+    };
+    if isolation == Isolation::Process {
+        return Err(BadInput::Other(
+            "isolation \"process\" is not available in this build yet; use --isolation thread (or isolation = \"thread\" in the config)".to_owned(),
+        )
+        .into());
+    }
+    let protocol = match args.holdout {
+        Some(test_fraction) => Protocol::Holdout { test_fraction },
+        None => Protocol::KFold { k: args.folds.unwrap_or(config.eval.folds) as usize },
+    };
+    let spec = RunSpec {
+        dataset: args.dataset,
+        label: args.label,
+        models: args.models,
+        workers: args.workers.unwrap_or(config.eval.workers) as usize,
+        protocol,
+        seed: args.seed,
+        timeout: std::time::Duration::from_secs(
+            args.timeout_secs.unwrap_or(config.eval.timeout_secs),
+        ),
+        task: args.task.map(|t| match t {
+            TaskArg::Classification => Task::Classification,
+            TaskArg::Regression => Task::Regression,
+        }),
+        pos_label: args.pos_label,
+    };
+    let registry = Registry::discover(config).map_err(BadInput::Config)?;
+    let mut store = Store::open(&config.database)?;
+    let mut bar = Bar::new();
+    let report = match eval::evaluate(&registry, &mut store, &spec, &mut bar) {
+        Ok(r) => r,
+        Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
+        Err(EvalError::Store(e)) => return Err(e.into()),
+    };
+    bar.done();
+    write_run(&report, args.json, out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal (jobs done of total, running models,
+/// elapsed); nothing when stderr is piped.
+struct Bar {
+    bar: Option<indicatif::ProgressBar>,
+    running: Vec<String>,
+}
+
+impl Bar {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} jobs  {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b
+        });
+        Bar { bar, running: Vec::new() }
+    }
+    fn done(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn started(&mut self, model_id: &str) {
+        self.running.push(model_id.to_owned());
+        if let Some(b) = &self.bar {
+            b.inc_length(1);
+            b.set_message(format!("running: {}", self.running.join(", ")));
+        }
+    }
+    fn finished(&mut self, model_id: &str, _status: &str) {
+        let was_running =
+            self.running.iter().position(|m| m == model_id).map(|i| self.running.remove(i));
+        if let Some(b) = &self.bar {
+            if was_running.is_none() {
+                b.inc_length(1);
+            }
+            b.inc(1);
+            b.set_message(format!("running: {}", self.running.join(", ")));
+        }
+    }
+}
+
+/// A run as JSON or as the comparison table (sorted by F1, R² for
+/// regression), with each failure's reason below.
+pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, report)?;
+        return writeln!(out);
+    }
+    let regression = report.models.iter().any(|m| m.metrics.contains_key("r2"));
+    let columns: &[&str] = if regression {
+        &["r2", "rmse", "mae"]
+    } else {
+        &["f1", "accuracy", "roc_auc", "roc_auc_ovr", "log_loss"]
+    };
+    let columns: Vec<&str> = columns
+        .iter()
+        .copied()
+        .filter(|c| report.models.iter().any(|m| m.metrics.get(*c).copied().flatten().is_some()))
+        .collect();
+    let mut models: Vec<&eval::ModelReport> = report.models.iter().collect();
+    let key = |m: &eval::ModelReport| {
+        m.metrics.get(columns.first().copied().unwrap_or("")).copied().flatten()
+    };
+    models.sort_by(|a, b| {
+        (b.status == "succeeded")
+            .cmp(&(a.status == "succeeded"))
+            .then(
+                key(b).unwrap_or(f64::NEG_INFINITY).total_cmp(&key(a).unwrap_or(f64::NEG_INFINITY)),
+            )
+            .then(a.model_id.cmp(&b.model_id))
+    });
+    let mut header = vec!["MODEL".to_owned(), "VERSION".to_owned()];
+    header.extend(columns.iter().map(|c| c.to_uppercase()));
+    header.extend(["FIT_S".to_owned(), "STATUS".to_owned()]);
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|m| {
+            let mut row = vec![m.model_id.clone(), m.model_version.clone()];
+            for c in &columns {
+                row.push(
+                    match (
+                        m.metrics.get(*c).copied().flatten(),
+                        m.metrics_std.get(*c).copied().flatten(),
+                    ) {
+                        (Some(mean), Some(std)) => format!("{mean:.4} ± {std:.4}"),
+                        (Some(mean), None) => format!("{mean:.4}"),
+                        _ => "-".to_owned(),
+                    },
+                );
+            }
+            row.push(
+                m.metrics
+                    .get("fit_seconds")
+                    .copied()
+                    .flatten()
+                    .map_or("-".to_owned(), |s| format!("{s:.4}")),
+            );
+            row.push(m.status.clone());
+            row
+        })
+        .collect();
+    writeln!(
+        out,
+        "run {}  dataset {}  {}",
+        report.run_id,
+        &report.dataset_id[..12.min(report.dataset_id.len())],
+        report.status
+    )?;
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    write_table(out, &header, &rows)?;
+    for m in models.iter().filter(|m| m.error.is_some()) {
+        writeln!(out, "{} {}: {}", m.status, m.model_id, m.error.as_deref().unwrap_or(""))?;
+    }
+    Ok(())
+}
+
+/// Left-aligned columns two spaces apart.
+pub fn write_table(
+    out: &mut dyn Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(())
 }
 
 /// The registry as a table: one row per candidate, then the reason of each
@@ -76,18 +422,8 @@ pub fn write_registry_table(report: &Report, out: &mut dyn Write) -> std::io::Re
             ]
         })
         .collect();
-    let header = ["ID", "PLUGIN", "VERSION", "TASK", "STATE", "SHA256", "PATH"].map(str::to_owned);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> =
-            row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
-    }
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    write_table(out, &["ID", "PLUGIN", "VERSION", "TASK", "STATE", "SHA256", "PATH"], &rows)?;
     let ready = report.models.iter().filter(|m| m.reason.is_none()).count();
     writeln!(
         out,

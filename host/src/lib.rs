@@ -18,10 +18,14 @@
 pub mod cli;
 pub mod config;
 pub mod dataset;
+pub mod eval;
 pub mod loader;
 pub mod metrics;
+pub mod pool;
 pub mod registry;
+pub mod score_file;
 pub mod split;
+pub mod store;
 
 pub use config::{Config, ConfigError};
 pub use registry::{Candidate, Registry, State};

@@ -10,6 +10,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on bad usage
     match run(cli, &mut std::io::stdout().lock()) {
         Ok(code) => code,
+        // `mlhost runs | head`: a closed pipe is not an error.
+        Err(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             if err.downcast_ref::<BadInput>().is_some() {

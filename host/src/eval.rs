@@ -1,0 +1,520 @@
+//! Evaluation runs: one dataset snapshot, the chosen candidates, a protocol
+//! and a seed; one job per candidate on the worker pool; every result stored.
+//!
+//! Owns candidate selection, what a job does fold by fold (fit, predict,
+//! validate the plugin's output, score), and turning stored rows back into a
+//! report. The calling thread is the single writer of the store; workers only
+//! compute. Bad input is refused before anything is stored.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params, Task};
+use serde::Serialize;
+
+use crate::dataset::{self, Dataset, Source, Target, TaskHint};
+use crate::loader::{FitHooks, Plugin};
+use crate::metrics::{self, ClassInput, RegInput};
+use crate::pool::{self, Ended, Event, StopFlag};
+use crate::registry::{Registry, State};
+use crate::split::{self, Fold, Protocol};
+use crate::store::{ResultRow, Store, StoreError};
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSpec {
+    /// `builtin:NAME` or a CSV path.
+    pub dataset: String,
+    /// Label column (default: the built-in's, or the last column).
+    pub label: Option<String>,
+    /// Candidate ids; empty = every ready candidate that can do the task.
+    pub models: Vec<String>,
+    /// At most this many jobs at once.
+    pub workers: usize,
+    /// Folds (k-fold) or the holdout fraction.
+    #[serde(skip)]
+    pub protocol: Protocol,
+    /// Shuffle seed; without one, folds are scikit-learn's unshuffled ones.
+    pub seed: Option<u64>,
+    /// Per-job timeout.
+    #[serde(skip)]
+    pub timeout: Duration,
+    /// Force the task instead of inferring it from the labels.
+    #[serde(skip)]
+    pub task: Option<Task>,
+    /// Positive class (binary), by its label in the data.
+    pub pos_label: Option<String>,
+}
+
+/// Why a run could not start (nothing was stored) or could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The user's input is unusable: the message names it and the fix.
+    #[error("{0}")]
+    BadInput(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `mlhost eval --json`, and what `show` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// Run id.
+    pub run_id: String,
+    /// Dataset snapshot id.
+    pub dataset_id: String,
+    /// Run status.
+    pub status: String,
+    /// One entry per job.
+    pub models: Vec<ModelReport>,
+}
+
+/// One candidate's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelReport {
+    /// Candidate id.
+    pub model_id: String,
+    /// Plugin version.
+    pub model_version: String,
+    /// Job status.
+    pub status: String,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// Mean over folds.
+    pub metrics: BTreeMap<String, Option<f64>>,
+    /// Population standard deviation over folds.
+    pub metrics_std: BTreeMap<String, Option<f64>>,
+    /// Per fold.
+    pub folds: Vec<BTreeMap<String, Option<f64>>>,
+}
+
+/// Hears about jobs as they start and end (the CLI's progress bar).
+pub trait Progress {
+    /// A job began.
+    fn started(&mut self, model_id: &str);
+    /// A job ended with `status`.
+    fn finished(&mut self, model_id: &str, status: &str);
+}
+
+/// No progress output.
+#[derive(Debug)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn started(&mut self, _: &str) {}
+    fn finished(&mut self, _: &str, _: &str) {}
+}
+
+/// A candidate chosen for the run.
+enum Planned {
+    Run { plugin: Arc<Plugin>, params: Params },
+    Refused(String),
+}
+
+struct PlannedJob {
+    job_id: String,
+    model_id: String,
+    version: String,
+    plan: Planned,
+}
+
+/// A job's successful outcome: per fold, the metrics and the time taken.
+type FoldScores = Vec<(BTreeMap<String, Option<f64>>, i64)>;
+
+/// Why a job did not succeed.
+#[derive(Debug)]
+struct JobFailure {
+    status: &'static str,
+    error: String,
+}
+
+impl JobFailure {
+    fn failed(error: String) -> Self {
+        JobFailure { status: "failed", error }
+    }
+}
+
+/// Runs `spec` against `registry`, storing everything in `store`.
+pub fn evaluate(
+    registry: &Registry,
+    store: &mut Store,
+    spec: &RunSpec,
+    progress: &mut dyn Progress,
+) -> Result<RunReport, EvalError> {
+    let hint = spec.task.map_or(TaskHint::Infer, TaskHint::Force);
+    let data = dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), hint)
+        .map_err(|e| EvalError::BadInput(e.to_string()))?;
+    let task = data.task();
+    let pos_label = pos_label(&data, spec.pos_label.as_deref())?;
+    let folds = split::folds(spec.protocol, task, data.y(), spec.seed)
+        .map_err(|e| EvalError::BadInput(format!("{}: {e}", data.source)))?;
+    let jobs = plan(registry, spec, task)?;
+
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let mut spec_json = serde_json::to_value(spec).expect("spec serializes");
+    spec_json["task"] = task.as_str().into();
+    spec_json["timeoutSecs"] = spec.timeout.as_secs_f64().into();
+    spec_json["protocol"] = match spec.protocol {
+        Protocol::KFold { k } => serde_json::json!({"kind": "kfold", "folds": k}),
+        Protocol::Holdout { test_fraction } => {
+            serde_json::json!({"kind": "holdout", "testFraction": test_fraction})
+        }
+    };
+    let rows: Vec<(String, String, String)> =
+        jobs.iter().map(|j| (j.job_id.clone(), j.model_id.clone(), j.version.clone())).collect();
+    store.create_run(&run_id, &data.id, &spec_json.to_string(), &rows)?;
+
+    let data = Arc::new(data);
+    let folds = Arc::new(folds);
+    let seed = spec.seed.unwrap_or(0);
+    let mut runnable = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        match &job.plan {
+            Planned::Refused(why) => {
+                store.job_finished(&job.job_id, "failed", Some(why), &run_id, &data.id, &[])?;
+                progress.finished(&job.model_id, "failed");
+            }
+            Planned::Run { plugin, params } => {
+                let (plugin, params, data, folds) =
+                    (plugin.clone(), params.clone(), data.clone(), folds.clone());
+                let work: Box<dyn FnOnce(StopFlag) -> Result<FoldScores, JobFailure> + Send> =
+                    Box::new(move |stop| {
+                        run_job(&plugin, &params, &data, &folds, seed, pos_label, &stop)
+                    });
+                runnable.push((i, work));
+            }
+        }
+    }
+    let index: Vec<usize> = runnable.iter().map(|(i, _)| *i).collect();
+    let work = runnable.into_iter().map(|(_, w)| w).collect();
+    let mut store_error = None;
+    let timeout = spec.timeout;
+    pool::run(work, spec.workers, timeout, |event| {
+        if store_error.is_some() {
+            return;
+        }
+        let r = match event {
+            Event::Started(k) => {
+                let job = &jobs[index[k]];
+                progress.started(&job.model_id);
+                store.job_started(&job.job_id)
+            }
+            Event::Finished(k, ended) => {
+                let job = &jobs[index[k]];
+                let outcome = match ended {
+                    Ended::Returned(r) => r,
+                    Ended::TimedOut(_) => Err(JobFailure {
+                        status: "timed_out",
+                        error: format!("timed out after {}s", timeout.as_secs_f64()),
+                    }),
+                    Ended::Panicked(msg) => Err(JobFailure::failed(format!("job panicked: {msg}"))),
+                };
+                let (status, error, results) = match outcome {
+                    Ok(folds) => ("succeeded", None, result_rows(job, &folds)),
+                    Err(f) => (f.status, Some(f.error), Vec::new()),
+                };
+                progress.finished(&job.model_id, status);
+                store.job_finished(
+                    &job.job_id,
+                    status,
+                    error.as_deref(),
+                    &run_id,
+                    &data.id,
+                    &results,
+                )
+            }
+        };
+        if let Err(e) = r {
+            store_error = Some(e);
+        }
+    });
+    if let Some(e) = store_error {
+        return Err(e.into());
+    }
+    store.finish_run(&run_id, "completed")?;
+    Ok(report(store, &run_id)?.expect("the run was just stored"))
+}
+
+fn pos_label(data: &Dataset, wanted: Option<&str>) -> Result<u32, EvalError> {
+    let Target::Classes { labels, .. } = &data.target else { return Ok(0) };
+    match wanted {
+        None => Ok(labels.len().saturating_sub(1) as u32),
+        Some(_) if labels.len() != 2 => Err(EvalError::BadInput(format!(
+            "--pos-label applies to two classes; {} has {}",
+            data.source,
+            labels.len()
+        ))),
+        Some(w) => labels.iter().position(|l| l == w).map(|p| p as u32).ok_or_else(|| {
+            EvalError::BadInput(format!(
+                "--pos-label {w:?} is not a label of {}; the labels are {}",
+                data.source,
+                labels.join(", ")
+            ))
+        }),
+    }
+}
+
+fn plan(registry: &Registry, spec: &RunSpec, task: Task) -> Result<Vec<PlannedJob>, EvalError> {
+    let known = || registry.candidates.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", ");
+    let chosen: Vec<&crate::Candidate> = if spec.models.is_empty() {
+        let fitting: Vec<_> = registry.ready().filter(|c| c.tasks.contains(&task)).collect();
+        if fitting.is_empty() {
+            return Err(EvalError::BadInput(format!(
+                "no ready candidate can do {task}; `mlhost registry` shows what is there"
+            )));
+        }
+        fitting
+    } else {
+        let mut picked = Vec::new();
+        for id in &spec.models {
+            let c = registry.candidates.iter().find(|c| &c.id == id).ok_or_else(|| {
+                EvalError::BadInput(format!("unknown model '{id}'; the candidates are {}", known()))
+            })?;
+            if picked.iter().any(|p: &&crate::Candidate| p.id == c.id) {
+                return Err(EvalError::BadInput(format!("model '{id}' is listed twice")));
+            }
+            picked.push(c);
+        }
+        picked
+    };
+    Ok(chosen
+        .into_iter()
+        .map(|c| {
+            let plan = match &c.state {
+                State::Rejected { reason } => Planned::Refused(format!("rejected: {reason}")),
+                State::Ready { .. } if !c.tasks.contains(&task) => Planned::Refused(format!(
+                    "plugin '{}' does {}, but this dataset is {task}; choose another dataset or force the task with --task",
+                    c.plugin.as_deref().unwrap_or("?"),
+                    c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ")
+                )),
+                State::Ready { plugin, params } => {
+                    Planned::Run { plugin: plugin.clone(), params: params.clone() }
+                }
+            };
+            PlannedJob {
+                job_id: uuid::Uuid::now_v7().to_string(),
+                model_id: c.id.clone(),
+                version: c.version.clone().unwrap_or_default(),
+                plan,
+            }
+        })
+        .collect())
+}
+
+struct JobHooks<'a> {
+    seed: u64,
+    n_classes: usize,
+    stop: &'a StopFlag,
+}
+
+impl FitHooks for JobHooks<'_> {
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+    fn should_stop(&self) -> bool {
+        self.stop.is_set()
+    }
+    fn on_epoch(&mut self, _: u32, _: &[(&str, f64)]) -> Control {
+        if self.stop.is_set() { Control::Stop } else { Control::Continue }
+    }
+}
+
+/// One candidate, every fold: a fresh model per fold, fitted on the
+/// training rows and scored on the test rows (views into the shared
+/// snapshot, never copies of it).
+fn run_job(
+    plugin: &Plugin,
+    params: &Params,
+    data: &Dataset,
+    folds: &[Fold],
+    seed: u64,
+    pos_label: u32,
+    stop: &StopFlag,
+) -> Result<FoldScores, JobFailure> {
+    let y = data.y();
+    let k = data.n_classes();
+    let cols = data.cols();
+    let stopped =
+        || JobFailure { status: "timed_out", error: "stopped at its deadline".to_owned() };
+    let mut out = Vec::with_capacity(folds.len());
+    for (f, fold) in folds.iter().enumerate() {
+        if stop.is_set() {
+            return Err(stopped());
+        }
+        let fail = |what: &str, e: &mlhost_plugin_api::Error| {
+            if e.kind() == ErrorKind::Stopped && stop.is_set() {
+                stopped()
+            } else {
+                JobFailure::failed(format!("fold {f}: {what}: {}", e.message()))
+            }
+        };
+        let mut model = plugin.new_model(params).map_err(|e| fail("constructor", &e))?;
+        let x_train =
+            Matrix::select(&data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?;
+        let x_test =
+            Matrix::select(&data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?;
+        let y_train: Vec<f64> = fold.train.iter().map(|&i| y[i as usize]).collect();
+        let t0 = Instant::now();
+        let mut hooks = JobHooks { seed, n_classes: k, stop };
+        model.fit(x_train, &y_train, &mut hooks).map_err(|e| fail("fit", &e))?;
+        let fit_seconds = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let mut pred = vec![0.0; fold.test.len()];
+        model.predict(x_test, &mut pred).map_err(|e| fail("predict", &e))?;
+        let mut proba = vec![0.0; if k > 0 { fold.test.len() * k } else { 0 }];
+        let has_proba = k > 0
+            && model.predict_proba(x_test, &mut proba).map_err(|e| fail("predict_proba", &e))?;
+        let predict_seconds = t1.elapsed().as_secs_f64();
+        check_predictions(&pred, k).map_err(|e| JobFailure::failed(format!("fold {f}: {e}")))?;
+        if has_proba {
+            check_proba(&proba, k).map_err(|e| JobFailure::failed(format!("fold {f}: {e}")))?;
+        }
+        let y_test: Vec<f64> = fold.test.iter().map(|&i| y[i as usize]).collect();
+        let scores = if k > 0 {
+            let codes = |v: &[f64]| v.iter().map(|&c| c as u32).collect::<Vec<u32>>();
+            metrics::classification(ClassInput {
+                y_true: &codes(&y_test),
+                y_pred: &codes(&pred),
+                proba: has_proba.then_some(&proba[..]),
+                n_classes: k,
+                pos_label,
+            })
+        } else {
+            metrics::regression(RegInput { y_true: &y_test, y_pred: &pred })
+        }
+        .map_err(|e| JobFailure::failed(format!("fold {f}: scoring: {e}")))?;
+        let mut m = scores.to_map();
+        m.insert("fit_seconds".to_owned(), Some(fit_seconds));
+        m.insert("predict_seconds".to_owned(), Some(predict_seconds));
+        out.push((m, ((fit_seconds + predict_seconds) * 1000.0).round() as i64));
+    }
+    Ok(out)
+}
+
+fn check_predictions(pred: &[f64], k: usize) -> Result<(), String> {
+    if let Some((i, v)) = pred.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(format!("predict returned {v} for test row {i}; predictions must be finite"));
+    }
+    if k > 0
+        && let Some((i, v)) =
+            pred.iter().enumerate().find(|(_, v)| v.fract() != 0.0 || **v < 0.0 || **v >= k as f64)
+    {
+        return Err(format!("predict returned {v} for test row {i}, not a class code in 0..{k}"));
+    }
+    Ok(())
+}
+
+fn check_proba(proba: &[f64], k: usize) -> Result<(), String> {
+    for (i, row) in proba.chunks_exact(k).enumerate() {
+        if let Some(p) = row.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+            return Err(format!(
+                "predict_proba returned {p} for test row {i}; probabilities lie in [0, 1]"
+            ));
+        }
+        let sum: f64 = row.iter().sum();
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(format!("predict_proba row {i} sums to {sum}, not 1"));
+        }
+    }
+    Ok(())
+}
+
+fn result_rows(job: &PlannedJob, folds: &FoldScores) -> Vec<ResultRow> {
+    let row = |fold: i64, metrics: &BTreeMap<String, Option<f64>>, ms: i64| ResultRow {
+        model_id: job.model_id.clone(),
+        model_version: job.version.clone(),
+        fold,
+        metrics_json: serde_json::to_string(metrics).expect("metrics serialize"),
+        duration_ms: ms,
+    };
+    let (mean, _) = summarize(&folds.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>());
+    let total: i64 = folds.iter().map(|(_, ms)| ms).sum();
+    std::iter::once(row(-1, &mean, total))
+        .chain(folds.iter().enumerate().map(|(f, (m, ms))| row(f as i64, m, *ms)))
+        .collect()
+}
+
+type MetricMap = BTreeMap<String, Option<f64>>;
+
+/// Mean and population std of every metric over folds.
+fn summarize(folds: &[MetricMap]) -> (MetricMap, MetricMap) {
+    let names: std::collections::BTreeSet<&String> = folds.iter().flat_map(|m| m.keys()).collect();
+    let mut mean = BTreeMap::new();
+    let mut std = BTreeMap::new();
+    for name in names {
+        let values: Vec<Option<f64>> =
+            folds.iter().map(|m| m.get(name).copied().flatten()).collect();
+        let (m, s) = metrics::mean_std(&values);
+        mean.insert(name.clone(), m);
+        std.insert(name.clone(), s);
+    }
+    (mean, std)
+}
+
+/// Rebuilds a run's report from the store; `None` for an unknown run.
+pub fn report(store: &Store, run_id: &str) -> Result<Option<RunReport>, StoreError> {
+    let Some(run) = store.run(run_id)? else { return Ok(None) };
+    let results = store.results(&run.id)?;
+    let models = store
+        .jobs(&run.id)?
+        .into_iter()
+        .map(|job| {
+            let folds: Vec<MetricMap> = results
+                .iter()
+                .filter(|r| {
+                    r.model_id == job.model_id
+                        && r.model_version == job.model_version
+                        && r.fold >= 0
+                })
+                .map(|r| serde_json::from_str(&r.metrics_json).unwrap_or_default())
+                .collect();
+            let (metrics, metrics_std) = summarize(&folds);
+            ModelReport {
+                model_id: job.model_id,
+                model_version: job.model_version,
+                status: job.status,
+                error: job.error,
+                metrics,
+                metrics_std,
+                folds,
+            }
+        })
+        .collect();
+    Ok(Some(RunReport { run_id: run.id, dataset_id: run.dataset_id, status: run.status, models }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_output_is_validated() {
+        assert_eq!(check_predictions(&[0.0, 1.0], 2), Ok(()));
+        assert_eq!(
+            check_predictions(&[0.0, f64::NAN], 2).unwrap_err(),
+            "predict returned NaN for test row 1; predictions must be finite"
+        );
+        assert_eq!(
+            check_predictions(&[0.5], 2).unwrap_err(),
+            "predict returned 0.5 for test row 0, not a class code in 0..2"
+        );
+        assert_eq!(check_predictions(&[2.5], 0), Ok(()));
+        assert_eq!(check_proba(&[0.25, 0.75], 2), Ok(()));
+        assert_eq!(
+            check_proba(&[0.5, 0.6], 2).unwrap_err(),
+            "predict_proba row 0 sums to 1.1, not 1"
+        );
+        assert_eq!(
+            check_proba(&[1.5, -0.5], 2).unwrap_err(),
+            "predict_proba returned 1.5 for test row 0; probabilities lie in [0, 1]"
+        );
+    }
+}

@@ -1,0 +1,427 @@
+//! SQLite storage of runs, jobs and results (WAL, versioned migrations).
+//!
+//! Owns the schema and every SQL statement. One `Store` is the single writer
+//! of a run: workers never touch the database, they send their results to the
+//! thread that owns the store, so parallel jobs never meet "database is
+//! locked". Re-storing a job's results replaces them (unique key), never
+//! duplicates them.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// A database problem, with the file.
+#[derive(Debug, thiserror::Error)]
+#[error("database {path}: {source}")]
+pub struct StoreError {
+    /// The database file.
+    pub path: String,
+    /// What SQLite said.
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+/// `Result` with [`StoreError`].
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Schema versions, applied in order; `PRAGMA user_version` records the last.
+const MIGRATIONS: &[&str] = &[
+    // 1: the tables DESIGN.md names.
+    "CREATE TABLE runs (
+        id          TEXT PRIMARY KEY,
+        created_at  TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('queued','running','completed','failed','cancelled')),
+        dataset_id  TEXT NOT NULL,
+        spec_json   TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE TABLE jobs (
+        id            TEXT PRIMARY KEY,
+        run_id        TEXT NOT NULL REFERENCES runs(id),
+        model_id      TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','timed_out','cancelled')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        error         TEXT,
+        started_at    TEXT,
+        finished_at   TEXT
+    );
+    CREATE INDEX jobs_run ON jobs(run_id);
+    CREATE TABLE results (
+        run_id        TEXT NOT NULL,
+        model_id      TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        dataset_id    TEXT NOT NULL,
+        fold          INTEGER NOT NULL,
+        metrics_json  TEXT NOT NULL,
+        duration_ms   INTEGER NOT NULL,
+        created_at    TEXT NOT NULL,
+        UNIQUE (run_id, model_id, model_version, dataset_id, fold)
+    );
+    CREATE TABLE epoch_metrics (
+        job_id       TEXT NOT NULL,
+        epoch        INTEGER NOT NULL,
+        metrics_json TEXT NOT NULL,
+        recorded_at  TEXT NOT NULL,
+        PRIMARY KEY (job_id, epoch)
+    );
+    CREATE TABLE events (
+        id           TEXT PRIMARY KEY,
+        event_type   TEXT NOT NULL,
+        run_id       TEXT,
+        occurred_at  TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        published_at TEXT
+    );",
+];
+
+/// RFC 3339 UTC with milliseconds, as every stored time.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    /// Run id.
+    pub id: String,
+    /// When it was created.
+    pub created_at: String,
+    /// queued | running | completed | failed | cancelled.
+    pub status: String,
+    /// The dataset snapshot id.
+    pub dataset_id: String,
+    /// The run's spec as JSON.
+    pub spec_json: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+}
+
+/// A stored job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    /// Job id.
+    pub id: String,
+    /// Its run.
+    pub run_id: String,
+    /// Candidate id.
+    pub model_id: String,
+    /// Plugin version.
+    pub model_version: String,
+    /// queued | running | succeeded | failed | timed_out | cancelled.
+    pub status: String,
+    /// Times started.
+    pub attempts: i64,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// RFC 3339.
+    pub started_at: Option<String>,
+    /// RFC 3339.
+    pub finished_at: Option<String>,
+}
+
+/// One result row: a fold's metrics, or the mean over folds (fold -1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    /// Candidate id.
+    pub model_id: String,
+    /// Plugin version.
+    pub model_version: String,
+    /// Fold number; -1 = mean over folds.
+    pub fold: i64,
+    /// `{name: value|null}`.
+    pub metrics_json: String,
+    /// Fit + predict time of the fold (the whole job for -1).
+    pub duration_ms: i64,
+}
+
+/// The database of one host.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let name = path.display().to_string();
+        let err = |source| StoreError { path: name.clone(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        let mut store = Store { conn, path: name.clone() };
+        store.setup().map_err(err)?;
+        Ok(store)
+    }
+
+    fn setup(&mut self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let tx = self.conn.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+        }
+        tx.commit()
+    }
+
+    fn wrap<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
+        r.map_err(|source| StoreError { path: self.path.clone(), source })
+    }
+
+    /// Records a new run and its queued jobs in one transaction, before any
+    /// work starts. `jobs` are `(job id, model id, model version)`.
+    pub fn create_run(
+        &mut self,
+        run_id: &str,
+        dataset_id: &str,
+        spec_json: &str,
+        jobs: &[(String, String, String)],
+    ) -> Result<()> {
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO runs (id, created_at, status, dataset_id, spec_json) VALUES (?1, ?2, 'running', ?3, ?4)",
+                params![run_id, now(), dataset_id, spec_json],
+            )?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO jobs (id, run_id, model_id, model_version, status) VALUES (?1, ?2, ?3, ?4, 'queued')",
+                )?;
+                for (id, model, version) in jobs {
+                    insert.execute(params![id, run_id, model, version])?;
+                }
+            }
+            tx.commit()
+        })();
+        self.wrap(r)
+    }
+
+    /// Marks a job running (one more attempt).
+    pub fn job_started(&mut self, job_id: &str) -> Result<()> {
+        let r = self.conn.execute(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?2, error = NULL, finished_at = NULL WHERE id = ?1",
+            params![job_id, now()],
+        );
+        self.wrap(r).map(drop)
+    }
+
+    /// Ends a job: its status and error, and its result rows (replacing any
+    /// earlier ones for the same key), in one transaction.
+    pub fn job_finished(
+        &mut self,
+        job_id: &str,
+        status: &str,
+        error: Option<&str>,
+        run_id: &str,
+        dataset_id: &str,
+        results: &[ResultRow],
+    ) -> Result<()> {
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            let at = now();
+            tx.execute(
+                "UPDATE jobs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+                params![job_id, status, error, at],
+            )?;
+            {
+                let mut upsert = tx.prepare(
+                    "INSERT INTO results (run_id, model_id, model_version, dataset_id, fold, metrics_json, duration_ms, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (run_id, model_id, model_version, dataset_id, fold)
+                     DO UPDATE SET metrics_json = excluded.metrics_json, duration_ms = excluded.duration_ms, created_at = excluded.created_at",
+                )?;
+                for r in results {
+                    upsert.execute(params![
+                        run_id,
+                        r.model_id,
+                        r.model_version,
+                        dataset_id,
+                        r.fold,
+                        r.metrics_json,
+                        r.duration_ms,
+                        at
+                    ])?;
+                }
+            }
+            tx.commit()
+        })();
+        self.wrap(r)
+    }
+
+    /// Sets a run's final status.
+    pub fn finish_run(&mut self, run_id: &str, status: &str) -> Result<()> {
+        let r = self.conn.execute(
+            "UPDATE runs SET status = ?2, finished_at = ?3 WHERE id = ?1",
+            params![run_id, status, now()],
+        );
+        self.wrap(r).map(drop)
+    }
+
+    /// Every run, newest first.
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        let r = (|| {
+            let mut q = self.conn.prepare(
+                "SELECT id, created_at, status, dataset_id, spec_json, finished_at FROM runs ORDER BY created_at DESC, id DESC",
+            )?;
+            let rows = q.query_map([], run_row)?;
+            rows.collect()
+        })();
+        self.wrap(r)
+    }
+
+    /// One run, if it exists. A unique id prefix is accepted.
+    pub fn run(&self, id: &str) -> Result<Option<RunRow>> {
+        let r = (|| {
+            let mut q = self.conn.prepare(
+                "SELECT id, created_at, status, dataset_id, spec_json, finished_at FROM runs WHERE id = ?1 OR id LIKE ?1 || '%' ORDER BY id = ?1 DESC LIMIT 2",
+            )?;
+            let found: Vec<RunRow> =
+                q.query_map([id], run_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok(match found.as_slice() {
+                [exact] => Some(exact.clone()),
+                [first, _] if first.id == id => Some(first.clone()),
+                _ => None,
+            })
+        })();
+        self.wrap(r)
+    }
+
+    /// A run's jobs, in creation order.
+    pub fn jobs(&self, run_id: &str) -> Result<Vec<JobRow>> {
+        let r = (|| {
+            let mut q = self.conn.prepare(
+                "SELECT id, run_id, model_id, model_version, status, attempts, error, started_at, finished_at
+                 FROM jobs WHERE run_id = ?1 ORDER BY rowid",
+            )?;
+            let rows = q.query_map([run_id], |r| {
+                Ok(JobRow {
+                    id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    model_id: r.get(2)?,
+                    model_version: r.get(3)?,
+                    status: r.get(4)?,
+                    attempts: r.get(5)?,
+                    error: r.get(6)?,
+                    started_at: r.get(7)?,
+                    finished_at: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })();
+        self.wrap(r)
+    }
+
+    /// A run's result rows, by model then fold (-1 first).
+    pub fn results(&self, run_id: &str) -> Result<Vec<ResultRow>> {
+        let r = (|| {
+            let mut q = self.conn.prepare(
+                "SELECT model_id, model_version, fold, metrics_json, duration_ms FROM results
+                 WHERE run_id = ?1 ORDER BY model_id, fold",
+            )?;
+            let rows = q.query_map([run_id], |r| {
+                Ok(ResultRow {
+                    model_id: r.get(0)?,
+                    model_version: r.get(1)?,
+                    fold: r.get(2)?,
+                    metrics_json: r.get(3)?,
+                    duration_ms: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })();
+        self.wrap(r)
+    }
+
+    /// Counts rows of a table (tests and diagnostics).
+    pub fn count(&self, table: &str, run_id: &str) -> Result<i64> {
+        let sql = match table {
+            "jobs" => "SELECT COUNT(*) FROM jobs WHERE run_id = ?1",
+            "results" => "SELECT COUNT(*) FROM results WHERE run_id = ?1",
+            _ => "SELECT COUNT(*) FROM runs WHERE id = ?1",
+        };
+        let r = self.conn.query_row(sql, [run_id], |r| r.get(0)).optional();
+        self.wrap(r).map(|v| v.unwrap_or(0))
+    }
+}
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        created_at: r.get(1)?,
+        status: r.get(2)?,
+        dataset_id: r.get(3)?,
+        spec_json: r.get(4)?,
+        finished_at: r.get(5)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str, fold: i64, acc: f64) -> ResultRow {
+        ResultRow {
+            model_id: model.into(),
+            model_version: "1.0.0".into(),
+            fold,
+            metrics_json: format!("{{\"accuracy\":{acc}}}"),
+            duration_ms: 3,
+        }
+    }
+
+    #[test]
+    fn runs_jobs_and_results_round_trip_and_rerun_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sub/m.db");
+        let mut s = Store::open(&db).unwrap();
+        let jobs = vec![("j1".to_owned(), "a".to_owned(), "1.0.0".to_owned())];
+        s.create_run("r1", "d1", "{}", &jobs).unwrap();
+        assert_eq!(s.jobs("r1").unwrap()[0].status, "queued");
+        s.job_started("j1").unwrap();
+        s.job_finished("j1", "succeeded", None, "r1", "d1", &[row("a", 0, 0.5), row("a", -1, 0.5)])
+            .unwrap();
+        // The same job again: results replaced, not duplicated.
+        s.job_started("j1").unwrap();
+        s.job_finished(
+            "j1",
+            "succeeded",
+            None,
+            "r1",
+            "d1",
+            &[row("a", 0, 0.75), row("a", -1, 0.75)],
+        )
+        .unwrap();
+        s.finish_run("r1", "completed").unwrap();
+        drop(s);
+
+        let s = Store::open(&db).unwrap(); // migrations are idempotent
+        let results = s.results("r1").unwrap();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0].fold, -1);
+        assert_eq!(results[1].metrics_json, "{\"accuracy\":0.75}");
+        let job = &s.jobs("r1").unwrap()[0];
+        assert_eq!((job.status.as_str(), job.attempts), ("succeeded", 2));
+        assert!(job.finished_at.as_deref().unwrap().ends_with('Z'));
+        assert_eq!(s.run("r").unwrap().unwrap().status, "completed");
+        assert_eq!(s.run("nope").unwrap(), None);
+        assert_eq!(s.runs().unwrap().len(), 1);
+        let journal: String =
+            s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(journal, "wal");
+    }
+
+    #[test]
+    fn statuses_outside_the_contract_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+        s.create_run("r1", "d1", "{}", &[("j".into(), "a".into(), "1".into())]).unwrap();
+        assert!(s.job_finished("j", "exploded", None, "r1", "d1", &[]).is_err());
+    }
+}
