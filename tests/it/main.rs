@@ -1,4 +1,5 @@
 //! Integration tests: one binary, real `.so` plugins, the real `mlhost`.
 
+mod eval;
 mod loader;
 mod registry;
