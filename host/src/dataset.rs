@@ -181,11 +181,12 @@ pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Data
             )
         }
         Source::File(path) => {
-            let bytes = std::fs::read(path).map_err(|e| DatasetError::Read {
+            // Streamed: the file's text is never held whole next to the matrix.
+            let file = std::fs::File::open(path).map_err(|e| DatasetError::Read {
                 source_name: path.display().to_string(),
                 message: e.to_string(),
             })?;
-            parse_csv(&display(path), &bytes, label, hint)
+            parse_csv(&display(path), std::io::BufReader::new(file), label, hint)
         }
     }
 }
@@ -194,10 +195,10 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Parses CSV bytes with a header row.
+/// Parses CSV with a header row.
 pub fn parse_csv(
     name: &str,
-    bytes: &[u8],
+    bytes: impl std::io::Read,
     label: Option<&str>,
     hint: TaskHint,
 ) -> Result<Dataset, DatasetError> {
@@ -261,6 +262,7 @@ pub fn parse_csv(
             x.push(number(value).map_err(|m| cell(name, row, &header[i], m))?);
         }
     }
+    x.shrink_to_fit();
     let rows = raw_labels.len();
     if rows == 0 {
         return Err(whole("no data rows after the header".to_owned()));
@@ -410,13 +412,14 @@ mod tests {
             "a,y\n1,x\n2\n",
             "d.csv: row 3: 1 fields, but the header has 2; every row needs one value per column",
         );
-        let e = parse_csv("d.csv", b"a,b\n1,2\n", Some("label"), TaskHint::Infer).unwrap_err();
+        let e = parse_csv("d.csv", &b"a,b\n1,2\n"[..], Some("label"), TaskHint::Infer).unwrap_err();
         assert_eq!(
             e.to_string(),
             "d.csv: no label column 'label'; the columns are a, b; pass --label COLUMN"
         );
-        let e = parse_csv("d.csv", b"a,y\n1,x\n2,y\n", None, TaskHint::Force(Task::Regression))
-            .unwrap_err();
+        let e =
+            parse_csv("d.csv", &b"a,y\n1,x\n2,y\n"[..], None, TaskHint::Force(Task::Regression))
+                .unwrap_err();
         assert_eq!(
             e.to_string(),
             "d.csv: row 2, column 'y': regression needs numeric labels, got \"x\""
@@ -425,9 +428,9 @@ mod tests {
 
     #[test]
     fn id_ignores_formatting_but_not_values() {
-        let a = parse_csv("a", b"f,y\n1.0,0\n2,1\n", None, TaskHint::Infer).unwrap();
-        let b = parse_csv("b", b"f , y\r\n1,0\r\n2.00,1\r\n", None, TaskHint::Infer).unwrap();
-        let c = parse_csv("c", b"f,y\n1,0\n2.5,1\n", None, TaskHint::Infer).unwrap();
+        let a = parse_csv("a", &b"f,y\n1.0,0\n2,1\n"[..], None, TaskHint::Infer).unwrap();
+        let b = parse_csv("b", &b"f , y\r\n1,0\r\n2.00,1\r\n"[..], None, TaskHint::Infer).unwrap();
+        let c = parse_csv("c", &b"f,y\n1,0\n2.5,1\n"[..], None, TaskHint::Infer).unwrap();
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
     }

@@ -285,12 +285,51 @@ fn ordered_bits(v: f64) -> u64 {
     if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
+/// LSD radix sort of u64 keys, 11 bits a pass; a pass whose digit is the
+/// same for every key (the exponent bits of probabilities, mostly) is
+/// skipped. Several times faster than a comparison sort on millions of
+/// scores, which is what ROC AUC spends its time on.
+fn radix_sort(keys: &mut Vec<u64>) {
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
+    const PASSES: u32 = 64_u32.div_ceil(BITS);
+    if keys.len() < 4096 {
+        keys.sort_unstable();
+        return;
+    }
+    let mut counts = vec![[0usize; BUCKETS]; PASSES as usize];
+    for &k in keys.iter() {
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[((k >> (p as u32 * BITS)) as usize) & (BUCKETS - 1)] += 1;
+        }
+    }
+    let mut buf = vec![0u64; keys.len()];
+    for (p, c) in counts.iter().enumerate() {
+        if c.contains(&keys.len()) {
+            continue; // every key has the same digit here
+        }
+        let mut offsets = [0usize; BUCKETS];
+        let mut total = 0;
+        for (o, &n) in offsets.iter_mut().zip(c.iter()) {
+            *o = total;
+            total += n;
+        }
+        let shift = p as u32 * BITS;
+        for &k in keys.iter() {
+            let d = ((k >> shift) as usize) & (BUCKETS - 1);
+            buf[offsets[d]] = k;
+            offsets[d] += 1;
+        }
+        std::mem::swap(keys, &mut buf);
+    }
+}
+
 /// Area under the ROC curve of `scores` for `positive` rows: the
 /// probability that a random positive outscores a random negative, ties
 /// counting one half (equal to scikit-learn's trapezoidal ROC AUC).
-fn auc(scores: impl Iterator<Item = (f64, bool)>) -> Result<f64, String> {
-    let mut pos: Vec<u64> = Vec::new();
-    let mut neg: Vec<u64> = Vec::new();
+fn auc(scores: impl ExactSizeIterator<Item = (f64, bool)>) -> Result<f64, String> {
+    let mut pos: Vec<u64> = Vec::with_capacity(scores.len());
+    let mut neg: Vec<u64> = Vec::with_capacity(scores.len());
     for (s, is_pos) in scores {
         if s.is_nan() {
             return Err("a score is NaN".to_owned());
@@ -300,8 +339,11 @@ fn auc(scores: impl Iterator<Item = (f64, bool)>) -> Result<f64, String> {
     if pos.is_empty() || neg.is_empty() {
         return Err("only one class is present in y_true".to_owned());
     }
-    pos.sort_unstable();
-    neg.sort_unstable();
+    // The two sorts are independent: one per core.
+    std::thread::scope(|s| {
+        s.spawn(|| radix_sort(&mut pos));
+        radix_sort(&mut neg);
+    });
     // For each positive: negatives strictly below + half of the equal ones.
     let (mut below, mut j) = (0u64, 0usize);
     let mut twice_wins: u128 = 0;
@@ -415,3 +457,20 @@ pub fn mean_std(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod radix_tests {
+    #[test]
+    fn radix_sort_agrees_with_sort_unstable() {
+        let mut rng = crate::split::Rng::new(3);
+        for n in [0usize, 10, 5000, 100_000] {
+            let mut a: Vec<u64> = (0..n)
+                .map(|i| if i % 3 == 0 { rng.next_u64() } else { rng.next_u64() % 1000 })
+                .collect();
+            let mut b = a.clone();
+            super::radix_sort(&mut a);
+            b.sort_unstable();
+            assert_eq!(a, b, "n = {n}");
+        }
+    }
+}
