@@ -17,6 +17,7 @@ use crate::dataset::{self, Dataset, Source, Target, TaskHint};
 use crate::loader::{FitHooks, Plugin};
 use crate::metrics::{self, ClassInput, RegInput};
 use crate::pool::{self, Ended, Event, StopFlag};
+use crate::preprocess::{Scale, Scaler};
 use crate::registry::{Registry, State};
 use crate::split::{self, Fold, Protocol};
 use crate::store::{ResultRow, Store, StoreError};
@@ -112,7 +113,7 @@ impl Progress for Quiet {
 
 /// A candidate chosen for the run.
 enum Planned {
-    Run { plugin: Arc<Plugin>, params: Params },
+    Run { plugin: Arc<Plugin>, params: Params, scale: Scale },
     Refused(String),
 }
 
@@ -179,12 +180,13 @@ pub fn evaluate(
                 store.job_finished(&job.job_id, "failed", Some(why), &run_id, &data.id, &[])?;
                 progress.finished(&job.model_id, "failed");
             }
-            Planned::Run { plugin, params } => {
-                let (plugin, params, data, folds) =
-                    (plugin.clone(), params.clone(), data.clone(), folds.clone());
+            Planned::Run { plugin, params, scale } => {
+                let (plugin, params, data, folds, scale) =
+                    (plugin.clone(), params.clone(), data.clone(), folds.clone(), *scale);
                 let work: Box<dyn FnOnce(StopFlag) -> Result<FoldScores, JobFailure> + Send> =
                     Box::new(move |stop| {
-                        run_job(&plugin, &params, &data, &folds, seed, pos_label, &stop)
+                        let job = Job { plugin: &plugin, params: &params, scale, seed, pos_label };
+                        run_job(&job, &data, &folds, &stop)
                     });
                 runnable.push((i, work));
             }
@@ -293,7 +295,7 @@ fn plan(registry: &Registry, spec: &RunSpec, task: Task) -> Result<Vec<PlannedJo
                     c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ")
                 )),
                 State::Ready { plugin, params } => {
-                    Planned::Run { plugin: plugin.clone(), params: params.clone() }
+                    Planned::Run { plugin: plugin.clone(), params: params.clone(), scale: c.scale }
                 }
             };
             PlannedJob {
@@ -327,18 +329,25 @@ impl FitHooks for JobHooks<'_> {
     }
 }
 
-/// One candidate, every fold: a fresh model per fold, fitted on the
-/// training rows and scored on the test rows (views into the shared
-/// snapshot, never copies of it).
-fn run_job(
-    plugin: &Plugin,
-    params: &Params,
-    data: &Dataset,
-    folds: &[Fold],
+/// What one job runs.
+struct Job<'a> {
+    plugin: &'a Plugin,
+    params: &'a Params,
+    scale: Scale,
     seed: u64,
     pos_label: u32,
+}
+
+/// One candidate, every fold: a fresh model per fold, fitted on the
+/// training rows and scored on the test rows (views into the shared
+/// snapshot; a scaled copy of the fold only when the candidate scales).
+fn run_job(
+    job: &Job<'_>,
+    data: &Dataset,
+    folds: &[Fold],
     stop: &StopFlag,
 ) -> Result<FoldScores, JobFailure> {
+    let Job { plugin, params, scale, seed, pos_label } = *job;
     let y = data.y();
     let k = data.n_classes();
     let cols = data.cols();
@@ -357,10 +366,18 @@ fn run_job(
             }
         };
         let mut model = plugin.new_model(params).map_err(|e| fail("constructor", &e))?;
-        let x_train =
+        let mut x_train =
             Matrix::select(&data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?;
-        let x_test =
+        let mut x_test =
             Matrix::select(&data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?;
+        // Fitted on the training rows only: nothing of the test fold leaks.
+        let scaled =
+            Scaler::fit(scale, x_train).map(|s| (s.transform(x_train), s.transform(x_test)));
+        if let Some((train, test)) = &scaled {
+            x_train =
+                Matrix::new(train, fold.train.len(), cols).map_err(|e| fail("scaling", &e))?;
+            x_test = Matrix::new(test, fold.test.len(), cols).map_err(|e| fail("scaling", &e))?;
+        }
         let y_train: Vec<f64> = fold.train.iter().map(|&i| y[i as usize]).collect();
         let t0 = Instant::now();
         let mut hooks = JobHooks { seed, n_classes: k, stop };

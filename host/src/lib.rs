@@ -22,6 +22,7 @@ pub mod eval;
 pub mod loader;
 pub mod metrics;
 pub mod pool;
+pub mod preprocess;
 pub mod registry;
 pub mod score_file;
 pub mod split;

@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use crate::config::{Config, ConfigError};
 use crate::loader::{self, Plugin};
+use crate::preprocess::Scale;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +37,8 @@ struct RawEntry {
     enabled: bool,
     #[serde(default)]
     description: String,
+    #[serde(default)]
+    scale: Scale,
 }
 
 fn enabled_default() -> bool {
@@ -57,6 +60,8 @@ pub struct Entry {
     pub enabled: bool,
     /// Free text for the report.
     pub description: String,
+    /// Feature scaling the host applies before the plugin sees the data.
+    pub scale: Scale,
     /// Line of the entry's `id` in the file.
     pub line: usize,
 }
@@ -129,6 +134,7 @@ pub fn parse_entries(path: &Path, src: &str) -> Result<Vec<Entry>, ConfigError> 
             sha256,
             enabled: e.enabled,
             description: e.description,
+            scale: e.scale,
             line,
         });
     }
@@ -169,6 +175,8 @@ pub struct Candidate {
     pub sha256: Option<String>,
     /// Entry description, else the plugin's.
     pub description: String,
+    /// Feature scaling applied by the host.
+    pub scale: Scale,
     /// Ready or rejected.
     pub state: State,
 }
@@ -242,6 +250,7 @@ impl Registry {
                     &entry.params,
                     entry.sha256.as_deref(),
                     &entry.description,
+                    entry.scale,
                 ),
                 None => Candidate {
                     id: entry.id.clone(),
@@ -251,6 +260,7 @@ impl Registry {
                     path: None,
                     sha256: None,
                     description: entry.description.clone(),
+                    scale: entry.scale,
                     state: State::Rejected {
                         reason: missing_plugin(entry, &plugins, &config.plugin_dirs),
                     },
@@ -268,7 +278,7 @@ impl Registry {
                 ));
                 continue;
             }
-            reg.candidates.push(candidate(p.info.name.clone(), p, &[], None, ""));
+            reg.candidates.push(candidate(p.info.name.clone(), p, &[], None, "", Scale::None));
         }
         reg.candidates.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(reg)
@@ -328,6 +338,7 @@ impl Registry {
                     sha256: c.sha256.clone(),
                     reason: c.reason().map(str::to_owned),
                     description: c.description.clone(),
+                    scale: c.scale.as_str(),
                     params: match &c.state {
                         State::Ready { params, .. } => {
                             params.iter().map(|(k, v)| (k.to_owned(), param_json(v))).collect()
@@ -363,6 +374,7 @@ fn file_rejection(file: &Path, sha256: Option<String>, reason: String) -> Candid
         path: Some(std::path::absolute(file).unwrap_or_else(|_| file.to_owned())),
         sha256,
         description: String::new(),
+        scale: Scale::None,
         state: State::Rejected { reason },
     }
 }
@@ -386,6 +398,7 @@ fn candidate(
     given: &[(String, ParamValue)],
     pin: Option<&str>,
     description: &str,
+    scale: Scale,
 ) -> Candidate {
     let check = || -> Result<Params, String> {
         if let Some(pin) = pin
@@ -423,6 +436,7 @@ fn candidate(
         } else {
             description.to_owned()
         },
+        scale,
         state,
     }
 }
@@ -463,6 +477,8 @@ pub struct ReportRow {
     pub reason: Option<String>,
     /// One line about the candidate.
     pub description: String,
+    /// Feature scaling: none, standard, minmax or robust.
+    pub scale: &'static str,
     /// Resolved parameters of a ready candidate.
     pub params: BTreeMap<String, serde_json::Value>,
 }
@@ -504,7 +520,7 @@ mod tests {
         );
         check(
             "[[model]]\nid = \"a\"\nplugin = \"p\"\nparms = {}\n",
-            "models.toml:4: key `parms`: unknown field `parms`, expected one of `id`, `plugin`, `params`, `sha256`, `enabled`, `description`",
+            "models.toml:4: key `parms`: unknown field `parms`, expected one of `id`, `plugin`, `params`, `sha256`, `enabled`, `description`, `scale`",
         );
         check(
             "[[model]]\nid = \"a b\"\nplugin = \"p\"\n",
@@ -515,5 +531,9 @@ mod tests {
             "models.toml:2: key `id`: model 'a': parameter 'k' is a array; use a number, a bool or a string",
         );
         check("[[model]]\nplugin = \"p\"\n", "models.toml:1: missing field `id`");
+        check(
+            "[[model]]\nid = \"a\"\nplugin = \"p\"\nscale = \"log\"\n",
+            "models.toml:4: key `scale`: unknown variant `log`, expected one of `none`, `standard`, `minmax`, `robust`",
+        );
     }
 }
