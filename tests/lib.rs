@@ -74,15 +74,29 @@ pub fn mlhost_bin() -> &'static Path {
     })
 }
 
+/// The reference plugins in `plugins/`, by folder name.
+pub const REFERENCE_PLUGINS: &[&str] =
+    &["baseline", "logistic", "tree", "naive-bayes", "knn", "forest", "linear", "mlp"];
+
+/// A real reference plugin (`baseline`, `logistic`, ...), all built at once.
+pub fn plugin_so(name: &str) -> &'static Path {
+    static SOS: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
+    let sos = SOS.get_or_init(|| {
+        let t = plugin_target();
+        let mut args = vec!["--lib".to_owned(), "--target-dir".to_owned(), t];
+        for p in REFERENCE_PLUGINS {
+            args.extend(["-p".to_owned(), format!("mlhost-plugin-{p}")]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cargo_build(&root(), &args)
+    });
+    let key = format!("mlhost_plugin_{}", name.replace('-', "_"));
+    sos.get(&key).unwrap_or_else(|| panic!("plugin {key} not built: {sos:?}"))
+}
+
 /// The real `baseline` plugin.
 pub fn baseline_so() -> &'static Path {
-    static SO: OnceLock<PathBuf> = OnceLock::new();
-    SO.get_or_init(|| {
-        let t = plugin_target();
-        let built =
-            cargo_build(&root(), &["-p", "mlhost-plugin-baseline", "--lib", "--target-dir", &t]);
-        built.get("mlhost_plugin_baseline").expect("baseline .so built").clone()
-    })
+    plugin_so("baseline")
 }
 
 /// A fixture plugin from `tests/fixtures` (`panic-ctor`, `panic-fit`, `no-root`).

@@ -2,4 +2,5 @@
 
 mod eval;
 mod loader;
+mod quality;
 mod registry;
