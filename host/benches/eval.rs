@@ -48,6 +48,10 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         timeout: Duration::from_secs(3600),
         task: None,
         pos_label: None,
+        isolation: mlhost::config::Isolation::Thread,
+        quarantine_after: 3,
+        max_memory_mb: None,
+        workers_from: None,
     }
 }
 

@@ -52,6 +52,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs one job from a spec on stdin (used by process isolation).
+    #[command(hide = true)]
+    Worker,
     /// Score predictions you already have: columns y_true, y_pred, and
     /// optionally y_score (positive-class score) or proba_<label> columns.
     Metrics {
@@ -141,9 +144,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     if let Command::Metrics { file, pos_label, json } = &cli.command {
         return crate::score_file::run(file, pos_label.as_deref(), *json, out);
     }
+    if let Command::Worker = &cli.command {
+        crate::worker::worker_main(std::io::stdin().lock(), out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Config::load(&cli.config).map_err(BadInput::Config)?;
     match cli.command {
-        Command::Metrics { .. } => unreachable!("handled above"),
+        Command::Metrics { .. } | Command::Worker => unreachable!("handled above"),
         Command::Eval(args) => return eval_command(&config, args, out),
         Command::Runs { json } => {
             let store = Store::open(&config.database)?;
@@ -214,12 +221,6 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
         Some(IsolationArg::Process) => Isolation::Process,
         None => config.eval.isolation,
     };
-    if isolation == Isolation::Process {
-        return Err(BadInput::Other(
-            "isolation \"process\" is not available in this build yet; use --isolation thread (or isolation = \"thread\" in the config)".to_owned(),
-        )
-        .into());
-    }
     let protocol = match args.holdout {
         Some(test_fraction) => Protocol::Holdout { test_fraction },
         None => Protocol::KFold { k: args.folds.unwrap_or(config.eval.folds) as usize },
@@ -239,6 +240,13 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
             TaskArg::Regression => Task::Regression,
         }),
         pos_label: args.pos_label,
+        isolation,
+        quarantine_after: config.eval.quarantine_after,
+        max_memory_mb: config.eval.max_memory_mb,
+        workers_from: Some(eval::WorkerSetup {
+            exe: std::env::current_exe()?,
+            snapshot_dir: crate::worker::snapshot_dir(&config.database),
+        }),
     };
     let registry = Registry::discover(config).map_err(BadInput::Config)?;
     let mut store = Store::open(&config.database)?;
@@ -247,6 +255,7 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
         Ok(r) => r,
         Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
         Err(EvalError::Store(e)) => return Err(e.into()),
+        Err(EvalError::Host(e)) => anyhow::bail!(e),
     };
     bar.done();
     write_run(&report, args.json, out)?;

@@ -58,7 +58,7 @@ impl ConfigError {
 }
 
 /// How each evaluation job is isolated from the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
     /// Jobs run on worker threads; panics are caught, timeouts are cooperative.
@@ -82,11 +82,25 @@ pub struct EvalConfig {
     /// Cross-validation folds.
     #[serde(deserialize_with = "bounded::<2, 100, _, _>")]
     pub folds: u32,
+    /// Process isolation: crashes of one plugin before it is not started
+    /// again in the run.
+    #[serde(deserialize_with = "bounded::<1, 1000, _, _>")]
+    pub quarantine_after: u32,
+    /// Process isolation: memory limit of each worker process, in MB.
+    #[serde(deserialize_with = "optional_bounded::<16, 1_048_576, _>")]
+    pub max_memory_mb: Option<u64>,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { workers: 3, timeout_secs: 3600, isolation: Isolation::Thread, folds: 5 }
+        Self {
+            workers: 3,
+            timeout_secs: 3600,
+            isolation: Isolation::Thread,
+            folds: 5,
+            quarantine_after: 3,
+            max_memory_mb: None,
+        }
     }
 }
 
@@ -236,6 +250,13 @@ where
         .filter(|v| (MIN..=MAX).contains(v))
         .and_then(|v| T::try_from(v).ok())
         .ok_or_else(|| de::Error::custom(format!("must be between {MIN} and {MAX}, got {v}")))
+}
+
+fn optional_bounded<'de, const MIN: u64, const MAX: u64, D>(d: D) -> Result<Option<u64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    bounded::<MIN, MAX, D, u64>(d).map(Some)
 }
 
 fn redis_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -13,14 +13,17 @@ use std::time::{Duration, Instant};
 use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params, Task};
 use serde::Serialize;
 
+use crate::config::Isolation;
 use crate::dataset::{self, Dataset, Source, Target, TaskHint};
 use crate::loader::{FitHooks, Plugin};
 use crate::metrics::{self, ClassInput, RegInput};
 use crate::pool::{self, Ended, Event, StopFlag};
 use crate::preprocess::{Scale, Scaler};
 use crate::registry::{Registry, State};
+use crate::snapshot::DataView;
 use crate::split::{self, Fold, Protocol};
 use crate::store::{ResultRow, Store, StoreError};
+use crate::worker::{ChildJob, Crashes, WorkerSpec, params_json, run_in_child};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +50,24 @@ pub struct RunSpec {
     pub task: Option<Task>,
     /// Positive class (binary), by its label in the data.
     pub pos_label: Option<String>,
+    /// Threads or child processes.
+    pub isolation: Isolation,
+    /// Process isolation: crashes before a plugin is quarantined.
+    pub quarantine_after: u32,
+    /// Process isolation: memory limit per worker, MB.
+    pub max_memory_mb: Option<u64>,
+    /// Process isolation: the `mlhost` executable and where snapshots go.
+    #[serde(skip)]
+    pub workers_from: Option<WorkerSetup>,
+}
+
+/// Where process workers come from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerSetup {
+    /// The `mlhost` executable (it has the hidden `worker` command).
+    pub exe: std::path::PathBuf,
+    /// Folder for dataset snapshot files.
+    pub snapshot_dir: std::path::PathBuf,
 }
 
 /// Why a run could not start (nothing was stored) or could not be stored.
@@ -58,6 +79,9 @@ pub enum EvalError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Something else on this machine failed (a snapshot file, say).
+    #[error("{0}")]
+    Host(String),
 }
 
 /// `mlhost eval --json`, and what `show` prints.
@@ -125,17 +149,17 @@ struct PlannedJob {
 }
 
 /// A job's successful outcome: per fold, the metrics and the time taken.
-type FoldScores = Vec<(BTreeMap<String, Option<f64>>, i64)>;
+pub(crate) type FoldScores = Vec<(BTreeMap<String, Option<f64>>, i64)>;
 
 /// Why a job did not succeed.
 #[derive(Debug)]
-struct JobFailure {
-    status: &'static str,
-    error: String,
+pub(crate) struct JobFailure {
+    pub(crate) status: &'static str,
+    pub(crate) error: String,
 }
 
 impl JobFailure {
-    fn failed(error: String) -> Self {
+    pub(crate) fn failed(error: String) -> Self {
         JobFailure { status: "failed", error }
     }
 }
@@ -170,6 +194,21 @@ pub fn evaluate(
         jobs.iter().map(|j| (j.job_id.clone(), j.model_id.clone(), j.version.clone())).collect();
     store.create_run(&run_id, &data.id, &spec_json.to_string(), &rows)?;
 
+    let child = match (spec.isolation, &spec.workers_from) {
+        (Isolation::Thread, _) => None,
+        (Isolation::Process, None) => {
+            return Err(EvalError::Host("process isolation needs the mlhost executable".into()));
+        }
+        (Isolation::Process, Some(setup)) => {
+            let snapshot = crate::snapshot::write(&setup.snapshot_dir, &data).map_err(|e| {
+                EvalError::Host(format!(
+                    "cannot write the dataset snapshot in {}: {e}",
+                    setup.snapshot_dir.display()
+                ))
+            })?;
+            Some((setup.exe.clone(), snapshot, Crashes::default()))
+        }
+    };
     let data = Arc::new(data);
     let folds = Arc::new(folds);
     let seed = spec.seed.unwrap_or(0);
@@ -180,13 +219,37 @@ pub fn evaluate(
                 store.job_finished(&job.job_id, "failed", Some(why), &run_id, &data.id, &[])?;
                 progress.finished(&job.model_id, "failed");
             }
+            Planned::Run { plugin, params, scale } if child.is_some() => {
+                let (exe, snapshot, crashes) = child.clone().expect("process isolation");
+                let job = ChildJob {
+                    exe,
+                    spec: WorkerSpec {
+                        plugin: plugin.path.clone(),
+                        params: params_json(params),
+                        scale: *scale,
+                        seed,
+                        shuffle_seed: spec.seed,
+                        pos_label,
+                        snapshot,
+                        protocol: spec.protocol,
+                        task: task.as_str().to_owned(),
+                        max_memory_mb: spec.max_memory_mb,
+                    },
+                    plugin_name: plugin.info.name.clone(),
+                    quarantine_after: spec.quarantine_after,
+                    crashes,
+                };
+                let work: Box<dyn FnOnce(StopFlag) -> Result<FoldScores, JobFailure> + Send> =
+                    Box::new(move |stop| run_in_child(&job, &stop));
+                runnable.push((i, work));
+            }
             Planned::Run { plugin, params, scale } => {
                 let (plugin, params, data, folds, scale) =
                     (plugin.clone(), params.clone(), data.clone(), folds.clone(), *scale);
                 let work: Box<dyn FnOnce(StopFlag) -> Result<FoldScores, JobFailure> + Send> =
                     Box::new(move |stop| {
                         let job = Job { plugin: &plugin, params: &params, scale, seed, pos_label };
-                        run_job(&job, &data, &folds, &stop)
+                        run_job(&job, data.view(), &folds, &stop)
                     });
                 runnable.push((i, work));
             }
@@ -330,27 +393,27 @@ impl FitHooks for JobHooks<'_> {
 }
 
 /// What one job runs.
-struct Job<'a> {
-    plugin: &'a Plugin,
-    params: &'a Params,
-    scale: Scale,
-    seed: u64,
-    pos_label: u32,
+pub(crate) struct Job<'a> {
+    pub(crate) plugin: &'a Plugin,
+    pub(crate) params: &'a Params,
+    pub(crate) scale: Scale,
+    pub(crate) seed: u64,
+    pub(crate) pos_label: u32,
 }
 
 /// One candidate, every fold: a fresh model per fold, fitted on the
 /// training rows and scored on the test rows (views into the shared
 /// snapshot; a scaled copy of the fold only when the candidate scales).
-fn run_job(
+pub(crate) fn run_job(
     job: &Job<'_>,
-    data: &Dataset,
+    data: DataView<'_>,
     folds: &[Fold],
     stop: &StopFlag,
 ) -> Result<FoldScores, JobFailure> {
     let Job { plugin, params, scale, seed, pos_label } = *job;
-    let y = data.y();
-    let k = data.n_classes();
-    let cols = data.cols();
+    let y = data.y;
+    let k = data.n_classes;
+    let cols = data.cols;
     let stopped =
         || JobFailure { status: "timed_out", error: "stopped at its deadline".to_owned() };
     let mut out = Vec::with_capacity(folds.len());
@@ -367,9 +430,9 @@ fn run_job(
         };
         let mut model = plugin.new_model(params).map_err(|e| fail("constructor", &e))?;
         let mut x_train =
-            Matrix::select(&data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?;
+            Matrix::select(data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?;
         let mut x_test =
-            Matrix::select(&data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?;
+            Matrix::select(data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?;
         // Fitted on the training rows only: nothing of the test fold leaks.
         let scaled =
             Scaler::fit(scale, x_train).map(|s| (s.transform(x_train), s.transform(x_test)));

@@ -25,8 +25,10 @@ pub mod pool;
 pub mod preprocess;
 pub mod registry;
 pub mod score_file;
+pub mod snapshot;
 pub mod split;
 pub mod store;
+pub mod worker;
 
 pub use config::{Config, ConfigError};
 pub use registry::{Candidate, Registry, State};

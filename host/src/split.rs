@@ -8,7 +8,8 @@
 use mlhost_plugin_api::Task;
 
 /// How a run splits the data.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Protocol {
     /// k-fold cross-validation (stratified for classification).
     KFold {
@@ -18,6 +19,7 @@ pub enum Protocol {
     /// One train/test split with this fraction held out for testing.
     Holdout {
         /// In (0, 1).
+        #[serde(rename = "testFraction")]
         test_fraction: f64,
     },
 }

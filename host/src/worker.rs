@@ -1,0 +1,366 @@
+//! Process isolation: each job in a child `mlhost worker` process that
+//! loads the plugin and maps the dataset snapshot. A segfault, abort, exit,
+//! runaway allocation or hang in a plugin ends only that child; the host
+//! records why (the signal by name, the exit code, the memory limit, or the
+//! timeout) and carries on.
+//!
+//! Owns the host↔worker protocol (a JSON spec on the child's stdin, a JSON
+//! outcome on its stdout), the child's side of it, and turning a child's
+//! death into a reason. A plugin that crashes `quarantine_after` times in a
+//! run is not started again in that run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mlhost_plugin_api::{ParamValue, Params, Task};
+use serde::{Deserialize, Serialize};
+
+use crate::eval::{FoldScores, Job, JobFailure, run_job};
+use crate::pool::StopFlag;
+use crate::preprocess::Scale;
+use crate::snapshot::Snapshot;
+use crate::split::{self, Protocol};
+
+/// What a worker process runs: one job, every fold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerSpec {
+    /// The plugin file.
+    pub plugin: PathBuf,
+    /// Resolved parameters.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Feature scaling.
+    pub scale: Scale,
+    /// Seed handed to the plugin.
+    pub seed: u64,
+    /// Fold shuffle seed (None: scikit-learn's unshuffled folds).
+    pub shuffle_seed: Option<u64>,
+    /// Positive class code.
+    pub pos_label: u32,
+    /// The memory-mapped dataset.
+    pub snapshot: PathBuf,
+    /// Folds or holdout.
+    pub protocol: Protocol,
+    /// classification | regression.
+    pub task: String,
+    /// Address-space limit of the child (RLIMIT_DATA), in MB.
+    pub max_memory_mb: Option<u64>,
+}
+
+/// What a worker prints on stdout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum WorkerOutcome {
+    /// Per fold, metrics and milliseconds.
+    Succeeded {
+        /// As `FoldScores`.
+        folds: Vec<(BTreeMap<String, Option<f64>>, i64)>,
+    },
+    /// Why it did not succeed.
+    Failed {
+        /// failed | timed_out.
+        status: String,
+        /// The reason.
+        error: String,
+    },
+}
+
+/// Params as JSON for the spec (ints stay ints).
+pub fn params_json(params: &Params) -> BTreeMap<String, serde_json::Value> {
+    params
+        .iter()
+        .map(|(k, v)| {
+            let j = match v {
+                ParamValue::Float(f) => serde_json::json!(f),
+                ParamValue::Int(i) => serde_json::json!(i),
+                ParamValue::Bool(b) => serde_json::json!(b),
+                ParamValue::Choice(c) => serde_json::json!(c),
+            };
+            (k.to_owned(), j)
+        })
+        .collect()
+}
+
+fn params_from_json(
+    p: &BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<(String, ParamValue)>, String> {
+    p.iter()
+        .map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::Bool(b) => ParamValue::Bool(*b),
+                serde_json::Value::String(s) => ParamValue::Choice(s.clone()),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => ParamValue::Int(i),
+                    None => ParamValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+                },
+                other => return Err(format!("parameter '{k}': unusable value {other}")),
+            };
+            Ok((k.clone(), value))
+        })
+        .collect()
+}
+
+/// The child's side: read a spec from `input`, run it, write the outcome to
+/// `output`. Plugin failures are outcomes; only I/O errors are errors.
+pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<()> {
+    let outcome = match serde_json::from_reader::<_, WorkerSpec>(input) {
+        Ok(spec) => run_spec(&spec),
+        Err(e) => {
+            WorkerOutcome::Failed { status: "failed".into(), error: format!("worker spec: {e}") }
+        }
+    };
+    serde_json::to_writer(&mut output, &outcome)?;
+    output.flush()
+}
+
+fn run_spec(spec: &WorkerSpec) -> WorkerOutcome {
+    let failed = |error: String| WorkerOutcome::Failed { status: "failed".into(), error };
+    if let Some(mb) = spec.max_memory_mb {
+        let bytes = mb.saturating_mul(1 << 20);
+        if let Err(e) = rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes) {
+            return failed(format!("cannot set the memory limit: {e}"));
+        }
+    }
+    let plugin = match crate::loader::load(&spec.plugin) {
+        Ok(p) => p,
+        Err(r) => return failed(format!("rejected: {}", r.reason)),
+    };
+    let given = match params_from_json(&spec.params) {
+        Ok(g) => g,
+        Err(e) => return failed(e),
+    };
+    let params = match plugin.info.resolve(given.iter().map(|(k, v)| (k.as_str(), v))) {
+        Ok(p) => p,
+        Err(e) => return failed(format!("parameters invalid: {e}")),
+    };
+    let snapshot = match Snapshot::open(&spec.snapshot) {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    let data = snapshot.view();
+    let task = if spec.task == "regression" { Task::Regression } else { Task::Classification };
+    let folds = match split::folds(spec.protocol, task, data.y, spec.shuffle_seed) {
+        Ok(f) => f,
+        Err(e) => return failed(e.to_string()),
+    };
+    let job = Job {
+        plugin: &plugin,
+        params: &params,
+        scale: spec.scale,
+        seed: spec.seed,
+        pos_label: spec.pos_label,
+    };
+    // The host enforces the timeout by killing this process.
+    match run_job(&job, data, &folds, &StopFlag::default()) {
+        Ok(folds) => WorkerOutcome::Succeeded { folds },
+        Err(f) => WorkerOutcome::Failed { status: f.status.to_owned(), error: f.error },
+    }
+}
+
+/// Crash counts per plugin within one run.
+#[derive(Debug, Clone, Default)]
+pub struct Crashes(Arc<Mutex<HashMap<String, u32>>>);
+
+impl Crashes {
+    fn get(&self, plugin: &str) -> u32 {
+        self.0.lock().map(|m| m.get(plugin).copied().unwrap_or(0)).unwrap_or(0)
+    }
+    fn add(&self, plugin: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(plugin.to_owned()).or_default() += 1;
+        }
+    }
+}
+
+/// How the host runs a job in a child.
+#[derive(Debug, Clone)]
+pub struct ChildJob {
+    /// The `mlhost` executable.
+    pub exe: PathBuf,
+    /// What the child runs.
+    pub spec: WorkerSpec,
+    /// The plugin's name, for quarantine.
+    pub plugin_name: String,
+    /// Crashes before the plugin is not started again in this run.
+    pub quarantine_after: u32,
+    /// Shared by the run's jobs.
+    pub crashes: Crashes,
+}
+
+/// Runs `job` in a child process, killing it when `stop` is set.
+pub(crate) fn run_in_child(job: &ChildJob, stop: &StopFlag) -> Result<FoldScores, JobFailure> {
+    let crashes = job.crashes.get(&job.plugin_name);
+    if crashes >= job.quarantine_after {
+        return Err(JobFailure::failed(format!(
+            "quarantined: plugin '{}' crashed {crashes} times in this run; not started again",
+            job.plugin_name
+        )));
+    }
+    let mut child = Command::new(&job.exe)
+        .arg("worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            JobFailure::failed(format!(
+                "cannot start a worker process ({}): {e}",
+                job.exe.display()
+            ))
+        })?;
+    let spec = serde_json::to_vec(&job.spec).expect("spec serializes");
+    if let Some(mut stdin) = child.stdin.take() {
+        // A child that dies at once closes its stdin; its exit says why.
+        let _ = stdin.write_all(&spec);
+    }
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let mut pause = Duration::from_micros(50);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if stop.is_set() => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(JobFailure {
+                    status: "timed_out",
+                    error: "killed at its deadline".to_owned(),
+                });
+            }
+            Ok(None) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Err(e) => return Err(JobFailure::failed(format!("lost the worker process: {e}"))),
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if status.success()
+        && let Ok(outcome) = serde_json::from_slice::<WorkerOutcome>(&stdout)
+    {
+        return match outcome {
+            WorkerOutcome::Succeeded { folds } => Ok(folds),
+            WorkerOutcome::Failed { status, error } => Err(JobFailure {
+                status: if status == "timed_out" { "timed_out" } else { "failed" },
+                error,
+            }),
+        };
+    }
+    job.crashes.add(&job.plugin_name);
+    Err(JobFailure::failed(death_reason(status, &stderr, job.spec.max_memory_mb)))
+}
+
+/// Why a worker died, in one line.
+fn death_reason(
+    status: std::process::ExitStatus,
+    stderr: &[u8],
+    max_memory_mb: Option<u64>,
+) -> String {
+    let stderr = String::from_utf8_lossy(stderr);
+    let last = stderr.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
+    let out_of_memory =
+        stderr.contains("memory allocation of") || stderr.contains("capacity overflow");
+    if let (Some(mb), true) = (max_memory_mb, out_of_memory) {
+        return format!("exceeded memory limit of {mb} MB");
+    }
+    let said = if last.is_empty() {
+        String::new()
+    } else {
+        format!(" (it said: {})", truncate(last, 200))
+    };
+    match (status.signal(), status.code()) {
+        (Some(sig), _) => format!("worker process killed by {}{said}", signal_name(sig)),
+        (None, Some(code)) => format!("worker process exited with code {code}{said}"),
+        (None, None) => format!("worker process ended abnormally{said}"),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
+/// The conventional name of a Linux signal number.
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        31 => "SIGSYS",
+        n => return format!("signal {n}"),
+    };
+    name.to_owned()
+}
+
+/// The default folder for snapshot files.
+pub fn snapshot_dir(database: &Path) -> PathBuf {
+    database.parent().unwrap_or(Path::new(".")).join("snapshots")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deaths_are_named() {
+        use std::process::ExitStatus;
+        let sig = |n: i32| ExitStatus::from_raw(n); // signalled: low 7 bits
+        let code = |c: i32| ExitStatus::from_raw(c << 8);
+        assert_eq!(death_reason(sig(11), b"", None), "worker process killed by SIGSEGV");
+        assert_eq!(
+            death_reason(sig(6), b"thread panicked\nfatal runtime error: boom\n", None),
+            "worker process killed by SIGABRT (it said: fatal runtime error: boom)"
+        );
+        assert_eq!(death_reason(code(3), b"", None), "worker process exited with code 3");
+        assert_eq!(
+            death_reason(sig(6), b"memory allocation of 1048576 bytes failed\n", Some(64)),
+            "exceeded memory limit of 64 MB"
+        );
+        assert_eq!(signal_name(64), "signal 64");
+    }
+
+    #[test]
+    fn params_survive_the_trip() {
+        let p = Params::default()
+            .set("k", ParamValue::Int(5))
+            .set("c", ParamValue::Float(0.5))
+            .set("on", ParamValue::Bool(true))
+            .set("mode", ParamValue::Choice("a".into()));
+        let back = params_from_json(&params_json(&p)).unwrap();
+        assert_eq!(
+            back,
+            vec![
+                ("c".to_owned(), ParamValue::Float(0.5)),
+                ("k".to_owned(), ParamValue::Int(5)),
+                ("mode".to_owned(), ParamValue::Choice("a".into())),
+                ("on".to_owned(), ParamValue::Bool(true)),
+            ]
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Process isolation: plugins that crash, abort, exit, eat memory or hang
+//! fail alone, each with its precise reason, and the host finishes the run.
+
+use mlhost_tests::{Sandbox, baseline_so, fixture_so, plugin_so};
+use serde_json::Value;
+
+fn entry(id: &str, plugin: &str, params: &str) -> String {
+    format!("[[model]]\nid = \"{id}\"\nplugin = \"{plugin}\"\nparams = {{ {params} }}\n\n")
+}
+
+fn model<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["models"].as_array().unwrap().iter().find(|m| m["modelId"] == id).unwrap()
+}
+
+#[test]
+fn crashing_plugins_fail_alone_with_their_reasons() {
+    let sb = Sandbox::new();
+    sb.add_plugin(baseline_so(), "libbaseline.so");
+    sb.add_plugin(plugin_so("logistic"), "liblogistic.so");
+    sb.add_plugin(fixture_so("misbehave"), "libmisbehave.so");
+    sb.add_plugin(fixture_so("panic-fit"), "libpanic_fit.so");
+    sb.write(
+        "config/mlhost.toml",
+        "plugin_dirs = [\"../plugins\"]\n[eval]\nisolation = \"process\"\nmax_memory_mb = 256\nquarantine_after = 100\n",
+    );
+    let models = [
+        entry("base", "baseline", ""),
+        entry("logistic", "logistic", ""),
+        entry("segfault", "misbehave", "mode = \"segfault\""),
+        entry("abort", "misbehave", "mode = \"abort\""),
+        entry("exit", "misbehave", "mode = \"exit\""),
+        entry("hog", "misbehave", "mode = \"alloc\""),
+        entry("hang", "misbehave", "mode = \"spin-forever\""),
+        entry("nan", "misbehave", "mode = \"nan\""),
+        entry("panics", "panic-fit", ""),
+    ]
+    .concat();
+    sb.write("config/models.toml", &models);
+    let ids = "base,logistic,segfault,abort,exit,hog,hang,nan,panics";
+    let args = [
+        "eval",
+        "--json",
+        "--models",
+        ids,
+        "--timeout-secs",
+        "3",
+        "--workers",
+        "3",
+        "--dataset",
+        "builtin:iris",
+    ];
+    let out = sb.mlhost(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "completed");
+    for id in ["base", "logistic"] {
+        assert_eq!(model(&report, id)["status"], "succeeded", "{id}");
+    }
+    assert!(model(&report, "logistic")["metrics"]["accuracy"].as_f64().unwrap() > 0.9);
+    let cases = [
+        ("segfault", "failed", "worker process killed by SIGSEGV"),
+        ("abort", "failed", "worker process killed by SIGABRT"),
+        ("exit", "failed", "worker process exited with code 3"),
+        ("hog", "failed", "exceeded memory limit of 256 MB"),
+        ("hang", "timed_out", "timed out after 3s"),
+        ("nan", "failed", "fold 0: predict returned NaN"),
+        ("panics", "failed", "fold 0: fit: fit panicked: index out of bounds"),
+    ];
+    for (id, status, reason) in cases {
+        let m = model(&report, id);
+        assert_eq!(m["status"], status, "{id}: {m:#}");
+        let error = m["error"].as_str().unwrap();
+        assert!(error.starts_with(reason), "{id}: {error:?} should start with {reason:?}");
+    }
+}
+
+#[test]
+fn a_plugin_that_keeps_crashing_is_quarantined() {
+    let sb = Sandbox::new();
+    sb.add_plugin(fixture_so("misbehave"), "libmisbehave.so");
+    sb.write(
+        "config/mlhost.toml",
+        "plugin_dirs = [\"../plugins\"]\n[eval]\nisolation = \"process\"\nquarantine_after = 2\n",
+    );
+    let models: String =
+        (0..4).map(|i| entry(&format!("crash-{i}"), "misbehave", "mode = \"abort\"")).collect();
+    sb.write("config/models.toml", &models);
+    let out = sb.mlhost(&["eval", "--json", "--workers", "1", "--dataset", "builtin:iris"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<&str> =
+        (0..4).map(|i| model(&report, &format!("crash-{i}"))["error"].as_str().unwrap()).collect();
+    assert!(errors[0].starts_with("worker process killed by SIGABRT"), "{errors:?}");
+    assert!(errors[1].starts_with("worker process killed by SIGABRT"), "{errors:?}");
+    for e in &errors[2..] {
+        assert_eq!(
+            *e,
+            "quarantined: plugin 'misbehave' crashed 2 times in this run; not started again"
+        );
+    }
+}
