@@ -105,6 +105,10 @@ pub struct EvalArgs {
     /// Positive class for binary metrics (default: the greater label).
     #[arg(long)]
     pub pos_label: Option<String>,
+    /// Resume a stored run: run again every job that did not succeed, with
+    /// the run's own settings (the other flags are ignored).
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -226,9 +230,9 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
         None => Protocol::KFold { k: args.folds.unwrap_or(config.eval.folds) as usize },
     };
     let spec = RunSpec {
-        dataset: args.dataset,
-        label: args.label,
-        models: args.models,
+        dataset: args.dataset.clone(),
+        label: args.label.clone(),
+        models: args.models.clone(),
         workers: args.workers.unwrap_or(config.eval.workers) as usize,
         protocol,
         seed: args.seed,
@@ -239,7 +243,7 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
             TaskArg::Classification => Task::Classification,
             TaskArg::Regression => Task::Regression,
         }),
-        pos_label: args.pos_label,
+        pos_label: args.pos_label.clone(),
         isolation,
         quarantine_after: config.eval.quarantine_after,
         max_memory_mb: config.eval.max_memory_mb,
@@ -251,7 +255,11 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
     let registry = Registry::discover(config).map_err(BadInput::Config)?;
     let mut store = Store::open(&config.database)?;
     let mut bar = Bar::new();
-    let report = match eval::evaluate(&registry, &mut store, &spec, &mut bar) {
+    let outcome = match &args.resume {
+        Some(run) => eval::resume(&registry, &mut store, run, spec.workers_from.clone(), &mut bar),
+        None => eval::evaluate(&registry, &mut store, &spec, &mut bar),
+    };
+    let report = match outcome {
         Ok(r) => r,
         Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
         Err(EvalError::Store(e)) => return Err(e.into()),

@@ -184,16 +184,117 @@ pub fn evaluate(
     let mut spec_json = serde_json::to_value(spec).expect("spec serializes");
     spec_json["task"] = task.as_str().into();
     spec_json["timeoutSecs"] = spec.timeout.as_secs_f64().into();
-    spec_json["protocol"] = match spec.protocol {
-        Protocol::KFold { k } => serde_json::json!({"kind": "kfold", "folds": k}),
-        Protocol::Holdout { test_fraction } => {
-            serde_json::json!({"kind": "holdout", "testFraction": test_fraction})
-        }
-    };
+    spec_json["protocol"] = serde_json::to_value(spec.protocol).expect("protocol serializes");
     let rows: Vec<(String, String, String)> =
         jobs.iter().map(|j| (j.job_id.clone(), j.model_id.clone(), j.version.clone())).collect();
     store.create_run(&run_id, &data.id, &spec_json.to_string(), &rows)?;
+    execute(store, spec, &run_id, data, folds, jobs, pos_label, progress)
+}
 
+/// The spec as stored in `runs.spec_json`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredSpec {
+    dataset: String,
+    label: Option<String>,
+    models: Vec<String>,
+    workers: usize,
+    protocol: Protocol,
+    seed: Option<u64>,
+    timeout_secs: f64,
+    task: String,
+    pos_label: Option<String>,
+    isolation: Isolation,
+    quarantine_after: u32,
+    max_memory_mb: Option<u64>,
+}
+
+/// Resumes run `run_id`: runs again every job that did not succeed (queued,
+/// running when the host died, failed, timed out or cancelled) with the
+/// run's own spec; finished results stay as they are and nothing is
+/// duplicated (a re-run job replaces its rows).
+pub fn resume(
+    registry: &Registry,
+    store: &mut Store,
+    run_id: &str,
+    workers_from: Option<WorkerSetup>,
+    progress: &mut dyn Progress,
+) -> Result<RunReport, EvalError> {
+    let Some(run) = store.run(run_id)? else {
+        return Err(EvalError::BadInput(format!(
+            "no run '{run_id}' to resume; `mlhost runs` lists them"
+        )));
+    };
+    let stored: StoredSpec = serde_json::from_str(&run.spec_json).map_err(|e| {
+        EvalError::BadInput(format!(
+            "run {} was stored by another mlhost version ({e}); start a new run",
+            run.id
+        ))
+    })?;
+    let task = if stored.task == "regression" { Task::Regression } else { Task::Classification };
+    let spec = RunSpec {
+        dataset: stored.dataset,
+        label: stored.label,
+        models: stored.models,
+        workers: stored.workers,
+        protocol: stored.protocol,
+        seed: stored.seed,
+        timeout: Duration::from_secs_f64(stored.timeout_secs),
+        task: Some(task),
+        pos_label: stored.pos_label,
+        isolation: stored.isolation,
+        quarantine_after: stored.quarantine_after,
+        max_memory_mb: stored.max_memory_mb,
+        workers_from,
+    };
+    let data =
+        dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), TaskHint::Force(task))
+            .map_err(|e| EvalError::BadInput(format!("cannot resume run {}: {e}", run.id)))?;
+    if data.id != run.dataset_id {
+        return Err(EvalError::BadInput(format!(
+            "cannot resume run {}: {} changed since (dataset id was {}, is now {}); start a new run",
+            run.id, spec.dataset, run.dataset_id, data.id
+        )));
+    }
+    let pos_label = pos_label(&data, spec.pos_label.as_deref())?;
+    let folds = split::folds(spec.protocol, task, data.y(), spec.seed)
+        .map_err(|e| EvalError::BadInput(format!("{}: {e}", data.source)))?;
+    let jobs: Vec<PlannedJob> = store
+        .jobs(&run.id)?
+        .into_iter()
+        .filter(|j| j.status != "succeeded")
+        .map(|j| {
+            let plan = match registry.candidates.iter().find(|c| c.id == j.model_id) {
+                None => Planned::Refused(format!("model '{}' is no longer in the registry", j.model_id)),
+                Some(c) if c.version.as_deref().is_some_and(|v| v != j.model_version) => {
+                    Planned::Refused(format!(
+                        "plugin version changed: the run used {}, the registry has {}; start a new run",
+                        j.model_version,
+                        c.version.as_deref().unwrap_or("?")
+                    ))
+                }
+                Some(c) => plan_candidate(c, task),
+            };
+            PlannedJob { job_id: j.id, model_id: j.model_id, version: j.model_version, plan }
+        })
+        .collect();
+    store.set_run_status(&run.id, "running")?;
+    execute(store, &spec, &run.id, data, folds, jobs, pos_label, progress)
+}
+
+/// Runs planned jobs of a stored run and completes it.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    store: &mut Store,
+    spec: &RunSpec,
+    run_id: &str,
+    data: Dataset,
+    folds: Vec<Fold>,
+    jobs: Vec<PlannedJob>,
+    pos_label: u32,
+    progress: &mut dyn Progress,
+) -> Result<RunReport, EvalError> {
+    let task = data.task();
     let child = match (spec.isolation, &spec.workers_from) {
         (Isolation::Thread, _) => None,
         (Isolation::Process, None) => {
@@ -216,7 +317,7 @@ pub fn evaluate(
     for (i, job) in jobs.iter().enumerate() {
         match &job.plan {
             Planned::Refused(why) => {
-                store.job_finished(&job.job_id, "failed", Some(why), &run_id, &data.id, &[])?;
+                store.job_finished(&job.job_id, "failed", Some(why), run_id, &data.id, &[])?;
                 progress.finished(&job.model_id, "failed");
             }
             Planned::Run { plugin, params, scale } if child.is_some() => {
@@ -288,7 +389,7 @@ pub fn evaluate(
                     &job.job_id,
                     status,
                     error.as_deref(),
-                    &run_id,
+                    run_id,
                     &data.id,
                     &results,
                 )
@@ -301,8 +402,8 @@ pub fn evaluate(
     if let Some(e) = store_error {
         return Err(e.into());
     }
-    store.finish_run(&run_id, "completed")?;
-    Ok(report(store, &run_id)?.expect("the run was just stored"))
+    store.finish_run(run_id, "completed")?;
+    Ok(report(store, run_id)?.expect("the run was just stored"))
 }
 
 fn pos_label(data: &Dataset, wanted: Option<&str>) -> Result<u32, EvalError> {
@@ -349,26 +450,27 @@ fn plan(registry: &Registry, spec: &RunSpec, task: Task) -> Result<Vec<PlannedJo
     };
     Ok(chosen
         .into_iter()
-        .map(|c| {
-            let plan = match &c.state {
-                State::Rejected { reason } => Planned::Refused(format!("rejected: {reason}")),
-                State::Ready { .. } if !c.tasks.contains(&task) => Planned::Refused(format!(
-                    "plugin '{}' does {}, but this dataset is {task}; choose another dataset or force the task with --task",
-                    c.plugin.as_deref().unwrap_or("?"),
-                    c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ")
-                )),
-                State::Ready { plugin, params } => {
-                    Planned::Run { plugin: plugin.clone(), params: params.clone(), scale: c.scale }
-                }
-            };
-            PlannedJob {
-                job_id: uuid::Uuid::now_v7().to_string(),
-                model_id: c.id.clone(),
-                version: c.version.clone().unwrap_or_default(),
-                plan,
-            }
+        .map(|c| PlannedJob {
+            job_id: uuid::Uuid::now_v7().to_string(),
+            model_id: c.id.clone(),
+            version: c.version.clone().unwrap_or_default(),
+            plan: plan_candidate(c, task),
         })
         .collect())
+}
+
+fn plan_candidate(c: &crate::Candidate, task: Task) -> Planned {
+    match &c.state {
+        State::Rejected { reason } => Planned::Refused(format!("rejected: {reason}")),
+        State::Ready { .. } if !c.tasks.contains(&task) => Planned::Refused(format!(
+            "plugin '{}' does {}, but this dataset is {task}; choose another dataset or force the task with --task",
+            c.plugin.as_deref().unwrap_or("?"),
+            c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ")
+        )),
+        State::Ready { plugin, params } => {
+            Planned::Run { plugin: plugin.clone(), params: params.clone(), scale: c.scale }
+        }
+    }
 }
 
 struct JobHooks<'a> {

@@ -12,8 +12,10 @@ use mlhost_plugin_api::Task;
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Protocol {
     /// k-fold cross-validation (stratified for classification).
+    #[serde(rename = "kfold")]
     KFold {
         /// Number of folds, at least 2.
+        #[serde(rename = "folds")]
         k: usize,
     },
     /// One train/test split with this fraction held out for testing.

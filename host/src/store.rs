@@ -255,6 +255,15 @@ impl Store {
         self.wrap(r)
     }
 
+    /// Sets a run's status while it is in progress (resume).
+    pub fn set_run_status(&mut self, run_id: &str, status: &str) -> Result<()> {
+        let r = self.conn.execute(
+            "UPDATE runs SET status = ?2, finished_at = NULL WHERE id = ?1",
+            params![run_id, status],
+        );
+        self.wrap(r).map(drop)
+    }
+
     /// Sets a run's final status.
     pub fn finish_run(&mut self, run_id: &str, status: &str) -> Result<()> {
         let r = self.conn.execute(

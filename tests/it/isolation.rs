@@ -98,3 +98,92 @@ fn a_plugin_that_keeps_crashing_is_quarantined() {
         );
     }
 }
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_without_losing_or_duplicating_work() {
+    use mlhost::store::Store;
+    use std::time::{Duration, Instant};
+
+    let sb = Sandbox::new();
+    sb.add_plugin(fixture_so("misbehave"), "libmisbehave.so");
+    let n = 8;
+    let models: String = (0..n)
+        .map(|i| entry(&format!("slow-{i}"), "misbehave", "mode = \"sleep\", ms = 100"))
+        .collect();
+    sb.write("config/models.toml", &models);
+    let ids: Vec<String> = (0..n).map(|i| format!("slow-{i}")).collect();
+    let ids = ids.join(",");
+    let args =
+        ["eval", "--models", &ids, "--workers", "2", "--folds", "3", "--dataset", "builtin:iris"];
+    /// Kills and reaps the host whatever happens in the test.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut host = Reaped(
+        std::process::Command::new(mlhost_tests::mlhost_bin())
+            .current_dir(sb.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // Kill the host (SIGKILL) once some jobs are done and others are not.
+    let db = sb.path().join("mlhost.db");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run_id = loop {
+        assert!(Instant::now() < deadline, "the run never got going");
+        std::thread::sleep(Duration::from_millis(10));
+        let Ok(store) = Store::open(&db) else { continue };
+        let Some(run) = store.runs().unwrap().into_iter().next() else { continue };
+        let done = store.jobs(&run.id).unwrap().iter().filter(|j| j.status == "succeeded").count();
+        if done >= 2 {
+            host.0.kill().unwrap(); // SIGKILL
+            host.0.wait().unwrap();
+            break run.id;
+        }
+    };
+    let store = Store::open(&db).unwrap();
+    let before = store.jobs(&run_id).unwrap();
+    let finished: Vec<_> = before.iter().filter(|j| j.status == "succeeded").cloned().collect();
+    assert!(finished.len() < n, "the kill came too late to test anything");
+    assert_eq!(store.run(&run_id).unwrap().unwrap().status, "running");
+
+    let out = sb.mlhost(&["eval", "--resume", &run_id, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["runId"], run_id.as_str());
+    assert_eq!(report["status"], "completed");
+
+    let after = store.jobs(&run_id).unwrap();
+    assert_eq!(after.len(), n);
+    for job in &after {
+        assert_eq!(job.status, "succeeded", "{job:?}");
+    }
+    // Jobs finished before the kill were not run again.
+    for old in &finished {
+        let now = after.iter().find(|j| j.id == old.id).unwrap();
+        assert_eq!(
+            (now.attempts, &now.finished_at),
+            (1, &old.finished_at),
+            "{} ran again",
+            old.model_id
+        );
+    }
+    // Every job has exactly its rows: folds + the mean, no duplicates.
+    let results = store.results(&run_id).unwrap();
+    assert_eq!(results.len(), n * (3 + 1));
+    let mut keys: Vec<(String, i64)> =
+        results.iter().map(|r| (r.model_id.clone(), r.fold)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n * 4);
+    // Resuming a finished run changes nothing.
+    let again = sb.mlhost(&["eval", "--resume", &run_id, "--json"]);
+    assert_eq!(serde_json::from_slice::<Value>(&again.stdout).unwrap(), report);
+    assert_eq!(store.results(&run_id).unwrap().len(), n * 4);
+}
