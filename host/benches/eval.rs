@@ -52,6 +52,7 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         quarantine_after: 3,
         max_memory_mb: None,
         workers_from: None,
+        cancel: mlhost::pool::StopFlag::default(),
     }
 }
 

@@ -251,12 +251,20 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
             exe: std::env::current_exe()?,
             snapshot_dir: crate::worker::snapshot_dir(&config.database),
         }),
+        cancel: crate::pool::StopFlag::default(),
     };
+    // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
+    // queued ones are not started, and the run can be resumed.
+    let cancel = spec.cancel.clone();
+    let _ = ctrlc::set_handler(move || cancel.stop());
     let registry = Registry::discover(config).map_err(BadInput::Config)?;
     let mut store = Store::open(&config.database)?;
     let mut bar = Bar::new();
     let outcome = match &args.resume {
-        Some(run) => eval::resume(&registry, &mut store, run, spec.workers_from.clone(), &mut bar),
+        Some(run) => {
+            let (from, cancel) = (spec.workers_from.clone(), spec.cancel.clone());
+            eval::resume(&registry, &mut store, run, from, cancel, &mut bar)
+        }
         None => eval::evaluate(&registry, &mut store, &spec, &mut bar),
     };
     let report = match outcome {
@@ -267,6 +275,10 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
     };
     bar.done();
     write_run(&report, args.json, out)?;
+    if report.status == "cancelled" {
+        eprintln!("cancelled; `mlhost eval --resume {}` runs the rest", report.run_id);
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

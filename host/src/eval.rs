@@ -26,7 +26,7 @@ use crate::store::{ResultRow, Store, StoreError};
 use crate::worker::{ChildJob, Crashes, WorkerSpec, params_json, run_in_child};
 
 /// What to run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSpec {
     /// `builtin:NAME` or a CSV path.
@@ -59,6 +59,10 @@ pub struct RunSpec {
     /// Process isolation: the `mlhost` executable and where snapshots go.
     #[serde(skip)]
     pub workers_from: Option<WorkerSetup>,
+    /// Set (by Ctrl-C) to cancel the run: running jobs are stopped, queued
+    /// ones not started; all become `cancelled` and the run can be resumed.
+    #[serde(skip)]
+    pub cancel: StopFlag,
 }
 
 /// Where process workers come from.
@@ -218,6 +222,7 @@ pub fn resume(
     store: &mut Store,
     run_id: &str,
     workers_from: Option<WorkerSetup>,
+    cancel: StopFlag,
     progress: &mut dyn Progress,
 ) -> Result<RunReport, EvalError> {
     let Some(run) = store.run(run_id)? else {
@@ -246,6 +251,7 @@ pub fn resume(
         quarantine_after: stored.quarantine_after,
         max_memory_mb: stored.max_memory_mb,
         workers_from,
+        cancel,
     };
     let data =
         dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), TaskHint::Force(task))
@@ -360,7 +366,13 @@ fn execute(
     let work = runnable.into_iter().map(|(_, w)| w).collect();
     let mut store_error = None;
     let timeout = spec.timeout;
-    pool::run(work, spec.workers, timeout, |event| {
+    let limits = pool::Limits {
+        workers: spec.workers,
+        timeout,
+        max_abandoned: 2 * spec.workers.max(1),
+        cancel: spec.cancel.clone(),
+    };
+    pool::run(work, &limits, |event| {
         if store_error.is_some() {
             return;
         }
@@ -379,6 +391,12 @@ fn execute(
                         error: format!("timed out after {}s", timeout.as_secs_f64()),
                     }),
                     Ended::Panicked(msg) => Err(JobFailure::failed(format!("job panicked: {msg}"))),
+                    Ended::Cancelled => Err(JobFailure {
+                        status: "cancelled",
+                        error: "cancelled (Ctrl-C); `mlhost eval --resume RUN` runs it again"
+                            .to_owned(),
+                    }),
+                    Ended::NotStarted(why) => Err(JobFailure::failed(why)),
                 };
                 let (status, error, results) = match outcome {
                     Ok(folds) => ("succeeded", None, result_rows(job, &folds)),
@@ -402,7 +420,8 @@ fn execute(
     if let Some(e) = store_error {
         return Err(e.into());
     }
-    store.finish_run(run_id, "completed")?;
+    let status = if spec.cancel.is_set() { "cancelled" } else { "completed" };
+    store.finish_run(run_id, status)?;
     Ok(report(store, run_id)?.expect("the run was just stored"))
 }
 

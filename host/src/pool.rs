@@ -33,10 +33,15 @@ impl StopFlag {
 pub enum Ended<T> {
     /// Returned in time (or stopped in time) with a value.
     Returned(T),
-    /// Returned, but only after its deadline had passed.
+    /// Returned, but only after its deadline had passed; `None` when it
+    /// never returned and was abandoned.
     TimedOut(Option<T>),
     /// Its thread panicked outside the plugin guards.
     Panicked(String),
+    /// The run was cancelled before or while it ran.
+    Cancelled,
+    /// Never started: too many hung threads were abandoned already.
+    NotStarted(String),
 }
 
 /// What the pool reports, in order.
@@ -48,28 +53,60 @@ pub enum Event<T> {
     Finished(usize, Ended<T>),
 }
 
-type Job<T> = Box<dyn FnOnce(StopFlag) -> T + Send>;
+/// A unit of work: gets its stop flag, returns its outcome.
+pub type Job<T> = Box<dyn FnOnce(StopFlag) -> T + Send>;
 
-/// Runs `jobs` with at most `workers` at a time and calls `on_event` on the
-/// calling thread for every start and finish. Returns when every job has
-/// finished or been abandoned.
+/// How the pool runs its jobs.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// At most this many jobs at once.
+    pub workers: usize,
+    /// Per-job deadline.
+    pub timeout: Duration,
+    /// Threads that ignored their stop flag and were left behind, at most;
+    /// past it, queued jobs are not started (each leaked thread may hold
+    /// memory and a core).
+    pub max_abandoned: usize,
+    /// Set from outside (Ctrl-C) to cancel the run.
+    pub cancel: StopFlag,
+}
+
+/// Runs `jobs` within `limits` and calls `on_event` on the calling thread
+/// for every start and finish. Returns when every job has finished, been
+/// abandoned or been cancelled.
 pub fn run<T: Send + 'static>(
     jobs: Vec<Job<T>>,
-    workers: usize,
-    timeout: Duration,
+    limits: &Limits,
     mut on_event: impl FnMut(Event<T>),
 ) {
+    let timeout = limits.timeout;
     let grace = (timeout / 10).clamp(Duration::from_millis(200), Duration::from_secs(30));
     let (tx, rx) = mpsc::channel::<(usize, std::thread::Result<T>)>();
     let mut queue = jobs.into_iter().enumerate();
-    // index -> (stop flag, deadline)
+    // (index, stop flag, deadline)
     let mut running: Vec<(usize, StopFlag, Instant)> = Vec::new();
-    let mut done = 0usize;
-    let total = queue.len();
-    let workers = workers.max(1);
-    while done < total {
+    let mut abandoned = 0usize;
+    let workers = limits.workers.max(1);
+    loop {
+        let cancelled = limits.cancel.is_set();
+        if cancelled {
+            for (_, stop, _) in &running {
+                stop.stop();
+            }
+        }
         while running.len() < workers {
             let Some((index, job)) = queue.next() else { break };
+            if cancelled {
+                on_event(Event::Finished(index, Ended::Cancelled));
+                continue;
+            }
+            if abandoned >= limits.max_abandoned {
+                let why = format!(
+                    "not started: {abandoned} hung jobs were abandoned in this run; use process isolation for plugins that hang"
+                );
+                on_event(Event::Finished(index, Ended::NotStarted(why)));
+                continue;
+            }
             let stop = StopFlag::default();
             let flag = stop.clone();
             let tx = tx.clone();
@@ -84,9 +121,14 @@ pub fn run<T: Send + 'static>(
                 })
                 .expect("spawn a worker thread");
         }
+        if running.is_empty() {
+            break;
+        }
         let next_deadline = running.iter().map(|(_, _, d)| *d).min();
-        let wait = next_deadline.map_or(Duration::from_millis(100), |d| {
-            d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+        // Wake at least every 50 ms to notice a cancel.
+        let wait = next_deadline.map_or(Duration::from_millis(50), |d| {
+            d.saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(50))
         });
         match rx.recv_timeout(wait) {
             Ok((index, result)) => {
@@ -94,8 +136,8 @@ pub fn run<T: Send + 'static>(
                     continue; // an abandoned job came back late: already reported
                 };
                 let (_, _, deadline) = running.swap_remove(pos);
-                done += 1;
                 let ended = match result {
+                    _ if limits.cancel.is_set() => Ended::Cancelled,
                     Ok(v) if Instant::now() > deadline => Ended::TimedOut(Some(v)),
                     Ok(v) => Ended::Returned(v),
                     Err(p) => Ended::Panicked(panic_text(&p)),
@@ -104,19 +146,24 @@ pub fn run<T: Send + 'static>(
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
-                let mut abandoned = Vec::new();
+                let mut gone = Vec::new();
                 for (index, stop, deadline) in &running {
                     if now >= *deadline {
                         stop.stop();
                     }
                     if now >= *deadline + grace {
-                        abandoned.push(*index);
+                        gone.push(*index);
                     }
                 }
-                for index in abandoned {
+                for index in gone {
                     running.retain(|(i, ..)| *i != index);
-                    done += 1;
-                    on_event(Event::Finished(index, Ended::TimedOut(None)));
+                    abandoned += 1;
+                    let ended = if limits.cancel.is_set() {
+                        Ended::Cancelled
+                    } else {
+                        Ended::TimedOut(None)
+                    };
+                    on_event(Event::Finished(index, ended));
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("the pool holds a sender"),
@@ -136,6 +183,49 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    fn limits(workers: usize, timeout: Duration) -> Limits {
+        Limits { workers, timeout, max_abandoned: 8, cancel: StopFlag::default() }
+    }
+
+    #[test]
+    fn cancel_stops_running_jobs_and_skips_queued_ones() {
+        let l = limits(1, Duration::from_secs(60));
+        let cancel = l.cancel.clone();
+        let jobs: Vec<Job<&str>> = vec![
+            Box::new(move |stop: StopFlag| {
+                cancel.stop(); // Ctrl-C while the first job runs
+                while !stop.is_set() {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                "stopped"
+            }),
+            Box::new(|_| "never runs"),
+        ];
+        let mut seen = Vec::new();
+        run(jobs, &l, |e| seen.push(format!("{e:?}")));
+        assert_eq!(seen, ["Started(0)", "Finished(0, Cancelled)", "Finished(1, Cancelled)"]);
+    }
+
+    #[test]
+    fn past_the_abandon_cap_queued_jobs_do_not_start() {
+        let mut l = limits(1, Duration::from_millis(50));
+        l.max_abandoned = 1;
+        let jobs: Vec<Job<&str>> = vec![
+            Box::new(|_| {
+                std::thread::sleep(Duration::from_secs(2));
+                "deaf"
+            }),
+            Box::new(|_| "queued"),
+        ];
+        let mut seen = Vec::new();
+        run(jobs, &l, |e| seen.push(format!("{e:?}")));
+        assert_eq!(seen[..2], ["Started(0)".to_owned(), "Finished(0, TimedOut(None))".to_owned()]);
+        assert!(
+            seen[2].starts_with("Finished(1, NotStarted(\"not started: 1 hung jobs were abandoned"),
+            "{seen:?}"
+        );
+    }
+
     #[test]
     fn at_most_workers_run_at_once_and_all_finish() {
         let live = Arc::new(AtomicUsize::new(0));
@@ -153,7 +243,7 @@ mod tests {
             })
             .collect();
         let mut finished = Vec::new();
-        run(jobs, 3, Duration::from_secs(60), |e| {
+        run(jobs, &limits(3, Duration::from_secs(60)), |e| {
             if let Event::Finished(i, Ended::Returned(v)) = e {
                 assert_eq!(i, v);
                 finished.push(i);
@@ -181,7 +271,7 @@ mod tests {
             Box::new(|_| "quick"),
         ];
         let mut seen = Vec::new();
-        run(jobs, 4, Duration::from_millis(100), |e| {
+        run(jobs, &limits(4, Duration::from_millis(100)), |e| {
             if let Event::Finished(i, ended) = e {
                 seen.push((i, format!("{ended:?}")));
             }

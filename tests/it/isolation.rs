@@ -187,3 +187,59 @@ fn a_run_killed_with_sigkill_resumes_without_losing_or_duplicating_work() {
     assert_eq!(serde_json::from_slice::<Value>(&again.stdout).unwrap(), report);
     assert_eq!(store.results(&run_id).unwrap().len(), n * 4);
 }
+
+#[test]
+fn ctrl_c_cancels_cleanly_and_the_run_can_be_resumed() {
+    use mlhost::store::Store;
+    use std::time::{Duration, Instant};
+
+    let sb = Sandbox::new();
+    sb.add_plugin(fixture_so("misbehave"), "libmisbehave.so");
+    let models: String = (0..4)
+        .map(|i| entry(&format!("slow-{i}"), "misbehave", "mode = \"sleep\", ms = 300"))
+        .collect();
+    sb.write("config/models.toml", &models);
+    let args = ["eval", "--workers", "1", "--folds", "2", "--dataset", "builtin:iris"];
+    let host = std::process::Command::new(mlhost_tests::mlhost_bin())
+        .current_dir(sb.path())
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let db = sb.path().join("mlhost.db");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let run_id = loop {
+        std::thread::sleep(Duration::from_millis(10));
+        let running = Store::open(&db).ok().and_then(|s| {
+            let run = s.runs().ok()?.into_iter().next()?;
+            s.jobs(&run.id).ok()?.iter().any(|j| j.status == "running").then_some(run.id)
+        });
+        if let Some(id) = running {
+            break id;
+        }
+        if Instant::now() > deadline {
+            break String::new();
+        }
+    };
+    let kill = std::process::Command::new("kill").args(["-INT", &host.id().to_string()]).status();
+    let out = host.wait_with_output().unwrap();
+    assert!(!run_id.is_empty(), "no job ever ran");
+    assert!(kill.unwrap().success());
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("mlhost eval --resume {run_id}"))
+    );
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.run(&run_id).unwrap().unwrap().status, "cancelled");
+    let jobs = store.jobs(&run_id).unwrap();
+    assert!(jobs.iter().any(|j| j.status == "cancelled"), "{jobs:?}");
+    assert!(jobs.iter().all(|j| j.status == "cancelled" || j.status == "succeeded"), "{jobs:?}");
+
+    let out = sb.mlhost(&["eval", "--resume", &run_id, "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "completed");
+    assert!(report["models"].as_array().unwrap().iter().all(|m| m["status"] == "succeeded"));
+}
