@@ -30,25 +30,13 @@ fn crashing_plugins_fail_alone_with_their_reasons() {
         entry("abort", "misbehave", "mode = \"abort\""),
         entry("exit", "misbehave", "mode = \"exit\""),
         entry("hog", "misbehave", "mode = \"alloc\""),
-        entry("hang", "misbehave", "mode = \"spin-forever\""),
         entry("nan", "misbehave", "mode = \"nan\""),
         entry("panics", "panic-fit", ""),
     ]
     .concat();
     sb.write("config/models.toml", &models);
-    let ids = "base,logistic,segfault,abort,exit,hog,hang,nan,panics";
-    let args = [
-        "eval",
-        "--json",
-        "--models",
-        ids,
-        "--timeout-secs",
-        "3",
-        "--workers",
-        "3",
-        "--dataset",
-        "builtin:iris",
-    ];
+    let ids = "base,logistic,segfault,abort,exit,hog,nan,panics";
+    let args = ["eval", "--json", "--models", ids, "--workers", "3", "--dataset", "builtin:iris"];
     let out = sb.mlhost(&args);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -62,7 +50,6 @@ fn crashing_plugins_fail_alone_with_their_reasons() {
         ("abort", "failed", "worker process killed by SIGABRT"),
         ("exit", "failed", "worker process exited with code 3"),
         ("hog", "failed", "exceeded memory limit of 256 MB"),
-        ("hang", "timed_out", "timed out after 3s"),
         ("nan", "failed", "fold 0: predict returned NaN"),
         ("panics", "failed", "fold 0: fit: fit panicked: index out of bounds"),
     ];
@@ -72,6 +59,41 @@ fn crashing_plugins_fail_alone_with_their_reasons() {
         let error = m["error"].as_str().unwrap();
         assert!(error.starts_with(reason), "{id}: {error:?} should start with {reason:?}");
     }
+}
+
+#[test]
+fn a_hung_plugin_is_killed_at_its_deadline() {
+    let sb = Sandbox::new();
+    sb.add_plugin(baseline_so(), "libbaseline.so");
+    sb.add_plugin(fixture_so("misbehave"), "libmisbehave.so");
+    sb.write(
+        "config/mlhost.toml",
+        "plugin_dirs = [\"../plugins\"]\n[eval]\nisolation = \"process\"\n",
+    );
+    sb.write(
+        "config/models.toml",
+        &[entry("base", "baseline", ""), entry("hang", "misbehave", "mode = \"spin-forever\"")]
+            .concat(),
+    );
+    let started = std::time::Instant::now();
+    let out = sb.mlhost(&[
+        "eval",
+        "--json",
+        "--models",
+        "base,hang",
+        "--timeout-secs",
+        "2",
+        "--dataset",
+        "builtin:iris",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(model(&report, "base")["status"], "succeeded");
+    assert_eq!(model(&report, "hang")["status"], "timed_out");
+    assert_eq!(model(&report, "hang")["error"], "timed out after 2s");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the hung worker was not killed"
+    );
 }
 
 #[test]
