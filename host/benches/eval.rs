@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use mlhost::config::Isolation;
 use mlhost::eval::{self, Quiet, RunSpec};
 use mlhost::metrics::{self, ClassInput};
 use mlhost::split::{Protocol, Rng};
@@ -48,7 +49,7 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         timeout: Duration::from_secs(3600),
         task: None,
         pos_label: None,
-        isolation: mlhost::config::Isolation::Thread,
+        isolation: Isolation::Thread,
         quarantine_after: 3,
         max_memory_mb: None,
         workers_from: None,
@@ -94,6 +95,36 @@ fn job_overhead(c: &mut Criterion) {
     g.bench_function("holdout_1_job", |b| {
         b.iter(|| eval::evaluate(&registry, &mut store, &one, &mut Quiet).unwrap())
     });
+    g.finish();
+}
+
+/// Per-job cost of process isolation: the same 20 baseline jobs (holdout)
+/// in threads and in child `mlhost worker` processes.
+fn isolation_overhead(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let models: String =
+        (0..20).map(|i| format!("[[model]]\nid = \"b{i}\"\nplugin = \"baseline\"\n\n")).collect();
+    let config = setup(dir.path(), &[&release_baseline()], &models);
+    write_dataset(&dir.path().join("d.csv"));
+    let exe =
+        cargo_build(&root(), &["-p", "mlhost", "--bin", "mlhost", "--release"])["mlhost"].clone();
+    let registry = Registry::discover(&config).unwrap();
+    let mut store = Store::open(&config.database).unwrap();
+    let data = dir.path().join("d.csv").display().to_string();
+    let ids: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
+    let mut g = c.benchmark_group("isolation_20_baseline_jobs_1000x30_holdout");
+    g.sample_size(10);
+    for isolation in [Isolation::Thread, Isolation::Process] {
+        let mut s = spec(&data, ids.clone(), 3, Protocol::Holdout { test_fraction: 0.2 });
+        s.isolation = isolation;
+        s.workers_from = Some(eval::WorkerSetup {
+            exe: exe.clone(),
+            snapshot_dir: dir.path().join("snapshots"),
+        });
+        g.bench_function(format!("{isolation:?}"), |b| {
+            b.iter(|| eval::evaluate(&registry, &mut store, &s, &mut Quiet).unwrap())
+        });
+    }
     g.finish();
 }
 
@@ -159,5 +190,5 @@ fn metrics_throughput(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, job_overhead, worker_speedup, metrics_throughput);
+criterion_group!(benches, job_overhead, isolation_overhead, worker_speedup, metrics_throughput);
 criterion_main!(benches);
