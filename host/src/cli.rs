@@ -52,6 +52,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Publish the events waiting in the outbox to the Redis stream
+    /// (`[events] redis_url`), then exit; with --follow keep publishing.
+    Relay {
+        /// Keep running and publish new events as they are written.
+        #[arg(long)]
+        follow: bool,
+    },
     /// Runs one job from a spec on stdin (used by process isolation).
     #[command(hide = true)]
     Worker,
@@ -156,6 +163,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Metrics { .. } | Command::Worker => unreachable!("handled above"),
         Command::Eval(args) => return eval_command(&config, args, out),
+        Command::Relay { follow } => {
+            let Some(cfg) = relay_config(&config) else {
+                return Err(BadInput::Other(format!(
+                    "no [events] redis_url in {}; set it to publish events",
+                    config.path.display()
+                ))
+                .into());
+            };
+            if follow {
+                let relay = crate::events::Relay::spawn(config.database.clone(), cfg);
+                let stop = crate::pool::StopFlag::default();
+                let flag = stop.clone();
+                let _ = ctrlc::set_handler(move || flag.stop());
+                while !stop.is_set() {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                relay.finish();
+            } else {
+                let n = crate::events::publish_once(&config.database, &cfg)?;
+                writeln!(out, "published {n} events to {}", cfg.stream)?;
+            }
+        }
         Command::Runs { json } => {
             let store = Store::open(&config.database)?;
             let runs = store.runs()?;
@@ -259,6 +288,8 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
     let _ = ctrlc::set_handler(move || cancel.stop());
     let registry = Registry::discover(config).map_err(BadInput::Config)?;
     let mut store = Store::open(&config.database)?;
+    let relay =
+        relay_config(config).map(|cfg| crate::events::Relay::spawn(config.database.clone(), cfg));
     let mut bar = Bar::new();
     let outcome = match &args.resume {
         Some(run) => {
@@ -274,12 +305,23 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
         Err(EvalError::Host(e)) => anyhow::bail!(e),
     };
     bar.done();
+    if let Some(relay) = relay {
+        relay.finish();
+    }
     write_run(&report, args.json, out)?;
     if report.status == "cancelled" {
         eprintln!("cancelled; `mlhost eval --resume {}` runs the rest", report.run_id);
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn relay_config(config: &Config) -> Option<crate::events::RelayConfig> {
+    Some(crate::events::RelayConfig {
+        redis_url: config.events.redis_url.clone()?,
+        stream: config.events.stream.clone(),
+        maxlen: config.events.maxlen,
+    })
 }
 
 /// A progress bar on a terminal (jobs done of total, running models,

@@ -113,11 +113,14 @@ pub struct EventsConfig {
     pub redis_url: Option<String>,
     /// The Redis stream name.
     pub stream: String,
+    /// Approximate cap on the stream's length (XADD MAXLEN ~).
+    #[serde(deserialize_with = "bounded::<1, 1_000_000_000, _, _>")]
+    pub maxlen: u64,
 }
 
 impl Default for EventsConfig {
     fn default() -> Self {
-        Self { redis_url: None, stream: "ml:run-events".to_owned() }
+        Self { redis_url: None, stream: "ml:run-events".to_owned(), maxlen: 100_000 }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod dataset;
 pub mod eval;
+pub mod events;
 pub mod loader;
 pub mod metrics;
 pub mod pool;

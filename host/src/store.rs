@@ -176,7 +176,8 @@ impl Store {
     }
 
     /// Records a new run and its queued jobs in one transaction, before any
-    /// work starts. `jobs` are `(job id, model id, model version)`.
+    /// work starts, with its `run.started` event. `jobs` are `(job id, model
+    /// id, model version)`.
     pub fn create_run(
         &mut self,
         run_id: &str,
@@ -186,9 +187,10 @@ impl Store {
     ) -> Result<()> {
         let r = (|| {
             let tx = self.conn.transaction()?;
+            let at = now();
             tx.execute(
                 "INSERT INTO runs (id, created_at, status, dataset_id, spec_json) VALUES (?1, ?2, 'running', ?3, ?4)",
-                params![run_id, now(), dataset_id, spec_json],
+                params![run_id, at, dataset_id, spec_json],
             )?;
             {
                 let mut insert = tx.prepare(
@@ -198,22 +200,47 @@ impl Store {
                     insert.execute(params![id, run_id, model, version])?;
                 }
             }
+            let models: Vec<_> = jobs
+                .iter()
+                .map(|(id, m, v)| serde_json::json!({"jobId": id, "modelId": m, "modelVersion": v}))
+                .collect();
+            let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+            let payload =
+                serde_json::json!({"datasetId": dataset_id, "jobs": models, "spec": spec});
+            emit(&tx, "run.started", run_id, &payload, &at)?;
             tx.commit()
         })();
         self.wrap(r)
     }
 
-    /// Marks a job running (one more attempt).
+    /// Marks a job running (one more attempt), with `evaluation.started`.
     pub fn job_started(&mut self, job_id: &str) -> Result<()> {
-        let r = self.conn.execute(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?2, error = NULL, finished_at = NULL WHERE id = ?1",
-            params![job_id, now()],
-        );
-        self.wrap(r).map(drop)
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            let at = now();
+            tx.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?2, error = NULL, finished_at = NULL WHERE id = ?1",
+                params![job_id, at],
+            )?;
+            let (run_id, model_id, version, attempt): (String, String, String, i64) = tx
+                .query_row(
+                    "SELECT run_id, model_id, model_version, attempts FROM jobs WHERE id = ?1",
+                    [job_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )?;
+            let payload = serde_json::json!({
+                "jobId": job_id, "modelId": model_id, "modelVersion": version, "attempt": attempt
+            });
+            emit(&tx, "evaluation.started", &run_id, &payload, &at)?;
+            tx.commit()
+        })();
+        self.wrap(r)
     }
 
-    /// Ends a job: its status and error, and its result rows (replacing any
-    /// earlier ones for the same key), in one transaction.
+    /// Ends a job: its status and error, its result rows (replacing any
+    /// earlier ones for the same key), and `evaluation.completed` (with the
+    /// mean metrics) or `evaluation.failed` (with the error), in one
+    /// transaction.
     pub fn job_finished(
         &mut self,
         job_id: &str,
@@ -250,26 +277,124 @@ impl Store {
                     ])?;
                 }
             }
+            let (model_id, version): (String, String) = tx.query_row(
+                "SELECT model_id, model_version FROM jobs WHERE id = ?1",
+                [job_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let mut payload = serde_json::json!({
+                "jobId": job_id, "modelId": model_id, "modelVersion": version, "status": status,
+            });
+            if status == "succeeded" {
+                let mean = results.iter().find(|r| r.fold == -1);
+                payload["metrics"] = mean
+                    .and_then(|r| serde_json::from_str(&r.metrics_json).ok())
+                    .unwrap_or_default();
+                payload["folds"] = results.iter().filter(|r| r.fold >= 0).count().into();
+                emit(&tx, "evaluation.completed", run_id, &payload, &at)?;
+            } else {
+                payload["error"] = error.into();
+                emit(&tx, "evaluation.failed", run_id, &payload, &at)?;
+            }
             tx.commit()
         })();
         self.wrap(r)
     }
 
-    /// Sets a run's status while it is in progress (resume).
+    /// Sets a run back to running (resume), with a `run.started` event that
+    /// says so.
     pub fn set_run_status(&mut self, run_id: &str, status: &str) -> Result<()> {
-        let r = self.conn.execute(
-            "UPDATE runs SET status = ?2, finished_at = NULL WHERE id = ?1",
-            params![run_id, status],
-        );
-        self.wrap(r).map(drop)
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            let at = now();
+            tx.execute(
+                "UPDATE runs SET status = ?2, finished_at = NULL WHERE id = ?1",
+                params![run_id, status],
+            )?;
+            let payload = serde_json::json!({"resumed": true, "status": status});
+            emit(&tx, "run.started", run_id, &payload, &at)?;
+            tx.commit()
+        })();
+        self.wrap(r)
     }
 
-    /// Sets a run's final status.
+    /// Sets a run's final status, with `run.completed` and its job counts.
     pub fn finish_run(&mut self, run_id: &str, status: &str) -> Result<()> {
-        let r = self.conn.execute(
-            "UPDATE runs SET status = ?2, finished_at = ?3 WHERE id = ?1",
-            params![run_id, status, now()],
-        );
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            let at = now();
+            tx.execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3 WHERE id = ?1",
+                params![run_id, status, at],
+            )?;
+            let mut counts = serde_json::Map::new();
+            {
+                let mut q = tx.prepare(
+                    "SELECT status, COUNT(*) FROM jobs WHERE run_id = ?1 GROUP BY status",
+                )?;
+                let rows =
+                    q.query_map([run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                for row in rows {
+                    let (s, n) = row?;
+                    counts.insert(s, n.into());
+                }
+            }
+            let payload = serde_json::json!({"status": status, "jobs": counts});
+            emit(&tx, "run.completed", run_id, &payload, &at)?;
+            tx.commit()
+        })();
+        self.wrap(r)
+    }
+
+    /// Outbox events not yet published, oldest first (at most `limit`).
+    pub fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>> {
+        let r = (|| {
+            let mut q = self.conn.prepare(
+                "SELECT rowid, id, event_type, run_id, occurred_at, payload_json FROM events
+                 WHERE published_at IS NULL ORDER BY rowid LIMIT ?1",
+            )?;
+            let rows = q.query_map([limit as i64], |r| {
+                Ok(EventRow {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    event_type: r.get(2)?,
+                    run_id: r.get(3)?,
+                    occurred_at: r.get(4)?,
+                    payload_json: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })();
+        self.wrap(r)
+    }
+
+    /// Every event of a run, oldest first.
+    pub fn run_events(&self, run_id: &str) -> Result<Vec<EventRow>> {
+        let r = (|| {
+            let mut q = self.conn.prepare(
+                "SELECT rowid, id, event_type, run_id, occurred_at, payload_json FROM events
+                 WHERE run_id = ?1 ORDER BY rowid",
+            )?;
+            let rows = q.query_map([run_id], |r| {
+                Ok(EventRow {
+                    seq: r.get(0)?,
+                    id: r.get(1)?,
+                    event_type: r.get(2)?,
+                    run_id: r.get(3)?,
+                    occurred_at: r.get(4)?,
+                    payload_json: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })();
+        self.wrap(r)
+    }
+
+    /// Marks an event published.
+    pub fn mark_published(&mut self, event_id: &str) -> Result<()> {
+        let r = self
+            .conn
+            .execute("UPDATE events SET published_at = ?2 WHERE id = ?1", params![event_id, now()]);
         self.wrap(r).map(drop)
     }
 
@@ -360,6 +485,54 @@ impl Store {
     }
 }
 
+/// One outbox event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// Outbox order.
+    pub seq: i64,
+    /// `eventId`.
+    pub id: String,
+    /// `eventType`.
+    pub event_type: String,
+    /// The run it belongs to.
+    pub run_id: Option<String>,
+    /// RFC 3339.
+    pub occurred_at: String,
+    /// The payload.
+    pub payload_json: String,
+}
+
+impl EventRow {
+    /// The envelope DESIGN.md fixes: `{eventId, eventType, eventVersion,
+    /// occurredAt, runId, payload}`.
+    pub fn envelope(&self) -> serde_json::Value {
+        serde_json::json!({
+            "eventId": self.id,
+            "eventType": self.event_type,
+            "eventVersion": 1,
+            "occurredAt": self.occurred_at,
+            "runId": self.run_id,
+            "payload": serde_json::from_str::<serde_json::Value>(&self.payload_json).unwrap_or_default(),
+        })
+    }
+}
+
+/// Writes an outbox event inside the caller's transaction, so the event
+/// exists exactly when the state change it describes does.
+fn emit(
+    tx: &rusqlite::Transaction<'_>,
+    event_type: &str,
+    run_id: &str,
+    payload: &serde_json::Value,
+    at: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO events (id, event_type, run_id, occurred_at, payload_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![uuid::Uuid::now_v7().to_string(), event_type, run_id, at, payload.to_string()],
+    )
+    .map(drop)
+}
+
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok(RunRow {
         id: r.get(0)?,
@@ -424,6 +597,52 @@ mod tests {
         let journal: String =
             s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(journal, "wal");
+    }
+
+    #[test]
+    fn every_state_change_writes_its_event_in_the_same_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+        let jobs = vec![
+            ("j1".to_owned(), "a".to_owned(), "1.0".to_owned()),
+            ("j2".into(), "b".into(), "2.0".into()),
+        ];
+        s.create_run("r1", "d1", "{\"workers\":2}", &jobs).unwrap();
+        s.job_started("j1").unwrap();
+        s.job_finished("j1", "succeeded", None, "r1", "d1", &[row("a", -1, 0.5), row("a", 0, 0.5)])
+            .unwrap();
+        s.job_started("j2").unwrap();
+        s.job_finished("j2", "failed", Some("boom"), "r1", "d1", &[]).unwrap();
+        s.finish_run("r1", "completed").unwrap();
+        // A refused state change writes no event.
+        assert!(s.job_finished("j2", "exploded", None, "r1", "d1", &[]).is_err());
+        let events = s.run_events("r1").unwrap();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "run.started",
+                "evaluation.started",
+                "evaluation.completed",
+                "evaluation.started",
+                "evaluation.failed",
+                "run.completed"
+            ]
+        );
+        let completed = events[2].envelope();
+        assert_eq!(completed["eventVersion"], 1);
+        assert_eq!(completed["runId"], "r1");
+        assert_eq!(completed["payload"]["metrics"]["accuracy"], 0.5);
+        assert_eq!(completed["payload"]["modelId"], "a");
+        assert_eq!(events[4].envelope()["payload"]["error"], "boom");
+        assert_eq!(
+            events[5].envelope()["payload"]["jobs"],
+            serde_json::json!({"succeeded": 1, "failed": 1})
+        );
+        assert_eq!(events[0].envelope()["payload"]["spec"]["workers"], 2);
+        assert_eq!(s.pending_events(100).unwrap().len(), 6);
+        s.mark_published(&events[0].id).unwrap();
+        assert_eq!(s.pending_events(100).unwrap()[0].id, events[1].id);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, real `.so` plugins, the real `mlhost`.
 
 mod eval;
+mod events;
 mod isolation;
 mod loader;
 mod quality;
