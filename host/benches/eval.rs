@@ -54,6 +54,7 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         max_memory_mb: None,
         workers_from: None,
         cancel: mlhost::pool::StopFlag::default(),
+        run_id: None,
     }
 }
 

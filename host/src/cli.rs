@@ -59,6 +59,13 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// Serve the HTTP API (127.0.0.1:8080 unless `[api] bind` or --bind say
+    /// otherwise).
+    Serve {
+        /// Address to bind, e.g. 127.0.0.1:0 for any free port.
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+    },
     /// Runs one job from a spec on stdin (used by process isolation).
     #[command(hide = true)]
     Worker,
@@ -163,6 +170,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Metrics { .. } | Command::Worker => unreachable!("handled above"),
         Command::Eval(args) => return eval_command(&config, args, out),
+        Command::Serve { bind } => {
+            let registry = Registry::discover(&config).map_err(BadInput::Config)?;
+            let bind = bind.unwrap_or(config.api.bind);
+            crate::api::serve(config, registry, bind)?;
+        }
         Command::Relay { follow } => {
             let Some(cfg) = relay_config(&config) else {
                 return Err(BadInput::Other(format!(
@@ -281,6 +293,7 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
             snapshot_dir: crate::worker::snapshot_dir(&config.database),
         }),
         cancel: crate::pool::StopFlag::default(),
+        run_id: None,
     };
     // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
     // queued ones are not started, and the run can be resumed.

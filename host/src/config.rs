@@ -132,6 +132,9 @@ pub struct ApiConfig {
     pub bind: SocketAddr,
     /// Bearer token every `/api` route requires, when set.
     pub token: Option<String>,
+    /// Runs waiting to start, at most; past it, POST answers 503.
+    #[serde(deserialize_with = "bounded::<1, 10_000, _, _>")]
+    pub queue: u32,
 }
 
 impl fmt::Debug for ApiConfig {
@@ -140,13 +143,14 @@ impl fmt::Debug for ApiConfig {
         f.debug_struct("ApiConfig")
             .field("bind", &self.bind)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("queue", &self.queue)
             .finish()
     }
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), token: None }
+        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), token: None, queue: 16 }
     }
 }
 

@@ -63,6 +63,9 @@ pub struct RunSpec {
     /// ones not started; all become `cancelled` and the run can be resumed.
     #[serde(skip)]
     pub cancel: StopFlag,
+    /// Use this run id (the HTTP API hands it out before the run starts).
+    #[serde(skip)]
+    pub run_id: Option<String>,
 }
 
 /// Where process workers come from.
@@ -184,7 +187,7 @@ pub fn evaluate(
         .map_err(|e| EvalError::BadInput(format!("{}: {e}", data.source)))?;
     let jobs = plan(registry, spec, task)?;
 
-    let run_id = uuid::Uuid::now_v7().to_string();
+    let run_id = spec.run_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let mut spec_json = serde_json::to_value(spec).expect("spec serializes");
     spec_json["task"] = task.as_str().into();
     spec_json["timeoutSecs"] = spec.timeout.as_secs_f64().into();
@@ -252,6 +255,7 @@ pub fn resume(
         max_memory_mb: stored.max_memory_mb,
         workers_from,
         cancel,
+        run_id: None,
     };
     let data =
         dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), TaskHint::Force(task))

@@ -15,6 +15,7 @@
 //! # Ok::<(), mlhost::ConfigError>(())
 //! ```
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod dataset;

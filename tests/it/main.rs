@@ -1,5 +1,6 @@
 //! Integration tests: one binary, real `.so` plugins, the real `mlhost`.
 
+mod api;
 mod eval;
 mod events;
 mod isolation;

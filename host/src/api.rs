@@ -1,0 +1,376 @@
+//! The HTTP API (axum): the registry report, starting runs and reading
+//! their status and results. `app(state)` builds the whole router so tests
+//! can drive it; `serve` binds it (127.0.0.1 unless told otherwise).
+//!
+//! Handlers parse input into validated types at the edge and call the
+//! library; every error is an RFC 7807 problem document. Runs started here
+//! go to a bounded queue served by one runner thread, through the same
+//! `eval` and store as the CLI; a full queue answers 503 with Retry-After.
+//! The bearer token, when configured, guards every `/api` route and is never
+//! logged.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::eval::{self, EvalError, Quiet, RunSpec, WorkerSetup};
+use crate::registry::Registry;
+use crate::split::Protocol;
+use crate::store::Store;
+
+/// An RFC 7807 problem.
+#[derive(Debug)]
+pub struct Problem {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    retry_after: Option<u64>,
+}
+
+impl Problem {
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Problem { status, slug, title, detail: detail.into(), retry_after: None }
+    }
+    fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+    fn invalid(slug: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, slug, "Invalid request", detail)
+    }
+    fn internal(detail: impl std::fmt::Display) -> Self {
+        // The detail names what failed, never internals like paths or SQL.
+        let _ = detail.to_string();
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server failed; see its log",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "type": format!("/problems/{}", self.slug),
+            "title": self.title,
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        let mut r = (self.status, Json(body)).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+/// A run known only in memory: queued, or refused before it started.
+#[derive(Debug, Clone)]
+enum Pending {
+    Queued,
+    Refused(String),
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    config: Config,
+    registry: Arc<Registry>,
+    queue: SyncSender<RunSpec>,
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    store: Mutex<Store>,
+    exe: std::path::PathBuf,
+}
+
+impl AppState {
+    /// Opens the store and starts the runner thread that executes queued runs.
+    pub fn start(
+        config: Config,
+        registry: Registry,
+        exe: std::path::PathBuf,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let registry = Arc::new(registry);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RunSpec>(config.api.queue as usize);
+        let pending: Arc<Mutex<HashMap<String, Pending>>> = Arc::default();
+        let mut runner_store = Store::open(&config.database)?;
+        let (reg, pend) = (registry.clone(), pending.clone());
+        std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || {
+            for spec in rx {
+                let id = spec.run_id.clone().unwrap_or_default();
+                let outcome = eval::evaluate(&reg, &mut runner_store, &spec, &mut Quiet);
+                let mut pending = pend.lock().unwrap_or_else(|e| e.into_inner());
+                match outcome {
+                    Ok(_) => {
+                        pending.remove(&id);
+                    }
+                    Err(EvalError::BadInput(why) | EvalError::Host(why)) => {
+                        pending.insert(id, Pending::Refused(why));
+                    }
+                    Err(EvalError::Store(e)) => {
+                        eprintln!("run {id}: {e}");
+                        pending.insert(id, Pending::Refused("the database failed".into()));
+                    }
+                }
+            }
+        })?;
+        let store = Mutex::new(Store::open(&config.database)?);
+        Ok(Arc::new(AppState { config, registry, queue: tx, pending, store, exe }))
+    }
+}
+
+/// The whole router.
+pub fn app(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/models", get(models))
+        .route("/evaluations", post(start_run))
+        .route("/evaluations/{id}", get(run_status))
+        .route("/evaluations/{id}/results", get(run_results))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/health", get(health))
+        .nest("/api/ml", api)
+        .fallback(|| async { Problem::not_found("no such route") })
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.config.api.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Unauthorized",
+                "send `Authorization: Bearer <token>` with the configured token",
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let ready = state.registry.ready().count();
+    let rejected = state.registry.candidates.len() - ready;
+    Json(json!({"status": "ok", "models": {"ready": ready, "rejected": rejected}}))
+}
+
+async fn models(State(state): State<Arc<AppState>>) -> Json<crate::registry::Report> {
+    Json(state.registry.report())
+}
+
+/// `POST /api/ml/evaluations`, mirroring `mlhost eval`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct EvalRequest {
+    dataset: String,
+    label: Option<String>,
+    models: Option<Vec<String>>,
+    workers: Option<u32>,
+    folds: Option<u32>,
+    seed: Option<u64>,
+}
+
+async fn start_run(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<EvalRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) = body.map_err(|e| {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", e.body_text())
+    })?;
+    let known = |id: &String| state.registry.candidates.iter().any(|c| &c.id == id);
+    if let Some(unknown) = req.models.iter().flatten().find(|m| !known(m)) {
+        return Err(Problem::invalid(
+            "unknown-model",
+            format!("unknown model '{unknown}'; GET /api/ml/models lists them"),
+        ));
+    }
+    match crate::dataset::Source::parse(&req.dataset) {
+        crate::dataset::Source::Builtin(name)
+            if !crate::dataset::BUILTINS.iter().any(|(n, ..)| *n == name) =>
+        {
+            return Err(Problem::invalid(
+                "unknown-dataset",
+                format!("no built-in dataset '{name}'"),
+            ));
+        }
+        crate::dataset::Source::File(p) if !p.is_file() => {
+            return Err(Problem::invalid(
+                "unknown-dataset",
+                format!("dataset file '{}' not found on the server", p.display()),
+            ));
+        }
+        _ => {}
+    }
+    let workers = req.workers.unwrap_or(state.config.eval.workers);
+    if !(1..=256).contains(&workers) {
+        return Err(Problem::invalid(
+            "invalid-params",
+            format!("workers must be between 1 and 256, got {workers}"),
+        ));
+    }
+    let folds = req.folds.unwrap_or(state.config.eval.folds);
+    if !(2..=100).contains(&folds) {
+        return Err(Problem::invalid(
+            "invalid-params",
+            format!("folds must be between 2 and 100, got {folds}"),
+        ));
+    }
+    let run_id = uuid::Uuid::now_v7().to_string();
+    let spec = RunSpec {
+        dataset: req.dataset,
+        label: req.label,
+        models: req.models.unwrap_or_default(),
+        workers: workers as usize,
+        protocol: Protocol::KFold { k: folds as usize },
+        seed: req.seed,
+        timeout: std::time::Duration::from_secs(state.config.eval.timeout_secs),
+        task: None,
+        pos_label: None,
+        isolation: state.config.eval.isolation,
+        quarantine_after: state.config.eval.quarantine_after,
+        max_memory_mb: state.config.eval.max_memory_mb,
+        workers_from: Some(WorkerSetup {
+            exe: state.exe.clone(),
+            snapshot_dir: crate::worker::snapshot_dir(&state.config.database),
+        }),
+        cancel: crate::pool::StopFlag::default(),
+        run_id: Some(run_id.clone()),
+    };
+    state.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(run_id.clone(), Pending::Queued);
+    match state.queue.try_send(spec) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => {
+            state.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
+            let mut p = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue-full",
+                "Queue full",
+                format!("{} runs are waiting already; retry later", state.config.api.queue),
+            );
+            p.retry_after = Some(5);
+            return Err(p);
+        }
+        Err(TrySendError::Disconnected(_)) => return Err(Problem::internal("runner gone")),
+    }
+    let location = format!("/api/ml/evaluations/{run_id}");
+    let mut r = (StatusCode::ACCEPTED, Json(json!({ "runId": run_id }))).into_response();
+    r.headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_str(&location).map_err(Problem::internal)?);
+    Ok(r)
+}
+
+async fn run_status(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let stored = {
+        let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
+        match store.run(&id).map_err(Problem::internal)? {
+            Some(run) => Some((store.jobs(&run.id).map_err(Problem::internal)?, run)),
+            None => None,
+        }
+    };
+    if let Some((jobs, run)) = stored {
+        let mut counts: std::collections::BTreeMap<String, usize> =
+            std::collections::BTreeMap::new();
+        for j in &jobs {
+            *counts.entry(j.status.clone()).or_default() += 1;
+        }
+        return Ok(Json(json!({
+            "runId": run.id, "status": run.status, "datasetId": run.dataset_id,
+            "createdAt": run.created_at, "finishedAt": run.finished_at,
+            "jobs": {"total": jobs.len(), "byStatus": counts},
+        })));
+    }
+    match state.pending.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        Some(Pending::Queued) => Ok(Json(json!({"runId": id, "status": "queued"}))),
+        Some(Pending::Refused(why)) => {
+            Ok(Json(json!({"runId": id, "status": "failed", "error": why})))
+        }
+        None => Err(Problem::not_found(format!("no run '{id}'"))),
+    }
+}
+
+async fn run_results(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(run) = store.run(&id).map_err(Problem::internal)? else {
+        return Err(Problem::not_found(format!("no run '{id}' (a queued run has no results yet)")));
+    };
+    let rows: Vec<serde_json::Value> = store
+        .results(&run.id)
+        .map_err(Problem::internal)?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "modelId": r.model_id, "modelVersion": r.model_version, "datasetId": run.dataset_id,
+                "fold": r.fold, "durationMs": r.duration_ms,
+                "metrics": serde_json::from_str::<serde_json::Value>(&r.metrics_json).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"runId": run.id, "status": run.status, "results": rows})))
+}
+
+/// Binds `bind` and serves until Ctrl-C. Prints the address it listens on.
+pub fn serve(config: Config, registry: Registry, bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let relay = config.events.redis_url.clone().map(|url| {
+        crate::events::Relay::spawn(
+            config.database.clone(),
+            crate::events::RelayConfig {
+                redis_url: url,
+                stream: config.events.stream.clone(),
+                maxlen: config.events.maxlen,
+            },
+        )
+    });
+    let state = AppState::start(config, registry, exe)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        println!("listening on http://{}", listener.local_addr()?);
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })?;
+    if let Some(r) = relay {
+        r.finish();
+    }
+    Ok(())
+}

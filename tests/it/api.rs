@@ -1,0 +1,181 @@
+//! The HTTP API over a real socket (port 0): start a run, poll it to
+//! completion, read results; every error case with its status and RFC 7807
+//! body; bearer-token enforcement.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mlhost_tests::{Sandbox, baseline_so, fixture_so};
+use serde_json::Value;
+
+/// A running `mlhost serve`; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(sb: &Sandbox) -> Server {
+    let mut child = Command::new(mlhost_tests::mlhost_bin())
+        .current_dir(sb.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the server says where it listens")
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "binds loopback: {url}");
+    Server { child, url }
+}
+
+fn sandbox(config_extra: &str) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.add_plugin(baseline_so(), "libbaseline.so");
+    sb.add_plugin(fixture_so("misbehave"), "libmisbehave.so");
+    sb.write(
+        "config/models.toml",
+        "[[model]]\nid = \"base\"\nplugin = \"baseline\"\n\n[[model]]\nid = \"slow\"\nplugin = \"misbehave\"\nparams = { mode = \"sleep\", ms = 400 }\n",
+    );
+    sb.write("config/mlhost.toml", &format!("plugin_dirs = [\"../plugins\"]\n{config_extra}"));
+    sb
+}
+
+/// (status, content type, JSON body) of any answer, success or error.
+fn call(req: ureq::Request, body: Option<&str>) -> (u16, String, Value) {
+    let result = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("transport error: {e}"),
+    };
+    let status = resp.status();
+    let ctype = resp.header("content-type").unwrap_or("").to_owned();
+    let text = resp.into_string().unwrap();
+    (status, ctype, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[test]
+fn start_a_run_poll_it_and_read_results() {
+    let sb = sandbox("");
+    let s = serve(&sb);
+    let (code, _, health) = call(ureq::get(&format!("{}/health", s.url)), None);
+    assert_eq!((code, health["models"]["ready"].as_u64()), (200, Some(2)));
+    let (code, _, models) = call(ureq::get(&format!("{}/api/ml/models", s.url)), None);
+    assert_eq!(code, 200);
+    assert_eq!(models["models"].as_array().unwrap().len(), 2);
+
+    let body = r#"{"dataset": "builtin:iris", "models": ["base"], "folds": 3, "seed": 1}"#;
+    let (code, _, started) = call(ureq::post(&format!("{}/api/ml/evaluations", s.url)), Some(body));
+    assert_eq!(code, 202, "{started}");
+    let run_id = started["runId"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let (code, _, st) =
+            call(ureq::get(&format!("{}/api/ml/evaluations/{run_id}", s.url)), None);
+        assert_eq!(code, 200, "{st}");
+        if st["status"] == "completed" || Instant::now() > deadline {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["jobs"]["byStatus"]["succeeded"], 1);
+    let (code, _, results) =
+        call(ureq::get(&format!("{}/api/ml/evaluations/{run_id}/results", s.url)), None);
+    assert_eq!(code, 200);
+    let rows = results["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 3 + 1);
+    assert!(rows.iter().all(|r| r["modelId"] == "base" && r["metrics"]["accuracy"].is_number()));
+}
+
+#[test]
+fn errors_are_problem_documents() {
+    let sb = sandbox("[api]\nqueue = 1\n");
+    let s = serve(&sb);
+    let post = |body: &str| call(ureq::post(&format!("{}/api/ml/evaluations", s.url)), Some(body));
+    let cases: Vec<(u16, &str, (u16, String, Value))> = vec![
+        (400, "/problems/bad-request", post("{not json")),
+        (400, "/problems/bad-request", post(r#"{"dataset": "builtin:iris", "wokers": 2}"#)),
+        (
+            422,
+            "/problems/unknown-model",
+            post(r#"{"dataset": "builtin:iris", "models": ["ghost"]}"#),
+        ),
+        (422, "/problems/invalid-params", post(r#"{"dataset": "builtin:iris", "workers": 0}"#)),
+        (422, "/problems/unknown-dataset", post(r#"{"dataset": "builtin:mnist"}"#)),
+        (
+            404,
+            "/problems/not-found",
+            call(ureq::get(&format!("{}/api/ml/evaluations/nope", s.url)), None),
+        ),
+        (
+            404,
+            "/problems/not-found",
+            call(ureq::get(&format!("{}/api/ml/evaluations/nope/results", s.url)), None),
+        ),
+    ];
+    for (want, kind, (code, ctype, body)) in cases {
+        assert_eq!(code, want, "{body}");
+        assert_eq!(ctype, "application/problem+json");
+        assert_eq!(body["type"], kind, "{body}");
+        assert_eq!(body["status"], want);
+        assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    }
+    // A full queue: one run executes, one waits, the next is refused.
+    let slow = r#"{"dataset": "builtin:iris", "models": ["slow"], "folds": 2}"#;
+    let mut codes = Vec::new();
+    let mut refused = None;
+    for _ in 0..4 {
+        let resp = ureq::post(&format!("{}/api/ml/evaluations", s.url))
+            .set("Content-Type", "application/json")
+            .send_string(slow);
+        match resp {
+            Ok(r) => codes.push(r.status()),
+            Err(ureq::Error::Status(code, r)) => {
+                codes.push(code);
+                refused = Some(r.header("retry-after").map(str::to_owned));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // The first is accepted; once the queue is full, the rest are refused.
+    assert_eq!(codes[0], 202, "{codes:?}");
+    let first_refusal = codes.iter().position(|&c| c == 503).expect("a full queue answers 503");
+    assert!(codes[first_refusal..].iter().all(|&c| c == 503), "{codes:?}");
+    assert!(codes[..first_refusal].iter().all(|&c| c == 202), "{codes:?}");
+    assert_eq!(refused, Some(Some("5".to_owned())));
+}
+
+#[test]
+fn the_token_guards_every_api_route() {
+    let sb = sandbox("[api]\ntoken = \"s3cret-token\"\n");
+    let s = serve(&sb);
+    let url = format!("{}/api/ml/models", s.url);
+    let (code, ctype, body) = call(ureq::get(&url), None);
+    assert_eq!((code, ctype.as_str()), (401, "application/problem+json"));
+    assert!(!body.to_string().contains("s3cret"), "the token never appears in answers");
+    let (code, _, _) = call(ureq::get(&url).set("Authorization", "Bearer wrong"), None);
+    assert_eq!(code, 401);
+    let (code, _, _) = call(ureq::get(&url).set("Authorization", "Bearer s3cret-token"), None);
+    assert_eq!(code, 200);
+    let (code, _, _) = call(ureq::get(&format!("{}/api/ml/evaluations/x", s.url)), None);
+    assert_eq!(code, 401);
+    // Health stays open for load balancers.
+    let (code, _, _) = call(ureq::get(&format!("{}/health", s.url)), None);
+    assert_eq!(code, 200);
+}
