@@ -17,11 +17,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::eval::{self, EvalError, Quiet, RunSpec, WorkerSetup};
@@ -141,17 +144,35 @@ impl AppState {
     }
 }
 
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "mlhost",
+    description = "Train and evaluate plugin models; read runs and results."
+))]
+struct ApiDoc;
+
+/// The routes and the OpenAPI document that describes them, built together
+/// so the document cannot drift from the router.
+fn parts(state: &Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::new()
+        .routes(routes!(models))
+        .routes(routes!(start_run))
+        .routes(routes!(run_status))
+        .routes(routes!(run_results))
+        .routes(routes!(run_events))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .nest("/api/ml", api)
+        .split_for_parts()
+}
+
 /// The whole router.
 pub fn app(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/models", get(models))
-        .route("/evaluations", post(start_run))
-        .route("/evaluations/{id}", get(run_status))
-        .route("/evaluations/{id}/results", get(run_results))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new()
-        .route("/health", get(health))
-        .nest("/api/ml", api)
+    let (router, doc) = parts(&state);
+    let doc = Arc::new(doc);
+    router
+        .route("/api/openapi.json", axum::routing::get(move || async move { Json((*doc).clone()) }))
         .fallback(|| async { Problem::not_found("no such route") })
         .with_state(state)
 }
@@ -176,18 +197,22 @@ async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: N
     next.run(req).await
 }
 
+/// Service status and counts of ready and rejected models.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "status and model counts")))]
 async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let ready = state.registry.ready().count();
     let rejected = state.registry.candidates.len() - ready;
     Json(json!({"status": "ok", "models": {"ready": ready, "rejected": rejected}}))
 }
 
+/// The registry report: every candidate, ready or rejected with a reason.
+#[utoipa::path(get, path = "/models", responses((status = 200, description = "the registry report"), (status = 401, description = "token missing or wrong")))]
 async fn models(State(state): State<Arc<AppState>>) -> Json<crate::registry::Report> {
     Json(state.registry.report())
 }
 
 /// `POST /api/ml/evaluations`, mirroring `mlhost eval`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct EvalRequest {
     dataset: String,
@@ -198,6 +223,13 @@ struct EvalRequest {
     seed: Option<u64>,
 }
 
+/// Starts a run (queued); the answer carries its id.
+#[utoipa::path(post, path = "/evaluations", request_body = EvalRequest, responses(
+    (status = 202, description = "queued: `{runId}`, Location header"),
+    (status = 400, description = "malformed JSON or unknown field"),
+    (status = 422, description = "unknown model or dataset, invalid params"),
+    (status = 503, description = "the run queue is full; Retry-After"),
+))]
 async fn start_run(
     State(state): State<Arc<AppState>>,
     body: Result<Json<EvalRequest>, JsonRejection>,
@@ -287,6 +319,10 @@ async fn start_run(
     Ok(r)
 }
 
+/// A run's status and job counts.
+#[utoipa::path(get, path = "/evaluations/{id}", params(("id" = String, Path, description = "run id")), responses(
+    (status = 200, description = "status and job counts"), (status = 404, description = "no such run"),
+))]
 async fn run_status(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -319,6 +355,10 @@ async fn run_status(
     }
 }
 
+/// A run's metric records: one per model and fold (fold -1 = mean).
+#[utoipa::path(get, path = "/evaluations/{id}/results", params(("id" = String, Path, description = "run id")), responses(
+    (status = 200, description = "metric records"), (status = 404, description = "no such run"),
+))]
 async fn run_results(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
@@ -340,6 +380,72 @@ async fn run_results(
         })
         .collect();
     Ok(Json(json!({"runId": run.id, "status": run.status, "results": rows})))
+}
+
+/// The run's events as Server-Sent Events, from its first to
+/// `run.completed`, live as they are written (`curl -N` works).
+#[utoipa::path(get, path = "/evaluations/{id}/events", params(("id" = String, Path, description = "run id")), responses(
+    (status = 200, description = "text/event-stream of event envelopes"), (status = 404, description = "no such run"),
+))]
+async fn run_events(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<
+    Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>,
+    Problem,
+> {
+    let known = state
+        .store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .run(&id)
+        .map_err(Problem::internal)?
+        .is_some()
+        || state.pending.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id);
+    if !known {
+        return Err(Problem::not_found(format!("no run '{id}'")));
+    }
+    let start = (state, id, 0i64, false, std::collections::VecDeque::new());
+    let stream = futures_util::stream::unfold(
+        start,
+        |(state, id, mut last, mut done, mut buf)| async move {
+            loop {
+                if let Some(e) = buf.pop_front() {
+                    return Some((Ok(e), (state, id, last, done, buf)));
+                }
+                if done {
+                    return None;
+                }
+                let events = state
+                    .store
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .run_events(&id)
+                    .unwrap_or_default();
+                let seen = last;
+                for e in events.into_iter().filter(|e| e.seq > seen) {
+                    last = e.seq;
+                    done |= e.event_type == "run.completed";
+                    buf.push_back(
+                        SseEvent::default()
+                            .id(e.id.clone())
+                            .event(e.event_type.clone())
+                            .data(e.envelope().to_string()),
+                    );
+                }
+                if buf.is_empty() {
+                    // A run refused before it started never completes.
+                    if let Some(Pending::Refused(_)) =
+                        state.pending.lock().unwrap_or_else(|e| e.into_inner()).get(&id)
+                    {
+                        return None;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 /// Binds `bind` and serves until Ctrl-C. Prints the address it listens on.

@@ -179,3 +179,54 @@ fn the_token_guards_every_api_route() {
     let (code, _, _) = call(ureq::get(&format!("{}/health", s.url)), None);
     assert_eq!(code, 200);
 }
+
+#[test]
+fn events_stream_live_and_the_openapi_document_lists_every_route() {
+    let sb = sandbox("");
+    let s = serve(&sb);
+    let body =
+        r#"{"dataset": "builtin:iris", "models": ["base", "slow"], "folds": 2, "workers": 1}"#;
+    let (code, _, started) = call(ureq::post(&format!("{}/api/ml/evaluations", s.url)), Some(body));
+    assert_eq!(code, 202);
+    let run_id = started["runId"].as_str().unwrap();
+    // The stream follows the run while it runs and ends with run.completed.
+    let resp = ureq::get(&format!("{}/api/ml/evaluations/{run_id}/events", s.url)).call().unwrap();
+    assert_eq!(resp.header("content-type"), Some("text/event-stream"));
+    let text = resp.into_string().unwrap();
+    let types: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(
+        types,
+        [
+            "run.started",
+            "evaluation.started",
+            "evaluation.completed",
+            "evaluation.started",
+            "evaluation.completed",
+            "run.completed"
+        ]
+    );
+    let first: Value =
+        serde_json::from_str(text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap()).unwrap();
+    assert_eq!(
+        (first["eventType"].as_str(), first["runId"].as_str()),
+        (Some("run.started"), Some(run_id))
+    );
+    let (code, _, _) = call(ureq::get(&format!("{}/api/ml/evaluations/nope/events", s.url)), None);
+    assert_eq!(code, 404);
+
+    let (code, _, doc) = call(ureq::get(&format!("{}/api/openapi.json", s.url)), None);
+    assert_eq!(code, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    for p in [
+        "/health",
+        "/api/ml/models",
+        "/api/ml/evaluations",
+        "/api/ml/evaluations/{id}",
+        "/api/ml/evaluations/{id}/results",
+        "/api/ml/evaluations/{id}/events",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from {paths:?}");
+    }
+    assert!(doc["components"]["schemas"]["EvalRequest"].is_object());
+}
