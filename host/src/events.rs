@@ -100,7 +100,7 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Starts publishing the outbox of `database` every 100 ms.
+    /// Starts publishing the outbox of `database` every 20 ms.
     pub fn spawn(database: PathBuf, cfg: RelayConfig) -> Relay {
         let stop = StopFlag::default();
         let flag = stop.clone();
@@ -142,7 +142,7 @@ impl Relay {
                 if last_round {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(20));
             }
         });
         Relay { stop, handle }

@@ -74,6 +74,9 @@ const MIGRATIONS: &[&str] = &[
         payload_json TEXT NOT NULL,
         published_at TEXT
     );",
+    // 2: the relay asks for unpublished events every few milliseconds.
+    "CREATE INDEX events_pending ON events(published_at) WHERE published_at IS NULL;
+     CREATE INDEX events_run ON events(run_id);",
 ];
 
 /// RFC 3339 UTC with milliseconds, as every stored time.
