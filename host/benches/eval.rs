@@ -55,6 +55,7 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         workers_from: None,
         cancel: mlhost::pool::StopFlag::default(),
         run_id: None,
+        early_stopping: None,
     }
 }
 

@@ -66,6 +66,21 @@ pub enum Command {
         #[arg(long)]
         bind: Option<std::net::SocketAddr>,
     },
+    /// The per-epoch trend of a job (an operation): best epoch, epochs since
+    /// improvement, overfitting, plateau, and a recommendation.
+    Analyze {
+        /// The job id (`mlhost show RUN --json` lists them as jobs).
+        job: String,
+        /// Epochs without improvement that make a plateau.
+        #[arg(long, default_value_t = 5)]
+        patience: u32,
+        /// The smallest improvement of validation loss that counts.
+        #[arg(long, default_value_t = 0.001)]
+        min_delta: f64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Runs one job from a spec on stdin (used by process isolation).
     #[command(hide = true)]
     Worker,
@@ -119,6 +134,10 @@ pub struct EvalArgs {
     /// Positive class for binary metrics (default: the greater label).
     #[arg(long)]
     pub pos_label: Option<String>,
+    /// Stop each model's training once validation loss stops improving:
+    /// `patience=5,min_delta=0.001` (either part may be left out).
+    #[arg(long, value_name = "SPEC", value_parser = parse_early_stopping)]
+    pub early_stopping: Option<crate::trend::Patience>,
     /// Resume a stored run: run again every job that did not succeed, with
     /// the run's own settings (the other flags are ignored).
     #[arg(long, value_name = "RUN")]
@@ -126,6 +145,33 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_early_stopping(s: &str) -> Result<crate::trend::Patience, String> {
+    let mut p = crate::trend::Patience::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected key=value"))?;
+        match k.trim() {
+            "patience" => {
+                p.patience = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or("patience must be a whole number >= 1")?
+            }
+            "min_delta" => {
+                p.min_delta = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|d: &f64| *d >= 0.0 && d.is_finite())
+                    .ok_or("min_delta must be a number >= 0")?
+            }
+            other => return Err(format!("unknown key {other:?}; use patience and min_delta")),
+        }
+    }
+    Ok(p)
 }
 
 /// `--isolation`.
@@ -170,6 +216,38 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Metrics { .. } | Command::Worker => unreachable!("handled above"),
         Command::Eval(args) => return eval_command(&config, args, out),
+        Command::Analyze { job, patience, min_delta, json } => {
+            let store = Store::open(&config.database)?;
+            let rows = store.epochs(&job)?;
+            let p = crate::trend::Patience { patience: patience.max(1), min_delta };
+            let mut doc = crate::trend::report(&rows, p);
+            doc["operationId"] = job.clone().into();
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &doc)?;
+                writeln!(out)?;
+            } else if rows.is_empty() {
+                writeln!(
+                    out,
+                    "no epochs recorded for job {job}: its model reports none, or it has not trained yet"
+                )?;
+            } else {
+                for f in doc["folds"].as_array().into_iter().flatten() {
+                    let t = &f["trend"];
+                    writeln!(
+                        out,
+                        "fold {}: {} epochs, best epoch {} (val_loss {}), {} since improvement, overfitting: {}, plateau: {} -> {}",
+                        f["fold"],
+                        t["epochs"],
+                        t["bestEpoch"],
+                        t["bestValLoss"],
+                        t["epochsSinceImprovement"],
+                        t["overfitting"],
+                        t["plateau"],
+                        t["recommendation"].as_str().unwrap_or("")
+                    )?;
+                }
+            }
+        }
         Command::Serve { bind } => {
             let registry = Registry::discover(&config).map_err(BadInput::Config)?;
             let bind = bind.unwrap_or(config.api.bind);
@@ -294,6 +372,7 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
         }),
         cancel: crate::pool::StopFlag::default(),
         run_id: None,
+        early_stopping: args.early_stopping,
     };
     // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
     // queued ones are not started, and the run can be resumed.

@@ -66,6 +66,8 @@ pub struct RunSpec {
     /// Use this run id (the HTTP API hands it out before the run starts).
     #[serde(skip)]
     pub run_id: Option<String>,
+    /// Stop a model's training once validation loss stops improving.
+    pub early_stopping: Option<Patience>,
 }
 
 /// Where process workers come from.
@@ -214,6 +216,8 @@ struct StoredSpec {
     isolation: Isolation,
     quarantine_after: u32,
     max_memory_mb: Option<u64>,
+    #[serde(default)]
+    early_stopping: Option<Patience>,
 }
 
 /// Resumes run `run_id`: runs again every job that did not succeed (queued,
@@ -256,6 +260,7 @@ pub fn resume(
         workers_from,
         cancel,
         run_id: None,
+        early_stopping: stored.early_stopping,
     };
     let data =
         dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), TaskHint::Force(task))
@@ -292,6 +297,10 @@ pub fn resume(
     execute(store, &spec, &run.id, data, folds, jobs, pos_label, progress)
 }
 
+fn store_path(store: &Store) -> std::path::PathBuf {
+    std::path::PathBuf::from(store.path())
+}
+
 /// Runs planned jobs of a stored run and completes it.
 #[allow(clippy::too_many_arguments)]
 fn execute(
@@ -320,6 +329,20 @@ fn execute(
             Some((setup.exe.clone(), snapshot, Crashes::default()))
         }
     };
+    // Epochs go to their own writer, so training never waits for SQLite.
+    let (epoch_tx, epoch_rx) = std::sync::mpsc::channel::<crate::store::EpochRow>();
+    let epoch_writer = {
+        let mut epoch_store = Store::open(&store_path(store))?;
+        std::thread::spawn(move || {
+            while let Ok(first) = epoch_rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(epoch_rx.try_iter());
+                if let Err(e) = epoch_store.record_epochs(&batch) {
+                    eprintln!("epochs: {e}");
+                }
+            }
+        })
+    };
     let data = Arc::new(data);
     let folds = Arc::new(folds);
     let seed = spec.seed.unwrap_or(0);
@@ -345,10 +368,13 @@ fn execute(
                         protocol: spec.protocol,
                         task: task.as_str().to_owned(),
                         max_memory_mb: spec.max_memory_mb,
+                        job_id: job.job_id.clone(),
+                        early_stopping: spec.early_stopping,
                     },
                     plugin_name: plugin.info.name.clone(),
                     quarantine_after: spec.quarantine_after,
                     crashes,
+                    epochs: epoch_tx.clone(),
                 };
                 let work: Box<dyn FnOnce(StopFlag) -> Result<FoldScores, JobFailure> + Send> =
                     Box::new(move |stop| run_in_child(&job, &stop));
@@ -357,9 +383,20 @@ fn execute(
             Planned::Run { plugin, params, scale } => {
                 let (plugin, params, data, folds, scale) =
                     (plugin.clone(), params.clone(), data.clone(), folds.clone(), *scale);
+                let (job_id, sink, early) =
+                    (job.job_id.clone(), epoch_tx.clone(), spec.early_stopping);
                 let work: Box<dyn FnOnce(StopFlag) -> Result<FoldScores, JobFailure> + Send> =
                     Box::new(move |stop| {
-                        let job = Job { plugin: &plugin, params: &params, scale, seed, pos_label };
+                        let job = Job {
+                            plugin: &plugin,
+                            params: &params,
+                            scale,
+                            seed,
+                            pos_label,
+                            job_id: &job_id,
+                            epochs: Some(&sink),
+                            early,
+                        };
                         run_job(&job, data.view(), &folds, &stop)
                     });
                 runnable.push((i, work));
@@ -421,6 +458,8 @@ fn execute(
             store_error = Some(e);
         }
     });
+    drop(epoch_tx);
+    let _ = epoch_writer.join();
     if let Some(e) = store_error {
         return Err(e.into());
     }
@@ -496,10 +535,22 @@ fn plan_candidate(c: &crate::Candidate, task: Task) -> Planned {
     }
 }
 
+/// Where jobs send their epochs: a channel, so training never waits for
+/// the database.
+pub type EpochSink = std::sync::mpsc::Sender<crate::store::EpochRow>;
+
 struct JobHooks<'a> {
     seed: u64,
     n_classes: usize,
     stop: &'a StopFlag,
+    job_id: &'a str,
+    fold: usize,
+    sink: Option<&'a EpochSink>,
+    early: Option<Patience>,
+    history: Vec<crate::trend::Epoch>,
+    last: Instant,
+    /// (stopped epoch, best epoch) when early stopping ended training.
+    stopped: Option<(u32, Option<u32>)>,
 }
 
 impl FitHooks for JobHooks<'_> {
@@ -512,10 +563,41 @@ impl FitHooks for JobHooks<'_> {
     fn should_stop(&self) -> bool {
         self.stop.is_set()
     }
-    fn on_epoch(&mut self, _: u32, _: &[(&str, f64)]) -> Control {
-        if self.stop.is_set() { Control::Stop } else { Control::Continue }
+    fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
+        let now = Instant::now();
+        let get = |name: &str| metrics.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        self.history.push(crate::trend::Epoch {
+            epoch,
+            train_loss: get("train_loss"),
+            val_loss: get("val_loss"),
+        });
+        if let Some(sink) = self.sink {
+            let mut m: BTreeMap<&str, f64> = metrics.iter().copied().collect();
+            m.insert("duration_ms", now.duration_since(self.last).as_secs_f64() * 1000.0);
+            let _ = sink.send(crate::store::EpochRow {
+                job_id: self.job_id.to_owned(),
+                fold: self.fold as i64,
+                epoch: i64::from(epoch),
+                metrics_json: serde_json::to_string(&m).expect("metrics serialize"),
+                recorded_at: crate::store::now(),
+            });
+        }
+        self.last = now;
+        if self.stop.is_set() {
+            return Control::Stop;
+        }
+        if let Some(p) = self.early {
+            let trend = crate::trend::analyze(&self.history, p);
+            if trend.plateau {
+                self.stopped = Some((epoch, trend.best_epoch));
+                return Control::Stop;
+            }
+        }
+        Control::Continue
     }
 }
+
+pub use crate::trend::Patience;
 
 /// What one job runs.
 pub(crate) struct Job<'a> {
@@ -524,6 +606,9 @@ pub(crate) struct Job<'a> {
     pub(crate) scale: Scale,
     pub(crate) seed: u64,
     pub(crate) pos_label: u32,
+    pub(crate) job_id: &'a str,
+    pub(crate) epochs: Option<&'a EpochSink>,
+    pub(crate) early: Option<Patience>,
 }
 
 /// One candidate, every fold: a fresh model per fold, fitted on the
@@ -535,7 +620,7 @@ pub(crate) fn run_job(
     folds: &[Fold],
     stop: &StopFlag,
 ) -> Result<FoldScores, JobFailure> {
-    let Job { plugin, params, scale, seed, pos_label } = *job;
+    let Job { plugin, params, scale, seed, pos_label, job_id, epochs, early } = *job;
     let y = data.y;
     let k = data.n_classes;
     let cols = data.cols;
@@ -568,7 +653,18 @@ pub(crate) fn run_job(
         }
         let y_train: Vec<f64> = fold.train.iter().map(|&i| y[i as usize]).collect();
         let t0 = Instant::now();
-        let mut hooks = JobHooks { seed, n_classes: k, stop };
+        let mut hooks = JobHooks {
+            seed,
+            n_classes: k,
+            stop,
+            job_id,
+            fold: f,
+            sink: epochs,
+            early,
+            history: Vec::new(),
+            last: Instant::now(),
+            stopped: None,
+        };
         model.fit(x_train, &y_train, &mut hooks).map_err(|e| fail("fit", &e))?;
         let fit_seconds = t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
@@ -598,6 +694,10 @@ pub(crate) fn run_job(
         .map_err(|e| JobFailure::failed(format!("fold {f}: scoring: {e}")))?;
         let mut m = scores.to_map();
         m.insert("fit_seconds".to_owned(), Some(fit_seconds));
+        if let Some((stopped, best)) = hooks.stopped {
+            m.insert("stopped_epoch".to_owned(), Some(f64::from(stopped)));
+            m.insert("best_epoch".to_owned(), best.map(f64::from));
+        }
         m.insert("predict_seconds".to_owned(), Some(predict_seconds));
         out.push((m, ((fit_seconds + predict_seconds) * 1000.0).round() as i64));
     }

@@ -30,6 +30,7 @@ pub mod score_file;
 pub mod snapshot;
 pub mod split;
 pub mod store;
+pub mod trend;
 pub mod worker;
 
 pub use config::{Config, ConfigError};

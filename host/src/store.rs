@@ -77,6 +77,19 @@ const MIGRATIONS: &[&str] = &[
     // 2: the relay asks for unpublished events every few milliseconds.
     "CREATE INDEX events_pending ON events(published_at) WHERE published_at IS NULL;
      CREATE INDEX events_run ON events(run_id);",
+    // 3: a job trains one model per fold, so epochs are per (job, fold).
+    "ALTER TABLE epoch_metrics RENAME TO epoch_metrics_v1;
+     CREATE TABLE epoch_metrics (
+        job_id       TEXT NOT NULL,
+        fold         INTEGER NOT NULL DEFAULT 0,
+        epoch        INTEGER NOT NULL,
+        metrics_json TEXT NOT NULL,
+        recorded_at  TEXT NOT NULL,
+        PRIMARY KEY (job_id, fold, epoch)
+     );
+     INSERT INTO epoch_metrics (job_id, fold, epoch, metrics_json, recorded_at)
+        SELECT job_id, 0, epoch, metrics_json, recorded_at FROM epoch_metrics_v1;
+     DROP TABLE epoch_metrics_v1;",
 ];
 
 /// RFC 3339 UTC with milliseconds, as every stored time.
@@ -172,6 +185,11 @@ impl Store {
             tx.pragma_update(None, "user_version", i + 1)?;
         }
         tx.commit()
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     fn wrap<T>(&self, r: rusqlite::Result<T>) -> Result<T> {
@@ -393,6 +411,44 @@ impl Store {
         self.wrap(r)
     }
 
+    /// Records epochs (replacing a same-numbered one), in one transaction.
+    pub fn record_epochs(&mut self, epochs: &[EpochRow]) -> Result<()> {
+        let r = (|| {
+            let tx = self.conn.transaction()?;
+            {
+                let mut q = tx.prepare(
+                    "INSERT INTO epoch_metrics (job_id, fold, epoch, metrics_json, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (job_id, fold, epoch) DO UPDATE SET metrics_json = excluded.metrics_json, recorded_at = excluded.recorded_at",
+                )?;
+                for e in epochs {
+                    q.execute(params![e.job_id, e.fold, e.epoch, e.metrics_json, e.recorded_at])?;
+                }
+            }
+            tx.commit()
+        })();
+        self.wrap(r)
+    }
+
+    /// A job's (operation's) epochs, by fold then epoch.
+    pub fn epochs(&self, job_id: &str) -> Result<Vec<EpochRow>> {
+        let r = (|| {
+            let mut q = self.conn.prepare(
+                "SELECT job_id, fold, epoch, metrics_json, recorded_at FROM epoch_metrics WHERE job_id = ?1 ORDER BY fold, epoch",
+            )?;
+            let rows = q.query_map([job_id], |r| {
+                Ok(EpochRow {
+                    job_id: r.get(0)?,
+                    fold: r.get(1)?,
+                    epoch: r.get(2)?,
+                    metrics_json: r.get(3)?,
+                    recorded_at: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })();
+        self.wrap(r)
+    }
+
     /// Marks an event published.
     pub fn mark_published(&mut self, event_id: &str) -> Result<()> {
         let r = self
@@ -486,6 +542,22 @@ impl Store {
         let r = self.conn.query_row(sql, [run_id], |r| r.get(0)).optional();
         self.wrap(r).map(|v| v.unwrap_or(0))
     }
+}
+
+/// One epoch of one fold of a job.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochRow {
+    /// The job (operation).
+    pub job_id: String,
+    /// The fold whose model trained.
+    pub fold: i64,
+    /// Counts from 1.
+    pub epoch: i64,
+    /// `{name: value}`, including `duration_ms`.
+    pub metrics_json: String,
+    /// RFC 3339.
+    pub recorded_at: String,
 }
 
 /// One outbox event.

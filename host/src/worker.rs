@@ -50,6 +50,10 @@ pub struct WorkerSpec {
     pub task: String,
     /// Address-space limit of the child (RLIMIT_DATA), in MB.
     pub max_memory_mb: Option<u64>,
+    /// The job, for its epoch records.
+    pub job_id: String,
+    /// Early stopping on validation loss.
+    pub early_stopping: Option<crate::trend::Patience>,
 }
 
 /// What a worker prints on stdout.
@@ -105,20 +109,46 @@ fn params_from_json(
         .collect()
 }
 
-/// The child's side: read a spec from `input`, run it, write the outcome to
-/// `output`. Plugin failures are outcomes; only I/O errors are errors.
+/// A line the child writes: an epoch as it happens, or the final outcome.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Line {
+    EpochRow(crate::store::EpochRow),
+    Outcome(WorkerOutcome),
+}
+
+/// The child's side: read a spec from `input`, run it, write each epoch and
+/// then the outcome to `output`, one JSON line each. Plugin failures are
+/// outcomes; only I/O errors are errors.
 pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<()> {
-    let outcome = match serde_json::from_reader::<_, WorkerSpec>(input) {
-        Ok(spec) => run_spec(&spec),
+    let spec = match serde_json::from_reader::<_, WorkerSpec>(input) {
+        Ok(spec) => spec,
         Err(e) => {
-            WorkerOutcome::Failed { status: "failed".into(), error: format!("worker spec: {e}") }
+            let error = format!("worker spec: {e}");
+            let failed = WorkerOutcome::Failed { status: "failed".into(), error };
+            serde_json::to_writer(&mut output, &Line::Outcome(failed))?;
+            return output.flush();
         }
     };
-    serde_json::to_writer(&mut output, &outcome)?;
+    // The job runs on its own thread; this one forwards its epochs as they
+    // come, so the host sees training live.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let job = std::thread::spawn(move || run_spec(&spec, tx));
+    for row in rx {
+        serde_json::to_writer(&mut output, &Line::EpochRow(row))?;
+        output.write_all(b"\n")?;
+        output.flush()?;
+    }
+    let outcome = job.join().unwrap_or_else(|_| WorkerOutcome::Failed {
+        status: "failed".into(),
+        error: "the worker's job thread panicked".into(),
+    });
+    serde_json::to_writer(&mut output, &Line::Outcome(outcome))?;
+    output.write_all(b"\n")?;
     output.flush()
 }
 
-fn run_spec(spec: &WorkerSpec) -> WorkerOutcome {
+fn run_spec(spec: &WorkerSpec, epochs: crate::eval::EpochSink) -> WorkerOutcome {
     let failed = |error: String| WorkerOutcome::Failed { status: "failed".into(), error };
     if let Some(mb) = spec.max_memory_mb {
         let bytes = mb.saturating_mul(1 << 20);
@@ -154,6 +184,9 @@ fn run_spec(spec: &WorkerSpec) -> WorkerOutcome {
         scale: spec.scale,
         seed: spec.seed,
         pos_label: spec.pos_label,
+        job_id: &spec.job_id,
+        epochs: Some(&epochs),
+        early: spec.early_stopping,
     };
     // The host enforces the timeout by killing this process.
     match run_job(&job, data, &folds, &StopFlag::default()) {
@@ -190,6 +223,8 @@ pub struct ChildJob {
     pub quarantine_after: u32,
     /// Shared by the run's jobs.
     pub crashes: Crashes,
+    /// Where the child's epochs go.
+    pub epochs: crate::eval::EpochSink,
 }
 
 /// Runs `job` in a child process, killing it when `stop` is set.
@@ -227,7 +262,27 @@ pub(crate) fn run_in_child(job: &ChildJob, stop: &StopFlag) -> Result<FoldScores
             buf
         })
     };
-    let out = drain(child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    // stdout: epoch lines forwarded as they come, then the outcome line.
+    let out = {
+        let stdout = child.stdout.take();
+        let sink = job.epochs.clone();
+        std::thread::spawn(move || {
+            let mut outcome = None;
+            if let Some(stdout) = stdout {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                    match serde_json::from_str::<Line>(&line) {
+                        Ok(Line::EpochRow(row)) => {
+                            let _ = sink.send(row);
+                        }
+                        Ok(Line::Outcome(o)) => outcome = Some(o),
+                        Err(_) => {}
+                    }
+                }
+            }
+            outcome
+        })
+    };
     let err = drain(child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
     let mut pause = Duration::from_micros(50);
     let status = loop {
@@ -248,10 +303,10 @@ pub(crate) fn run_in_child(job: &ChildJob, stop: &StopFlag) -> Result<FoldScores
             Err(e) => return Err(JobFailure::failed(format!("lost the worker process: {e}"))),
         }
     };
-    let stdout = out.join().unwrap_or_default();
+    let outcome = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
     if status.success()
-        && let Ok(outcome) = serde_json::from_slice::<WorkerOutcome>(&stdout)
+        && let Some(outcome) = outcome
     {
         return match outcome {
             WorkerOutcome::Succeeded { folds } => Ok(folds),

@@ -7,3 +7,4 @@ mod isolation;
 mod loader;
 mod quality;
 mod registry;
+mod training;

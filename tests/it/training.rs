@@ -1,0 +1,162 @@
+//! Per-epoch training metrics: stored for every epoch of the real `mlp`,
+//! early stopping at the epoch the trend says, and the operations API.
+
+use mlhost::store::Store;
+use mlhost::trend::{Epoch, Patience, analyze};
+use mlhost_tests::{Sandbox, plugin_so};
+use serde_json::Value;
+
+fn mlp_sandbox(epochs: u32) -> Sandbox {
+    let sb = Sandbox::new();
+    sb.add_plugin(plugin_so("mlp"), "libmlp.so");
+    sb.write(
+        "config/models.toml",
+        &format!("[[model]]\nid = \"net\"\nplugin = \"mlp\"\nparams = {{ epochs = {epochs} }}\nscale = \"standard\"\n"),
+    );
+    sb
+}
+
+fn eval(sb: &Sandbox, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "eval",
+        "--json",
+        "--models",
+        "net",
+        "--dataset",
+        "builtin:breast_cancer",
+        "--folds",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let out = sb.mlhost(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn history(store: &Store, job: &str, fold: i64) -> Vec<Epoch> {
+    store
+        .epochs(job)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.fold == fold)
+        .map(|e| {
+            let m: Value = serde_json::from_str(&e.metrics_json).unwrap();
+            Epoch {
+                epoch: e.epoch as u32,
+                train_loss: m["train_loss"].as_f64(),
+                val_loss: m["val_loss"].as_f64(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_epoch_of_every_fold_is_stored() {
+    let sb = mlp_sandbox(10);
+    let report = eval(&sb, &[]);
+    let store = Store::open(&sb.path().join("mlhost.db")).unwrap();
+    let job = &store.jobs(report["runId"].as_str().unwrap()).unwrap()[0];
+    let rows = store.epochs(&job.id).unwrap();
+    assert_eq!(rows.len(), 3 * 10);
+    let m: Value = serde_json::from_str(&rows[0].metrics_json).unwrap();
+    for key in ["train_loss", "val_loss", "val_accuracy", "learning_rate", "duration_ms"] {
+        assert!(m[key].is_number(), "{key} missing in {m}");
+    }
+    assert!(rows[0].recorded_at.ends_with('Z'));
+    // `mlhost analyze` reads them back.
+    let out = sb.mlhost(&["analyze", &job.id, "--json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["folds"].as_array().unwrap().len(), 3);
+    assert_eq!(doc["folds"][0]["trend"]["epochs"], 10);
+    let out = sb.mlhost(&["analyze", "no-such-job"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("no epochs recorded for job no-such-job")
+    );
+}
+
+#[test]
+fn early_stopping_stops_the_real_mlp_at_the_epoch_the_trend_says() {
+    let p = Patience { patience: 3, min_delta: 0.01 };
+    for isolation in ["thread", "process"] {
+        let sb = mlp_sandbox(500);
+        let report =
+            eval(&sb, &["--early-stopping", "patience=3,min_delta=0.01", "--isolation", isolation]);
+        let m = &report["models"][0];
+        assert_eq!(m["status"], "succeeded", "{m:#}");
+        let store = Store::open(&sb.path().join("mlhost.db")).unwrap();
+        let job = &store.jobs(report["runId"].as_str().unwrap()).unwrap()[0];
+        for (fold, metrics) in m["folds"].as_array().unwrap().iter().enumerate() {
+            let stopped = metrics["stopped_epoch"].as_f64().expect("stopped early") as usize;
+            assert!(stopped < 500, "{isolation}: fold {fold} ran all epochs");
+            let h = history(&store, &job.id, fold as i64);
+            assert_eq!(
+                h.len(),
+                stopped,
+                "{isolation}: fold {fold}: one stored epoch per trained epoch"
+            );
+            assert!(analyze(&h, p).plateau, "{isolation}: fold {fold}: stopped on a plateau");
+            assert!(
+                !analyze(&h[..stopped - 1], p).plateau,
+                "{isolation}: fold {fold}: not a moment later than it"
+            );
+            assert_eq!(metrics["best_epoch"].as_f64(), analyze(&h, p).best_epoch.map(f64::from));
+        }
+    }
+}
+
+#[test]
+fn operations_api_records_and_analyzes_external_epochs() {
+    use std::io::BufRead;
+    let sb = mlp_sandbox(5);
+    let mut child = std::process::Command::new(mlhost_tests::mlhost_bin())
+        .current_dir(sb.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let url = format!("{base}/api/ml/operations/trainer-7/metrics");
+    let post = |body: &str| match ureq::post(&url)
+        .set("Content-Type", "application/json")
+        .send_string(body)
+    {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(c, r)) => (c, r.into_string().unwrap()),
+        Err(e) => panic!("{e}"),
+    };
+    // Train loss falls, validation loss turns up: overfitting.
+    let train = [1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1];
+    let val = [1.0, 0.8, 0.6, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8];
+    let epochs: Vec<Value> = train
+        .iter()
+        .zip(val)
+        .enumerate()
+        .map(|(i, (t, v))| serde_json::json!({"epoch": i + 1, "metrics": {"train_loss": t, "val_loss": v}}))
+        .collect();
+    let (code, body) = post(&serde_json::json!({ "epochs": epochs }).to_string());
+    assert_eq!(code, 201, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["folds"][0]["trend"]["recommendation"], "stop: overfitting");
+    assert_eq!(doc["folds"][0]["trend"]["bestEpoch"], 4);
+    let got: Value =
+        serde_json::from_str(&ureq::get(&url).call().unwrap().into_string().unwrap()).unwrap();
+    assert_eq!(got["folds"][0]["epochs"].as_array().unwrap().len(), 9);
+    assert_eq!(got["operationId"], "trainer-7");
+
+    for (body, want) in [
+        (r#"{"epochs": [{"epoch": 0, "metrics": {"loss": 1}}]}"#, 422),
+        (r#"{"epochs": [{"epoch": 1, "metrics": {}}]}"#, 422),
+        (r#"{"epochs": []}"#, 422),
+        (r#"{"epochs": [{"epoch": 1, "metrics": {"loss": 1}, "extra": 1}]}"#, 400),
+        ("{", 400),
+    ] {
+        assert_eq!(post(body).0, want, "{body}");
+    }
+    let missing = ureq::get(&format!("{base}/api/ml/operations/nobody/metrics")).call();
+    assert!(matches!(missing, Err(ureq::Error::Status(404, _))));
+    let _ = child.kill();
+    let _ = child.wait();
+}
