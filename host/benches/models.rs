@@ -65,5 +65,66 @@ fn fit_times(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, fit_times);
+/// The per-epoch work the host does in a run (`eval`'s hooks): metrics to
+/// JSON with the epoch's duration, sent over a channel to the epoch writer.
+struct Reporting {
+    tx: std::sync::mpsc::Sender<String>,
+    last: std::time::Instant,
+}
+impl FitHooks for Reporting {
+    fn seed(&self) -> u64 {
+        0
+    }
+    fn n_classes(&self) -> usize {
+        2
+    }
+    fn should_stop(&self) -> bool {
+        false
+    }
+    fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
+        let now = std::time::Instant::now();
+        let mut m: std::collections::BTreeMap<&str, f64> = metrics.iter().copied().collect();
+        m.insert("duration_ms", now.duration_since(self.last).as_secs_f64() * 1000.0);
+        m.insert("epoch", f64::from(epoch));
+        let _ = self.tx.send(serde_json::to_string(&m).unwrap());
+        self.last = now;
+        Control::Continue
+    }
+}
+
+/// The mlp's training time with the host recording every epoch versus a
+/// host that ignores them.
+fn mlp_reporting(c: &mut Criterion) {
+    let target = root().join("target/bench-plugins").display().to_string();
+    let built = cargo_build(
+        &root(),
+        &["--lib", "--release", "--target-dir", &target, "-p", "mlhost-plugin-mlp"],
+    );
+    let plugin = loader::load(&built["mlhost_plugin_mlp"]).unwrap();
+    let data =
+        dataset::load(&Source::Builtin("breast_cancer".into()), None, TaskHint::Infer).unwrap();
+    let all = Matrix::new(&data.x, data.rows, data.cols()).unwrap();
+    let scaled = Scaler::fit(Scale::Standard, all).unwrap().transform(all);
+    let x = Matrix::new(&scaled, data.rows, data.cols()).unwrap();
+    let y = data.y().to_vec();
+    let params = plugin.info.defaults();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let drain = std::thread::spawn(move || rx.into_iter().count());
+    let mut g = c.benchmark_group("mlp_fit_50_epochs_569x30");
+    g.sample_size(20);
+    g.bench_function("reporting_off", |b| {
+        b.iter(|| plugin.new_model(&params).unwrap().fit(x, &y, &mut Hooks).unwrap())
+    });
+    g.bench_function("reporting_on", |b| {
+        b.iter(|| {
+            let mut hooks = Reporting { tx: tx.clone(), last: std::time::Instant::now() };
+            plugin.new_model(&params).unwrap().fit(x, &y, &mut hooks).unwrap()
+        })
+    });
+    g.finish();
+    drop(tx);
+    let _ = drain.join();
+}
+
+criterion_group!(benches, fit_times, mlp_reporting);
 criterion_main!(benches);

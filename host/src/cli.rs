@@ -80,6 +80,14 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also draw train and validation loss per epoch to this SVG file.
+        #[arg(long, value_name = "FILE.svg")]
+        plot: Option<PathBuf>,
+    },
+    /// Follow a run live: each job's latest epoch and its trend.
+    Watch {
+        /// The run id (or a unique prefix).
+        run: String,
     },
     /// Runs one job from a spec on stdin (used by process isolation).
     #[command(hide = true)]
@@ -216,10 +224,33 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Metrics { .. } | Command::Worker => unreachable!("handled above"),
         Command::Eval(args) => return eval_command(&config, args, out),
-        Command::Analyze { job, patience, min_delta, json } => {
+        Command::Watch { run } => return watch(&config, &run, out),
+        Command::Analyze { job, patience, min_delta, json, plot } => {
             let store = Store::open(&config.database)?;
             let rows = store.epochs(&job)?;
             let p = crate::trend::Patience { patience: patience.max(1), min_delta };
+            if let Some(path) = &plot {
+                if rows.is_empty() {
+                    return Err(BadInput::Other(format!(
+                        "no epochs recorded for job {job}; nothing to plot"
+                    ))
+                    .into());
+                }
+                let mut folds: std::collections::BTreeMap<i64, Vec<crate::trend::Epoch>> =
+                    Default::default();
+                for r in &rows {
+                    let m: serde_json::Value =
+                        serde_json::from_str(&r.metrics_json).unwrap_or_default();
+                    folds.entry(r.fold).or_default().push(crate::trend::Epoch {
+                        epoch: r.epoch as u32,
+                        train_loss: m["train_loss"].as_f64(),
+                        val_loss: m["val_loss"].as_f64(),
+                    });
+                }
+                let folds: Vec<_> = folds.into_iter().collect();
+                crate::plot::loss_curves(path, &format!("job {job}"), &folds, p)
+                    .map_err(BadInput::Other)?;
+            }
             let mut doc = crate::trend::report(&rows, p);
             doc["operationId"] = job.clone().into();
             if json {
@@ -406,6 +437,68 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mlhost watch RUN`: redraws every 500 ms until the run ends.
+fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let store = Store::open(&config.database)?;
+    let Some(first) = store.run(run)? else {
+        return Err(BadInput::Other(format!("no run '{run}'; `mlhost runs` lists them")).into());
+    };
+    let tty = std::io::stdout().is_terminal();
+    loop {
+        let run = store.run(&first.id)?.expect("runs are never deleted");
+        let mut rows = Vec::new();
+        for job in store.jobs(&run.id)? {
+            let epochs = store.epochs(&job.id)?;
+            let last = epochs.last();
+            let fold = last.map_or(0, |e| e.fold);
+            let history: Vec<crate::trend::Epoch> = epochs
+                .iter()
+                .filter(|e| e.fold == fold)
+                .map(|e| {
+                    let m: serde_json::Value =
+                        serde_json::from_str(&e.metrics_json).unwrap_or_default();
+                    crate::trend::Epoch {
+                        epoch: e.epoch as u32,
+                        train_loss: m["train_loss"].as_f64(),
+                        val_loss: m["val_loss"].as_f64(),
+                    }
+                })
+                .collect();
+            let trend = crate::trend::analyze(&history, crate::trend::Patience::default());
+            let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+            let latest = history.last();
+            rows.push(vec![
+                job.model_id.clone(),
+                job.status.clone(),
+                if last.is_some() { fold.to_string() } else { "-".into() },
+                latest.map_or("-".into(), |e| e.epoch.to_string()),
+                fmt(latest.and_then(|e| e.train_loss)),
+                fmt(latest.and_then(|e| e.val_loss)),
+                trend.best_epoch.map_or("-".into(), |b| b.to_string()),
+                if history.is_empty() { "-".into() } else { trend.recommendation.to_owned() },
+            ]);
+        }
+        if tty {
+            write!(out, "\x1b[2J\x1b[H")?;
+        }
+        writeln!(out, "run {}  {}", run.id, run.status)?;
+        write_table(
+            out,
+            &["MODEL", "STATUS", "FOLD", "EPOCH", "TRAIN_LOSS", "VAL_LOSS", "BEST", "TREND"],
+            &rows,
+        )?;
+        out.flush()?;
+        if run.status != "running" && run.status != "queued" {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !tty {
+            writeln!(out)?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }
 
 fn relay_config(config: &Config) -> Option<crate::events::RelayConfig> {

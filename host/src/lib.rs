@@ -23,6 +23,7 @@ pub mod eval;
 pub mod events;
 pub mod loader;
 pub mod metrics;
+pub mod plot;
 pub mod pool;
 pub mod preprocess;
 pub mod registry;

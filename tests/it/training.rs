@@ -160,3 +160,27 @@ fn operations_api_records_and_analyzes_external_epochs() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn watch_and_plot_show_a_finished_run() {
+    let sb = mlp_sandbox(12);
+    let report = eval(&sb, &[]);
+    let run_id = report["runId"].as_str().unwrap();
+    let out = sb.mlhost(&["watch", run_id]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with(&format!("run {run_id}  completed")), "{text}");
+    let row = text.lines().find(|l| l.starts_with("net ")).expect("a row for the job");
+    assert!(row.contains("succeeded") && row.contains(" 12 "), "latest epoch 12: {row}");
+    assert_eq!(sb.mlhost(&["watch", "nope"]).status.code(), Some(2));
+
+    let store = Store::open(&sb.path().join("mlhost.db")).unwrap();
+    let job = &store.jobs(run_id).unwrap()[0];
+    let svg = sb.path().join("loss.svg");
+    let out = sb.mlhost(&["analyze", &job.id, "--plot", svg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert!(drawn.starts_with("<svg") && drawn.contains("fold 2 best epoch"), "three folds drawn");
+    let out = sb.mlhost(&["analyze", "nobody", "--plot", "x.svg"]);
+    assert_eq!(out.status.code(), Some(2));
+}
