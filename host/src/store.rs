@@ -374,16 +374,7 @@ impl Store {
                 "SELECT rowid, id, event_type, run_id, occurred_at, payload_json FROM events
                  WHERE published_at IS NULL ORDER BY rowid LIMIT ?1",
             )?;
-            let rows = q.query_map([limit as i64], |r| {
-                Ok(EventRow {
-                    seq: r.get(0)?,
-                    id: r.get(1)?,
-                    event_type: r.get(2)?,
-                    run_id: r.get(3)?,
-                    occurred_at: r.get(4)?,
-                    payload_json: r.get(5)?,
-                })
-            })?;
+            let rows = q.query_map([limit as i64], event_row)?;
             rows.collect()
         })();
         self.wrap(r)
@@ -396,16 +387,7 @@ impl Store {
                 "SELECT rowid, id, event_type, run_id, occurred_at, payload_json FROM events
                  WHERE run_id = ?1 ORDER BY rowid",
             )?;
-            let rows = q.query_map([run_id], |r| {
-                Ok(EventRow {
-                    seq: r.get(0)?,
-                    id: r.get(1)?,
-                    event_type: r.get(2)?,
-                    run_id: r.get(3)?,
-                    occurred_at: r.get(4)?,
-                    payload_json: r.get(5)?,
-                })
-            })?;
+            let rows = q.query_map([run_id], event_row)?;
             rows.collect()
         })();
         self.wrap(r)
@@ -606,6 +588,17 @@ fn emit(
         params![uuid::Uuid::now_v7().to_string(), event_type, run_id, at, payload.to_string()],
     )
     .map(drop)
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        event_type: r.get(2)?,
+        run_id: r.get(3)?,
+        occurred_at: r.get(4)?,
+        payload_json: r.get(5)?,
+    })
 }
 
 fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {

@@ -110,6 +110,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn argmax_takes_the_first_of_the_largest() {
+        let mut out = [9.0; 3];
+        argmax_rows(&[0.2, 0.5, 0.3, 0.5, 0.5, 0.0, 0.1, 0.1, 0.8], 3, &mut out);
+        assert_eq!(out, [1.0, 0.0, 2.0]);
+    }
+
+    #[test]
     fn views_pick_rows_without_copying() {
         let data = [0.0, 1.0, 10.0, 11.0, 20.0, 21.0];
         let all = Matrix::new(&data, 3, 2).unwrap();
@@ -124,6 +131,21 @@ mod tests {
         assert_eq!(round.row(1), [0.0, 1.0]);
         assert!(Matrix::select(&data, 2, &[3]).is_err());
         assert!(Matrix::new(&data, 4, 2).is_err());
+    }
+}
+
+/// Class predictions from probabilities: for each row of `proba` (`k`
+/// values), the index of the largest, the first on a tie (as numpy's
+/// `argmax`, so predictions agree with scikit-learn's `predict`).
+pub fn argmax_rows(proba: &[f64], k: usize, out: &mut [f64]) {
+    for (o, row) in out.iter_mut().zip(proba.chunks_exact(k.max(1))) {
+        let mut best = 0;
+        for (i, v) in row.iter().enumerate() {
+            if *v > row[best] {
+                best = i;
+            }
+        }
+        *o = best as f64;
     }
 }
 

@@ -60,7 +60,7 @@ mod info;
 mod model;
 
 // The plugin author's whole API.
-pub use data::{Control, FitContext, Matrix, StandaloneContext};
+pub use data::{Control, FitContext, Matrix, StandaloneContext, argmax_rows};
 pub use error::{Error, ErrorKind, Result};
 pub use info::{ParamSpec, ParamValue, Params, PluginInfo, Task};
 pub use model::Model;

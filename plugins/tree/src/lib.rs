@@ -80,13 +80,7 @@ impl Model for DecisionTree {
     fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
         let mut proba = vec![0.0; x.rows() * self.n_classes];
         self.predict_proba(x, &mut proba)?;
-        for (o, p) in out.iter_mut().zip(proba.chunks_exact(self.n_classes)) {
-            *o = p
-                .iter()
-                .enumerate()
-                .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-                .0 as f64;
-        }
+        mlhost_plugin_api::argmax_rows(&proba, self.n_classes, out);
         Ok(())
     }
 
