@@ -58,12 +58,14 @@ mod export;
 pub mod ffi;
 mod info;
 mod model;
+mod rng;
 
 // The plugin author's whole API.
 pub use data::{Control, FitContext, Matrix, StandaloneContext, argmax_rows};
 pub use error::{Error, ErrorKind, Result};
 pub use info::{ParamSpec, ParamValue, Params, PluginInfo, Task};
 pub use model::Model;
+pub use rng::SeededRng;
 
 /// Implementation details for `export_plugin!` and the host's loader.
 /// Not part of the author-facing API; may change in any release.

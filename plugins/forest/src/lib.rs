@@ -9,7 +9,7 @@
 //! public), which the defaults are tuned for.
 
 use mlhost_plugin_api::{
-    Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, Task,
+    Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, SeededRng, Task,
 };
 use serde::{Deserialize, Serialize};
 use smartcore::linalg::basic::arrays::Array;
@@ -37,21 +37,6 @@ pub struct Forest {
     min_samples_split: usize,
     n_classes: usize,
     members: Vec<Member>,
-}
-
-/// SplitMix64: small, seedable, the same on every platform.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 impl Model for Forest {
@@ -96,7 +81,7 @@ impl Model for Forest {
             _ => cols,
         }
         .clamp(1, cols);
-        let mut rng = Rng(ctx.seed() ^ 0x6D6C_686F_7374_u64);
+        let mut rng = SeededRng::new(ctx.seed() ^ 0x6D6C_686F_7374_u64);
         self.members.clear();
         for t in 0..self.trees {
             if ctx.should_stop() {

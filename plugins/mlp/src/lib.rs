@@ -10,7 +10,8 @@
 //! (timeout). Every random choice comes from the context's seed.
 
 use mlhost_plugin_api::{
-    Control, Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, Task,
+    Control, Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, SeededRng,
+    Task,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,27 +42,6 @@ struct Net {
     /// Regression targets are standardized for training: y = z * scale + mean.
     y_mean: f64,
     y_scale: f64,
-}
-
-/// SplitMix64.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
 }
 
 impl Net {
@@ -152,7 +132,7 @@ impl Model for Mlp {
         let classification = k > 0;
         let (rows, cols, hidden) = (x.rows(), x.cols(), self.hidden);
         let outputs = if classification { k } else { 1 };
-        let mut rng = Rng(ctx.seed() ^ 0x006D_6C70);
+        let mut rng = SeededRng::new(ctx.seed() ^ 0x006D_6C70);
         let (y_mean, y_scale) = if classification {
             (0.0, 1.0)
         } else {
@@ -161,7 +141,7 @@ impl Model for Mlp {
             (mean, if sd > 0.0 { sd } else { 1.0 })
         };
         let target = |i: usize| if classification { y[i] } else { (y[i] - y_mean) / y_scale };
-        let init = |rng: &mut Rng, n: usize, fan_in: usize, fan_out: usize| -> Vec<f64> {
+        let init = |rng: &mut SeededRng, n: usize, fan_in: usize, fan_out: usize| -> Vec<f64> {
             let limit = (6.0 / (fan_in + fan_out) as f64).sqrt();
             (0..n).map(|_| (rng.uniform() * 2.0 - 1.0) * limit).collect()
         };
