@@ -9,9 +9,10 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mlhost::config::Isolation;
 use mlhost::eval::{self, Quiet, RunSpec};
 use mlhost::metrics::{self, ClassInput};
-use mlhost::split::{Protocol, Rng};
+use mlhost::split::Protocol;
 use mlhost::store::Store;
 use mlhost::{Config, Registry};
+use mlhost_plugin_api::SeededRng as Rng;
 use mlhost_tests::{cargo_build, fixture_so, root};
 
 fn release_baseline() -> std::path::PathBuf {

@@ -462,7 +462,7 @@ mod tests;
 mod radix_tests {
     #[test]
     fn radix_sort_agrees_with_sort_unstable() {
-        let mut rng = crate::split::Rng::new(3);
+        let mut rng = mlhost_plugin_api::SeededRng::new(3);
         for n in [0usize, 10, 5000, 100_000] {
             let mut a: Vec<u64> = (0..n)
                 .map(|i| if i % 3 == 0 { rng.next_u64() } else { rng.next_u64() % 1000 })

@@ -5,6 +5,9 @@
 //! the rows are shuffled by a seeded generator: the same seed gives the same
 //! folds on every machine. Owns nothing but index arithmetic.
 
+// The same seeded generator plugins use: one algorithm, the same stream on
+// every platform and release.
+use mlhost_plugin_api::SeededRng as Rng;
 use mlhost_plugin_api::Task;
 
 /// How a run splits the data.
@@ -39,43 +42,6 @@ pub struct Fold {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct SplitError(pub String);
-
-/// A small, fast, seeded generator (SplitMix64); stable across platforms
-/// and releases, unlike a library RNG whose stream may change.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (n > 0), without modulo bias.
-    pub fn below(&mut self, n: u64) -> u64 {
-        let zone = u64::MAX - u64::MAX % n;
-        loop {
-            let v = self.next_u64();
-            if v < zone {
-                return v % n;
-            }
-        }
-    }
-    /// Fisher-Yates shuffle.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            v.swap(i, j);
-        }
-    }
-}
 
 /// The folds for `y` (class codes for classification) under `protocol`.
 pub fn folds(
