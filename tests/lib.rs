@@ -214,12 +214,40 @@ impl Sandbox {
     }
     /// Runs `mlhost --config config/mlhost.toml ARGS` in the sandbox.
     pub fn mlhost(&self, args: &[&str]) -> Output {
+        self.mlhost_env(args, &[])
+    }
+    /// [`Sandbox::mlhost`] with extra environment variables.
+    pub fn mlhost_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(mlhost_bin())
             .current_dir(self.path())
             .args(args)
+            .envs(env.iter().copied())
             .output()
             .expect("mlhost runs")
     }
+    /// Starts `mlhost serve --bind 127.0.0.1:0` in the sandbox with `env`
+    /// and waits until it says where it listens.
+    pub fn serve(&self, env: &[(&str, &str)]) -> Server {
+        use std::io::BufRead;
+        let mut child = Command::new(mlhost_bin())
+            .current_dir(self.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("mlhost serve starts");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("read the first line");
+        let Some(url) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!("serve did not start: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        Server { child, url }
+    }
+
     /// Runs `mlhost registry --json` and returns the parsed report.
     pub fn registry_json(&self) -> serde_json::Value {
         let out = self.mlhost(&["registry", "--json"]);
@@ -230,5 +258,36 @@ impl Sandbox {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).expect("registry prints JSON")
+    }
+}
+
+/// A running `mlhost serve`; killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Server {
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    /// Stops the server and returns what it wrote on stderr.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        err
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

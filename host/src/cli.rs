@@ -11,7 +11,7 @@ use mlhost_plugin_api::Task;
 
 use crate::config::{Config, ConfigError, Isolation};
 use crate::eval::{self, EvalError, Progress, RunReport, RunSpec};
-use crate::registry::{Registry, Report};
+use crate::registry::{Loading, Registry, Report};
 use crate::split::Protocol;
 use crate::store::Store;
 
@@ -35,6 +35,10 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Probe every plugin file again, ignoring the verdicts cached in
+        /// the database (they are replaced).
+        #[arg(long)]
+        reprobe: bool,
     },
     /// Train and evaluate candidates on one dataset; store and print results.
     Eval(EvalArgs),
@@ -92,6 +96,10 @@ pub enum Command {
     /// Runs one job from a spec on stdin (used by process isolation).
     #[command(hide = true)]
     Worker,
+    /// Loads one plugin file from a request on stdin and reports each step
+    /// (the host probes new plugin files this way before opening them).
+    #[command(hide = true)]
+    Probe,
     /// Score predictions you already have: columns y_true, y_pred, and
     /// optionally y_score (positive-class score) or proba_<label> columns.
     Metrics {
@@ -220,9 +228,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         crate::worker::worker_main(std::io::stdin().lock(), out)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Probe = &cli.command {
+        crate::probe::probe_main(std::io::stdin().lock(), out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Config::load(&cli.config).map_err(BadInput::Config)?;
     match cli.command {
-        Command::Metrics { .. } | Command::Worker => unreachable!("handled above"),
+        Command::Metrics { .. } | Command::Worker | Command::Probe => {
+            unreachable!("handled above")
+        }
         Command::Eval(args) => return eval_command(&config, args, out),
         Command::Watch { run } => return watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
@@ -280,7 +294,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Serve { bind } => {
-            let registry = Registry::discover(&config).map_err(BadInput::Config)?;
+            let registry = discover(&config, false)?;
             let bind = bind.unwrap_or(config.api.bind);
             crate::api::serve(config, registry, bind)?;
         }
@@ -355,8 +369,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             };
             write_run(&report, json, out)?;
         }
-        Command::Registry { json } => {
-            let registry = Registry::discover(&config).map_err(BadInput::Config)?;
+        Command::Registry { json, reprobe } => {
+            let registry = discover(&config, reprobe)?;
             let report = registry.report();
             if json {
                 serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -367,6 +381,25 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The registry as every command sees it: each plugin file the database
+/// has no verdict for is probed in a child `mlhost probe` before this
+/// process opens it. A database that cannot be opened only costs the cache.
+fn discover(config: &Config, reprobe: bool) -> anyhow::Result<Registry> {
+    let exe = std::env::current_exe()?;
+    let mut store = Store::open(&config.database);
+    let (cache, unavailable) = match &mut store {
+        Ok(s) => (Some(s), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let mut loading = Loading::probing(config, exe, cache);
+    loading.reprobe = reprobe;
+    let mut registry = Registry::discover_with(config, &mut loading).map_err(BadInput::Config)?;
+    if let Some(e) = unavailable {
+        registry.warnings.push(format!("probe cache unavailable, every plugin was probed: {e}"));
+    }
+    Ok(registry)
 }
 
 fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
@@ -409,7 +442,7 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
     // queued ones are not started, and the run can be resumed.
     let cancel = spec.cancel.clone();
     let _ = ctrlc::set_handler(move || cancel.stop());
-    let registry = Registry::discover(config).map_err(BadInput::Config)?;
+    let registry = discover(config, false)?;
     let mut store = Store::open(&config.database)?;
     let relay =
         relay_config(config).map(|cfg| crate::events::Relay::spawn(config.database.clone(), cfg));

@@ -135,6 +135,16 @@ pub struct ApiConfig {
     /// Runs waiting to start, at most; past it, POST answers 503.
     #[serde(deserialize_with = "bounded::<1, 10_000, _, _>")]
     pub queue: u32,
+    /// The only folders a posted dataset path may name (canonicalised; `..`
+    /// and symlinks may not leave them). Empty: no paths, only built-in and
+    /// uploaded datasets.
+    pub data_dirs: Vec<PathBuf>,
+    /// Largest CSV `POST /api/ml/datasets` takes, in MB.
+    #[serde(deserialize_with = "bounded::<1, 65_536, _, _>")]
+    pub max_upload_mb: u64,
+    /// Largest JSON request body, in KB.
+    #[serde(deserialize_with = "bounded::<1, 65_536, _, _>")]
+    pub max_body_kb: u64,
 }
 
 impl fmt::Debug for ApiConfig {
@@ -144,13 +154,39 @@ impl fmt::Debug for ApiConfig {
             .field("bind", &self.bind)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("queue", &self.queue)
+            .field("data_dirs", &self.data_dirs)
+            .field("max_upload_mb", &self.max_upload_mb)
+            .field("max_body_kb", &self.max_body_kb)
             .finish()
     }
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), token: None, queue: 16 }
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: None,
+            queue: 16,
+            data_dirs: Vec::new(),
+            max_upload_mb: 256,
+            max_body_kb: 64,
+        }
+    }
+}
+
+/// `[plugins]`: how new plugin files are checked before the host opens them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Time limit of the child-process probe of a new `.so`, in seconds; also
+    /// the watchdog on in-process `info()` and constructors.
+    #[serde(deserialize_with = "bounded::<1, 3600, _, _>")]
+    pub probe_timeout_secs: u64,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self { probe_timeout_secs: 10 }
     }
 }
 
@@ -169,6 +205,8 @@ struct RawConfig {
     events: EventsConfig,
     #[serde(default)]
     api: ApiConfig,
+    #[serde(default)]
+    plugins: PluginsConfig,
 }
 
 fn default_plugin_dirs() -> Vec<PathBuf> {
@@ -198,6 +236,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// `[api]`.
     pub api: ApiConfig,
+    /// `[plugins]`.
+    pub plugins: PluginsConfig,
 }
 
 impl Config {
@@ -221,7 +261,11 @@ impl Config {
             database: resolve(&raw.database),
             eval: raw.eval,
             events: raw.events,
-            api: raw.api,
+            api: ApiConfig {
+                data_dirs: raw.api.data_dirs.iter().map(|p| resolve(p)).collect(),
+                ..raw.api
+            },
+            plugins: raw.plugins,
         })
     }
 }
@@ -317,7 +361,7 @@ mod tests {
         );
         check(
             "plugin_dir = []\n",
-            "/etc/mlhost/mlhost.toml:1: key `plugin_dir`: unknown field `plugin_dir`, expected one of `plugin_dirs`, `registry`, `database`, `eval`, `events`, `api`",
+            "/etc/mlhost/mlhost.toml:1: key `plugin_dir`: unknown field `plugin_dir`, expected one of `plugin_dirs`, `registry`, `database`, `eval`, `events`, `api`, `plugins`",
         );
         check(
             "[eval]\nisolation = \"vm\"\n",

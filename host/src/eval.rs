@@ -358,7 +358,7 @@ fn execute(
                 let job = ChildJob {
                     exe,
                     spec: WorkerSpec {
-                        plugin: plugin.path.clone(),
+                        plugin: plugin.image.clone(),
                         params: params_json(params),
                         scale: *scale,
                         seed,

@@ -4,8 +4,10 @@
 //! crash in between publishes it again; consumers drop duplicates by
 //! `eventId`.
 //!
-//! When Redis is unreachable the run goes on and events wait in the outbox;
-//! the relay says so once (not per event) and again once Redis is back.
+//! When Redis is unreachable, or the database is being created, locked or
+//! unreadable, the run goes on and events wait in the outbox; the relay
+//! says so once per outage (not per attempt), retries with a capped
+//! backoff, and says so again once it publishes. It never gives up.
 //! Owns no state of its own: the outbox is the truth.
 
 use std::path::PathBuf;
@@ -92,6 +94,25 @@ pub fn publish_once(database: &std::path::Path, cfg: &RelayConfig) -> Result<usi
     publish_pending(&mut store, &mut con, cfg)
 }
 
+/// One publishing round, (re)opening the store and the connection as
+/// needed.
+fn round(
+    database: &std::path::Path,
+    cfg: &RelayConfig,
+    store: &mut Option<Store>,
+    con: &mut Option<redis::Connection>,
+) -> Result<usize, RelayError> {
+    let store = match store {
+        Some(s) => s,
+        None => store.insert(Store::open(database)?),
+    };
+    let con = match con {
+        Some(c) => c,
+        None => con.insert(connect(cfg)?),
+    };
+    publish_pending(store, con, cfg)
+}
+
 /// A relay running beside a run.
 #[derive(Debug)]
 pub struct Relay {
@@ -99,50 +120,74 @@ pub struct Relay {
     handle: std::thread::JoinHandle<()>,
 }
 
+/// The first pause after a failed round; it doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(20);
+/// The longest pause between attempts during an outage.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// What is down, so an outage is told once, not once per attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    Redis,
+    Store,
+}
+
 impl Relay {
-    /// Starts publishing the outbox of `database` every 20 ms.
+    /// Starts publishing the outbox of `database` every 20 ms. It never
+    /// gives up: a database that is being created, locked or unreadable and
+    /// a Redis that is down are each told once per outage and retried with
+    /// a backoff capped at [`MAX_BACKOFF`].
     pub fn spawn(database: PathBuf, cfg: RelayConfig) -> Relay {
         let stop = StopFlag::default();
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
-            let mut store = match Store::open(&database) {
-                Ok(s) => s,
-                Err(e) => return eprintln!("events: cannot read the outbox: {e}"),
-            };
+            let mut store: Option<Store> = None;
             let mut con: Option<redis::Connection> = None;
-            let mut down = false;
+            let mut outage: Option<Outage> = None;
+            let mut pause = MIN_BACKOFF;
             loop {
                 let last_round = flag.is_set();
-                let round = match con.as_mut() {
-                    Some(c) => publish_pending(&mut store, c, &cfg),
-                    None => connect(&cfg).and_then(|c| {
-                        let c = con.insert(c);
-                        publish_pending(&mut store, c, &cfg)
-                    }),
-                };
-                match round {
-                    Ok(n) if down => {
-                        down = false;
-                        eprintln!(
-                            "events: Redis at {} is reachable again; published {n} waiting events",
-                            cfg.redis_url
-                        );
+                match round(&database, &cfg, &mut store, &mut con) {
+                    Ok(n) => {
+                        if let Some(was) = outage.take() {
+                            let what = match was {
+                                Outage::Redis => {
+                                    format!("Redis at {} is reachable again", cfg.redis_url)
+                                }
+                                Outage::Store => "the outbox can be read again".to_owned(),
+                            };
+                            eprintln!("events: {what}; published {n} waiting events");
+                        }
+                        pause = MIN_BACKOFF;
                     }
-                    Ok(_) => {}
                     Err(e) => {
-                        con = None;
-                        if !down {
-                            down = true;
+                        let now = match e {
+                            RelayError::Redis { .. } => {
+                                con = None;
+                                Outage::Redis
+                            }
+                            RelayError::Store(_) => {
+                                store = None;
+                                Outage::Store
+                            }
+                        };
+                        if outage != Some(now) {
+                            outage = Some(now);
                             eprintln!(
-                                "events: {e}; events wait in the outbox and go out when Redis is back"
+                                "events: {e}; events wait in the outbox and go out when it is back (retrying)"
                             );
                         }
+                        pause = (pause * 2).min(MAX_BACKOFF);
                     }
                 }
                 if last_round {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                // Sleep in short steps so `finish` is not kept waiting.
+                let wake = std::time::Instant::now() + pause;
+                while !flag.is_set() && std::time::Instant::now() < wake {
+                    std::thread::sleep(MIN_BACKOFF.min(pause));
+                }
             }
         });
         Relay { stop, handle }

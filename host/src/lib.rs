@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod plot;
 pub mod pool;
 pub mod preprocess;
+pub mod probe;
 pub mod registry;
 pub mod score_file;
 pub mod snapshot;

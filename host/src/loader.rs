@@ -18,6 +18,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use abi_stable::library::{LibraryError, RootModuleError, lib_header_from_path};
 use abi_stable::sabi_trait::TD_Opaque;
@@ -35,8 +36,12 @@ pub const PLUGIN_API_VERSION: &str = mlhost_plugin_api::ffi::PLUGIN_API_VERSION;
 
 /// A plugin file that was loaded and described itself.
 pub struct Plugin {
-    /// Absolute path of the `.so`.
+    /// Absolute path of the `.so` as found in a plugin dir.
     pub path: PathBuf,
+    /// The file actually mapped: a private copy of `path` whose bytes are
+    /// exactly the ones hashed (or `path` itself without an image dir).
+    /// Worker processes open this one.
+    pub image: PathBuf,
     /// Lowercase hex sha256 of the file as loaded.
     pub sha256: String,
     /// What the plugin says about itself (validated).
@@ -48,6 +53,7 @@ impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
             .field("path", &self.path)
+            .field("image", &self.image)
             .field("sha256", &self.sha256)
             .field("info", &self.info)
             .finish_non_exhaustive()
@@ -65,12 +71,66 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(sha256: Option<&str>, reason: impl Into<String>) -> Self {
-        Self { sha256: sha256.map(str::to_owned), reason: reason.into() }
+        Self { sha256: sha256.map(str::to_owned), reason: one_line(&reason.into()) }
     }
 }
 
-/// Loads one plugin file. Call it for one file at a time; it never panics.
+/// The longest reason, in characters; longer ones end in an ellipsis.
+pub const MAX_REASON_CHARS: usize = 200;
+
+/// Folds `text` into one line of at most [`MAX_REASON_CHARS`] characters:
+/// whitespace runs (newlines too) become one space, control characters go.
+/// Reasons quote foreign text (dlerror, a plugin's error message); this keeps
+/// the report a table and an API error a line.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_REASON_CHARS + 4));
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        let word: String = word.chars().filter(|c| !c.is_control()).collect();
+        if word.is_empty() {
+            continue;
+        }
+        let sep = usize::from(count > 0);
+        let len = word.chars().count();
+        if count + sep + len > MAX_REASON_CHARS {
+            let room = MAX_REASON_CHARS.saturating_sub(count + sep + 1);
+            if sep == 1 && room > 0 {
+                out.push(' ');
+            }
+            out.extend(word.chars().take(room));
+            out.push('…');
+            return out;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(&word);
+        count += sep + len;
+    }
+    out
+}
+
+/// A plugin file that passed every check that runs none of its code:
+/// readable regular file, not group/world-writable, hashed, a structurally
+/// sound ELF shared object. Nothing has been mapped or run yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// Absolute path of the file.
+    pub path: PathBuf,
+    /// Lowercase hex sha256 of its bytes.
+    pub sha256: String,
+    bytes: Arc<Vec<u8>>,
+}
+
+/// Loads one plugin file in this process: [`inspect`] then [`open`]. Call it
+/// for one file at a time; it never panics. The host runs the file in a
+/// probe first (see `probe`); `mlhost worker` children call this directly.
 pub fn load(path: &Path) -> Result<Plugin, Rejection> {
+    open(&inspect(path)?, None)
+}
+
+/// Reads, hashes and checks a file without mapping or running any of it.
+pub fn inspect(path: &Path) -> Result<Inspected, Rejection> {
     let path = std::path::absolute(path).map_err(|e| Rejection::new(None, e.to_string()))?;
     let meta = fs::metadata(&path).map_err(|e| {
         let hint = if path.is_symlink() { " (a dangling symlink?)" } else { "" };
@@ -91,15 +151,97 @@ pub fn load(path: &Path) -> Result<Plugin, Rejection> {
             format!(
                 "file is {who}-writable (mode {:o}): anyone could replace the code; run `chmod go-w {}`",
                 mode & 0o777,
-                path.display()
+                path.file_name().map_or(path.display(), |n| Path::new(n).display())
             ),
         ));
     }
     check_elf(&bytes).map_err(|why| Rejection::new(sha, why))?;
-    drop(bytes);
-    let module = open(&path).map_err(|why| Rejection::new(sha, why))?;
+    Ok(Inspected { path, sha256, bytes: Arc::new(bytes) })
+}
+
+/// Maps and runs an inspected file: `dlopen`, the abi_stable checks and
+/// `info()`. With `image_dir`, the bytes that were hashed are first written
+/// to `<image_dir>/<sha256>.so` (once; read-only) and that private copy is
+/// opened: what runs is exactly what was hashed and probed, and a plugin
+/// file overwritten in place later cannot pull pages from under the host
+/// (a truncated mapping raises SIGBUS). When the folder cannot be written,
+/// the file itself is opened.
+pub fn open(file: &Inspected, image_dir: Option<&Path>) -> Result<Plugin, Rejection> {
+    open_observed(file, image_dir, &mut |_| {})
+}
+
+/// Where in loading a file's code runs, so a death can be named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LoadStep {
+    /// `dlopen`: the dynamic loader maps the file and runs its ELF
+    /// constructors (`.init_array`).
+    Dlopen,
+    /// abi_stable reads and checks the root module (its initializer runs).
+    RootModule,
+    /// The plugin's `info()`.
+    Info,
+}
+
+impl LoadStep {
+    /// Where it happened, for a reason: "in the library's constructor".
+    pub fn place(self) -> &'static str {
+        match self {
+            LoadStep::Dlopen => "in the library's constructor (it ran while dlopen loaded it)",
+            LoadStep::RootModule => "while its root module was initialized",
+            LoadStep::Info => "in its info()",
+        }
+    }
+}
+
+/// [`open`], telling `on_step` before each step that runs the file's code.
+pub fn open_observed(
+    file: &Inspected,
+    image_dir: Option<&Path>,
+    on_step: &mut dyn FnMut(LoadStep),
+) -> Result<Plugin, Rejection> {
+    let sha = Some(file.sha256.as_str());
+    // Without a writable image folder the file itself is opened: the copy
+    // is a second line of defence, not a reason to refuse a plugin.
+    let image = image_dir
+        .and_then(|dir| private_image(file, dir).ok())
+        .unwrap_or_else(|| file.path.clone());
+    let module = open_module(&image, on_step).map_err(|why| Rejection::new(sha, why))?;
+    on_step(LoadStep::Info);
     let info = call_info(module).map_err(|why| Rejection::new(sha, why))?;
-    Ok(Plugin { path, sha256, info, module })
+    Ok(Plugin { path: file.path.clone(), image, sha256: file.sha256.clone(), info, module })
+}
+
+/// Writes the file's bytes to `<dir>/<sha256>.so` unless a copy of the same
+/// length is there; temp file, fsync, rename, mode 0555.
+fn private_image(file: &Inspected, dir: &Path) -> Result<PathBuf, String> {
+    let target = dir.join(format!("{}.so", file.sha256));
+    let same = fs::metadata(&target).is_ok_and(|m| {
+        m.is_file() && m.len() == file.bytes.len() as u64 && m.permissions().mode() & 0o222 == 0
+    });
+    if same {
+        return Ok(target);
+    }
+    let fail = |e: std::io::Error| {
+        format!(
+            "cannot write its private copy in {}: {e}; make that folder writable",
+            dir.display()
+        )
+    };
+    fs::create_dir_all(dir).map_err(fail)?;
+    let tmp = dir.join(format!(".{}.{}.tmp", file.sha256, std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, &file.bytes)?;
+        f.sync_all()?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o555))?;
+        fs::rename(&tmp, &target)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        fail(e)
+    })?;
+    Ok(target)
 }
 
 /// Lowercase hex sha256 of `bytes`.
@@ -116,7 +258,8 @@ pub fn sha256_hex_of(digest: &[u8]) -> String {
     })
 }
 
-fn open(path: &Path) -> Result<PluginModRef, String> {
+fn open_module(path: &Path, on_step: &mut dyn FnMut(LoadStep)) -> Result<PluginModRef, String> {
+    on_step(LoadStep::Dlopen);
     // SAFETY: dlopen runs the library's initializers. The file passed the
     // ELF structure check above, so the loader maps only what is there;
     // running a plugin's code is what loading a plugin means.
@@ -131,6 +274,7 @@ fn open(path: &Path) -> Result<PluginModRef, String> {
     // abi_stable opens it again below and gets this same, fully bound handle.
     std::mem::forget(lib);
     let header = lib_header_from_path(path).map_err(|e| library_reason(&e))?;
+    on_step(LoadStep::RootModule);
     header.init_root_module::<PluginModRef>().map_err(|e| library_reason(&e))
 }
 
@@ -163,10 +307,10 @@ fn library_reason(err: &LibraryError) -> String {
         LibraryError::RootModule { err: RootModuleError::Unwound, .. } => "its root module panicked while loading; fix the plugin's initialization".to_owned(),
         LibraryError::RootModule { err, .. } => format!("its root module failed to load: {}", first_line(&err.to_string())),
         LibraryError::AbiInstability(e) => layout_reason(&e.to_string()),
-        LibraryError::InvalidAbiHeader(h) => format!("built with an incompatible abi_stable ({h:?}); rebuild against mlhost-plugin-api {}", compatible_req(host)),
+        LibraryError::InvalidAbiHeader(_) => format!("its abi_stable header is not one this host reads (another abi_stable, or a damaged file); rebuild against mlhost-plugin-api {}", compatible_req(host)),
         LibraryError::InvalidCAbi { .. } => "built with a compiler whose C ABI differs from the host's; rebuild with the host's toolchain".to_owned(),
         LibraryError::OpenError { err, .. } => dlopen_reason(&err.to_string()),
-        other => first_line(&other.to_string()),
+        other => format!("cannot be loaded: {}", first_line(&other.to_string())),
     }
 }
 
@@ -471,6 +615,25 @@ mod tests {
             dlopen_reason("/p/a.so: undefined symbol: zzz_missing")
                 .contains("undefined symbol zzz_missing")
         );
+    }
+
+    #[test]
+    fn a_garbage_abi_header_is_one_readable_line() {
+        let mut header = abi_stable::library::AbiHeader::VALUE;
+        header.magic_string = *b"tttttttttttttttttttttttttttttttt";
+        let reason = library_reason(&LibraryError::InvalidAbiHeader(header));
+        assert!(reason.starts_with("its abi_stable header is not one this host reads"), "{reason}");
+        assert!(!reason.contains("AbiHeader") && !reason.contains('['), "{reason}");
+    }
+
+    #[test]
+    fn reasons_are_one_short_line() {
+        assert_eq!(one_line("  a\n\tb  c\u{7}d "), "a b cd");
+        let long = one_line(&"word ".repeat(100));
+        assert_eq!(long.chars().count(), MAX_REASON_CHARS);
+        assert!(long.ends_with('…'));
+        let r = Rejection::new(None, format!("x{}", "y".repeat(500)));
+        assert_eq!(r.reason.chars().count(), MAX_REASON_CHARS);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! become candidates. Must never load a library itself (that is `loader`), and
 //! one bad file or entry must never hide the others.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +17,12 @@ use toml::Spanned;
 use crate::config::{Config, ConfigError};
 use crate::loader::{self, Plugin};
 use crate::preprocess::Scale;
+use crate::probe::with_deadline;
+
+mod loading;
+
+pub use loading::Loading;
+use loading::{ctor_key, ctor_probes};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,10 +209,22 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Scans `config.plugin_dirs`, loads every `*.so` one at a time, and
-    /// resolves `models.toml` against what loaded. Only an invalid registry
-    /// file is an error; every plugin problem becomes a rejected row.
+    /// Scans `config.plugin_dirs` and opens every `*.so` in this process
+    /// without probing it first: for library use on files you trust. The
+    /// `mlhost` commands use [`Registry::discover_with`] and a prober.
     pub fn discover(config: &Config) -> Result<Registry, ConfigError> {
+        Self::discover_with(config, &mut Loading::in_process(config))
+    }
+
+    /// Scans `config.plugin_dirs`, loads every `*.so` one at a time (a new
+    /// file is probed in a child process first when `loading` has a
+    /// prober), and resolves `models.toml` against what loaded. Only an
+    /// invalid registry file is an error; every plugin problem becomes a
+    /// rejected row.
+    pub fn discover_with(
+        config: &Config,
+        loading: &mut Loading<'_>,
+    ) -> Result<Registry, ConfigError> {
         let entries =
             if config.registry.exists() { read_entries(&config.registry)? } else { Vec::new() };
         let mut reg = Registry::default();
@@ -217,10 +235,12 @@ impl Registry {
             ));
         }
         let files = reg.scan(&config.plugin_dirs);
+        let probes = ctor_probes(&entries);
         let mut plugins: Vec<Arc<Plugin>> = Vec::new();
+        let mut crashed: HashMap<(String, String), String> = HashMap::new();
         for file in files {
-            match loader::load(&file) {
-                Ok(p) => {
+            match loading.load(&file, &probes) {
+                Ok((p, died)) => {
                     if let Some(first) = plugins.iter().find(|q| q.info.name == p.info.name) {
                         let reason = format!(
                             "duplicate plugin name '{}': {} already provides it; remove one of the files",
@@ -229,14 +249,22 @@ impl Registry {
                         );
                         reg.candidates.push(file_rejection(&file, Some(p.sha256.clone()), reason));
                     } else {
+                        for (key, why) in died {
+                            crashed.insert((p.info.name.clone(), key), why);
+                        }
                         plugins.push(Arc::new(p));
                     }
                 }
                 Err(r) => reg.candidates.push(file_rejection(&file, r.sha256, r.reason)),
             }
         }
+        reg.warnings.append(&mut loading.warnings);
         let referenced: HashSet<&str> = entries.iter().map(|e| e.plugin.as_str()).collect();
         let entry_ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let deadline = loading.deadline;
+        let died = |p: &Plugin, given: &[(String, ParamValue)]| {
+            crashed.get(&(p.info.name.clone(), ctor_key(given))).cloned()
+        };
         for entry in &entries {
             if !entry.enabled {
                 reg.disabled.push(entry.id.clone());
@@ -251,6 +279,7 @@ impl Registry {
                     entry.sha256.as_deref(),
                     &entry.description,
                     entry.scale,
+                    Trial { crashed: died(p, &entry.params), deadline },
                 ),
                 None => Candidate {
                     id: entry.id.clone(),
@@ -278,7 +307,16 @@ impl Registry {
                 ));
                 continue;
             }
-            reg.candidates.push(candidate(p.info.name.clone(), p, &[], None, "", Scale::None));
+            let trial = Trial { crashed: died(p, &[]), deadline };
+            reg.candidates.push(candidate(
+                p.info.name.clone(),
+                p,
+                &[],
+                None,
+                "",
+                Scale::None,
+                trial,
+            ));
         }
         reg.candidates.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(reg)
@@ -390,8 +428,17 @@ fn missing_plugin(entry: &Entry, plugins: &[Arc<Plugin>], dirs: &[PathBuf]) -> S
     )
 }
 
+/// How the trial construction of a candidate goes: the probe's verdict on
+/// its constructor, and the watchdog on the in-process call.
+struct Trial {
+    crashed: Option<String>,
+    deadline: std::time::Duration,
+}
+
 /// Resolves one candidate of `plugin`: the pin, the params, and one model
 /// built as a trial so a failing constructor is caught now, not mid-run.
+/// A constructor that crashed in the probe is not called again; one that
+/// hangs here is left behind and the candidate rejected.
 fn candidate(
     id: String,
     plugin: &Arc<Plugin>,
@@ -399,30 +446,45 @@ fn candidate(
     pin: Option<&str>,
     description: &str,
     scale: Scale,
+    trial: Trial,
 ) -> Candidate {
     let check = || -> Result<Params, String> {
         if let Some(pin) = pin
             && pin != plugin.sha256
         {
+            // Prefixes keep the reason one line; the report has the full sha256.
             return Err(format!(
-                "sha256 does not match the registry pin: pinned {pin}, file has {}; rebuild the pinned version or update the pin",
-                plugin.sha256
+                "sha256 does not match the registry pin: pinned {}…, file has {}…; rebuild the pinned version or update the pin to the file's sha256",
+                &pin[..12],
+                &plugin.sha256[..12]
             ));
         }
         let params = plugin
             .info
             .resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
             .map_err(|e| format!("parameters invalid: {e}"))?;
-        plugin.new_model(&params).map_err(|e| match e.kind() {
-            mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
-            mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),
-            _ => format!("constructor failed: {e}"),
+        if let Some(why) = trial.crashed.clone() {
+            return Err(why);
+        }
+        let (p, ps) = (Arc::clone(plugin), params.clone());
+        let built = with_deadline("new", trial.deadline, move || {
+            p.new_model(&ps).map(drop).map_err(|e| match e.kind() {
+                mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
+                mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),
+                _ => format!("constructor failed: {e}"),
+            })
+        });
+        built.unwrap_or_else(|| {
+            Err(format!(
+                "constructor hung: new() did not return within {} s (left behind); fix the plugin's new()",
+                trial.deadline.as_secs()
+            ))
         })?;
         Ok(params)
     };
     let state = match check() {
         Ok(params) => State::Ready { plugin: Arc::clone(plugin), params },
-        Err(reason) => State::Rejected { reason },
+        Err(reason) => State::Rejected { reason: loader::one_line(&reason) },
     };
     Candidate {
         id,

@@ -11,9 +11,13 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// A database problem, with the file.
+mod probes;
+
+pub use probes::ProbeVerdict;
+
+/// A database problem, with the file and, for the common ones, what to do.
 #[derive(Debug, thiserror::Error)]
-#[error("database {path}: {source}")]
+#[error("database {path}: {source}{}", hint(source))]
 pub struct StoreError {
     /// The database file.
     pub path: String,
@@ -21,6 +25,28 @@ pub struct StoreError {
     #[source]
     pub source: rusqlite::Error,
 }
+
+/// What to do about the SQLite errors an operator can meet.
+fn hint(err: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode as C;
+    match err.sqlite_error_code() {
+        Some(C::NotADatabase | C::DatabaseCorrupt) => {
+            "; it is not a usable SQLite database (damaged, or another kind of file): move it aside, or set `database` in the config to a new file"
+        }
+        Some(C::ReadOnly) => {
+            "; the file or its folder is read-only: make both writable by this user"
+        }
+        Some(C::CannotOpen) => "; check that its folder exists and is writable by this user",
+        Some(C::DatabaseBusy | C::DatabaseLocked) => {
+            "; another process held its lock for longer than the busy timeout: stop it, or retry"
+        }
+        Some(C::DiskFull) => "; the disk is full: free some space",
+        _ => "",
+    }
+}
+
+/// How long a connection waits for another's lock before giving up.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `Result` with [`StoreError`].
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -90,7 +116,28 @@ const MIGRATIONS: &[&str] = &[
      INSERT INTO epoch_metrics (job_id, fold, epoch, metrics_json, recorded_at)
         SELECT job_id, 0, epoch, metrics_json, recorded_at FROM epoch_metrics_v1;
      DROP TABLE epoch_metrics_v1;",
+    // 4: verdicts of the child-process probe of plugin files, so a known
+    // build is never probed twice. `params_key` is '' for the file itself
+    // (dlopen + info), else the canonical JSON of a constructor's params.
+    // `host_abi` is the plugin-api version and probe protocol they hold for.
+    "CREATE TABLE plugin_probes (
+        sha256     TEXT NOT NULL,
+        params_key TEXT NOT NULL,
+        host_abi   TEXT NOT NULL,
+        plugin     TEXT,
+        passed     INTEGER NOT NULL,
+        reason     TEXT,
+        probed_at  TEXT NOT NULL,
+        PRIMARY KEY (sha256, params_key, host_abi)
+     );",
 ];
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
 
 /// RFC 3339 UTC with milliseconds, as every stored time.
 pub fn now() -> String {
@@ -173,13 +220,36 @@ impl Store {
         Ok(store)
     }
 
+    /// WAL mode and migrations. Several connections may open a database
+    /// that is being created at the same moment (`serve` opens three): the
+    /// migration takes the write lock first (IMMEDIATE) and reads the
+    /// version under it, and a lock that the busy handler does not wait for
+    /// (switching to WAL) is retried until [`BUSY_TIMEOUT`].
     fn setup(&mut self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            match self.try_setup() {
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_setup(&mut self) -> rusqlite::Result<()> {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         let version: usize = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let tx = self.conn.transaction()?;
+        if version >= MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", i + 1)?;

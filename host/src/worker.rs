@@ -90,7 +90,7 @@ pub fn params_json(params: &Params) -> BTreeMap<String, serde_json::Value> {
         .collect()
 }
 
-fn params_from_json(
+pub(crate) fn params_from_json(
     p: &BTreeMap<String, serde_json::Value>,
 ) -> Result<Vec<(String, ParamValue)>, String> {
     p.iter()

@@ -3,8 +3,10 @@
 mod api;
 mod eval;
 mod events;
+mod hostile_db;
 mod isolation;
 mod loader;
+mod loadtime;
 mod quality;
 mod registry;
 mod training;

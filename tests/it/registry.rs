@@ -172,7 +172,7 @@ enabled = false
         ("negative", "parameters invalid: parameter 'smoothing': expected a float in [0, 1000000], got -1".to_owned()),
         ("typo", "parameters invalid: parameter 'smothing': unknown to plugin 'baseline' (known: smoothing, statistic)".to_owned()),
         ("bad-choice", "parameters invalid: parameter 'statistic': expected one of mean, median, got \"mode\"".to_owned()),
-        ("pinned-other", format!("sha256 does not match the registry pin: pinned {}, file has {sha}; rebuild the pinned version or update the pin", "0".repeat(64))),
+        ("pinned-other", format!("sha256 does not match the registry pin: pinned {}…, file has {}…; rebuild the pinned version or update the pin to the file's sha256", "0".repeat(12), &sha[..12])),
         ("ghost", format!("plugin 'forest' not found in {} (loaded: baseline); fix `plugin` at models.toml line 34 or build the plugin", sb.path().join("plugins").display())),
     ];
     for (id, expected) in cases {

@@ -1,0 +1,256 @@
+//! How discovery opens one plugin file: inspect it (no code runs), look up
+//! or run the child-process probe (verdicts cached by sha256 in the
+//! store), and only then open it in this process under a watchdog.
+//!
+//! Must never open a file whose probe failed, or cache a verdict the probe
+//! could not reach (no probe executable): that one is asked again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mlhost_plugin_api::ParamValue;
+
+use crate::config::Config;
+use crate::loader::{self, Inspected, Plugin, Rejection};
+use crate::probe::{CtorProbe, PROBE_PROTOCOL, Prober, Verdict, with_deadline};
+use crate::store::{ProbeVerdict, Store};
+
+use super::Entry;
+
+/// The key under which verdicts are cached: the ABI, the probe protocol and
+/// the host build they were reached with.
+fn host_abi() -> String {
+    format!("{}/{PROBE_PROTOCOL}/{}", loader::PLUGIN_API_VERSION, env!("CARGO_PKG_VERSION"))
+}
+
+/// How discovery opens plugin files.
+#[derive(Debug)]
+pub struct Loading<'a> {
+    /// Probe a file the cache does not know in a child process first.
+    /// `None`: open every file in this process directly (trusted files).
+    pub prober: Option<Prober>,
+    /// Where probe verdicts are kept; without it every file is probed.
+    pub cache: Option<&'a mut Store>,
+    /// Ignore cached verdicts (they are still written).
+    pub reprobe: bool,
+    /// Watchdog on each in-process call into a plugin (open + info, new).
+    pub deadline: Duration,
+    /// Folder of the private copies that are opened.
+    pub image_dir: Option<PathBuf>,
+    /// Problems of the cache itself, for the report's warnings.
+    pub(super) warnings: Vec<String>,
+}
+
+impl Loading<'_> {
+    /// Opens files in this process without a probe; private copies go
+    /// beside the database.
+    pub fn in_process(config: &Config) -> Loading<'static> {
+        Loading {
+            prober: None,
+            cache: None,
+            reprobe: false,
+            deadline: Duration::from_secs(config.plugins.probe_timeout_secs),
+            image_dir: Some(crate::probe::image_dir(&config.database)),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Probes every new file with `exe probe` first, caching verdicts in
+    /// `cache`.
+    pub fn probing<'s>(config: &Config, exe: PathBuf, cache: Option<&'s mut Store>) -> Loading<'s> {
+        let image_dir = Some(crate::probe::image_dir(&config.database));
+        Loading {
+            prober: Some(Prober {
+                exe,
+                timeout: Duration::from_secs(config.plugins.probe_timeout_secs),
+                max_memory_mb: config.eval.max_memory_mb,
+                image_dir: image_dir.clone(),
+            }),
+            cache,
+            reprobe: false,
+            deadline: Duration::from_secs(config.plugins.probe_timeout_secs),
+            image_dir,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Loads one file; on success also the one-line reasons of the
+    /// constructor calls (by params key) that died in the probe.
+    pub(super) fn load(
+        &mut self,
+        path: &Path,
+        ctors: &[CtorProbe],
+    ) -> Result<(Plugin, BTreeMap<String, String>), Rejection> {
+        let file = loader::inspect(path)?;
+        let died = match self.prober.clone() {
+            Some(prober) => self.check(&prober, &file, ctors)?,
+            None => BTreeMap::new(),
+        };
+        let (f, dir) = (file.clone(), self.image_dir.clone());
+        let opened = with_deadline("load", self.deadline, move || loader::open(&f, dir.as_deref()));
+        let plugin = opened.unwrap_or_else(|| {
+            Err(Rejection {
+                sha256: Some(file.sha256.clone()),
+                reason: format!(
+                    "hung while loading in the host (no answer within {} s; left behind); fix the plugin's initialization",
+                    self.deadline.as_secs()
+                ),
+            })
+        })?;
+        Ok((plugin, died))
+    }
+
+    /// The probe's verdicts for `file`: cached ones, then a probe for what
+    /// is not known yet (again after a constructor killed it, for the
+    /// constructors it did not reach).
+    fn check(
+        &mut self,
+        prober: &Prober,
+        file: &Inspected,
+        ctors: &[CtorProbe],
+    ) -> Result<BTreeMap<String, String>, Rejection> {
+        let abi = host_abi();
+        let reject = |reason: String| Rejection { sha256: Some(file.sha256.clone()), reason };
+        let mut plugin = match self.cached(&file.sha256, "", &abi) {
+            Some(ProbeVerdict { passed: false, reason, .. }) => {
+                return Err(reject(reason.unwrap_or_else(|| "rejected by its probe".into())));
+            }
+            Some(v) => v.plugin,
+            None => None,
+        };
+        let mut died = BTreeMap::new();
+        let mut todo: Vec<CtorProbe> = Vec::new();
+        for c in ctors {
+            let relevant = match (&plugin, &c.plugin) {
+                (Some(name), Some(wanted)) => name == wanted,
+                _ => true,
+            };
+            if !relevant {
+                continue;
+            }
+            match self.cached(&file.sha256, &c.key(), &abi) {
+                Some(ProbeVerdict { passed: false, reason, .. }) => {
+                    died.insert(c.key(), reason.unwrap_or_default());
+                }
+                Some(_) => {}
+                None => todo.push(c.clone()),
+            }
+        }
+        while plugin.is_none() || !todo.is_empty() {
+            let report = prober.probe(file, &todo);
+            let name = match &report.file {
+                Ok(name) => name.clone(),
+                Err(reason) => {
+                    if report.cacheable {
+                        let v = ProbeVerdict {
+                            plugin: None,
+                            passed: false,
+                            reason: Some(reason.clone()),
+                        };
+                        self.remember(&file.sha256, "", &abi, &v);
+                    }
+                    return Err(reject(reason.clone()));
+                }
+            };
+            let passed = ProbeVerdict { plugin: Some(name.clone()), passed: true, reason: None };
+            self.remember(&file.sha256, "", &abi, &passed);
+            plugin = Some(name.clone());
+            todo.retain(|c| c.plugin.as_ref().is_none_or(|p| *p == name));
+            for (key, verdict) in &report.ctors {
+                let v = match verdict {
+                    Verdict::Passed => passed.clone(),
+                    Verdict::Failed(why) => {
+                        died.insert(key.clone(), why.clone());
+                        ProbeVerdict {
+                            plugin: Some(name.clone()),
+                            passed: false,
+                            reason: Some(why.clone()),
+                        }
+                    }
+                };
+                self.remember(&file.sha256, key, &abi, &v);
+            }
+            todo.retain(|c| !report.ctors.contains_key(&c.key()));
+            if report.ctors.is_empty() {
+                // The probe answered for the file but reached none of the
+                // constructors: asking again would not get further. What
+                // is left runs in-process under the watchdog.
+                break;
+            }
+        }
+        Ok(died)
+    }
+
+    fn cached(&mut self, sha256: &str, key: &str, abi: &str) -> Option<ProbeVerdict> {
+        if self.reprobe {
+            return None;
+        }
+        let store = self.cache.as_deref()?;
+        match store.probe_verdict(sha256, key, abi) {
+            Ok(v) => v,
+            Err(e) => {
+                self.cache_failed(e);
+                None
+            }
+        }
+    }
+
+    fn remember(&mut self, sha256: &str, key: &str, abi: &str, verdict: &ProbeVerdict) {
+        let Some(store) = self.cache.as_deref_mut() else { return };
+        if let Err(e) = store.record_probe(sha256, key, abi, verdict) {
+            self.cache_failed(e);
+        }
+    }
+
+    /// A cache that fails is dropped for the rest of the scan, said once.
+    fn cache_failed(&mut self, e: crate::store::StoreError) {
+        self.cache = None;
+        self.warnings.push(loader::one_line(&format!(
+            "probe cache unavailable, every plugin is probed: {e}"
+        )));
+    }
+}
+
+/// Params as JSON, ints staying ints.
+fn params_json(given: &[(String, ParamValue)]) -> BTreeMap<String, serde_json::Value> {
+    given
+        .iter()
+        .map(|(k, v)| {
+            let j = match v {
+                ParamValue::Float(f) => serde_json::json!(f),
+                ParamValue::Int(i) => serde_json::json!(i),
+                ParamValue::Bool(b) => serde_json::json!(b),
+                ParamValue::Choice(c) => serde_json::json!(c),
+            };
+            (k.clone(), j)
+        })
+        .collect()
+}
+
+/// The cache key of a constructor call with `given` params.
+pub(super) fn ctor_key(given: &[(String, ParamValue)]) -> String {
+    serde_json::to_string(&params_json(given)).expect("params serialize")
+}
+
+/// The constructor calls a probe makes: each enabled entry's, and the
+/// default params (a plugin no entry names gets a default candidate).
+pub(super) fn ctor_probes(entries: &[Entry]) -> Vec<CtorProbe> {
+    let default = CtorProbe { id: "(default)".into(), plugin: None, params: BTreeMap::new() };
+    let wanted = entries.iter().filter(|e| e.enabled).map(|e| CtorProbe {
+        id: e.id.clone(),
+        plugin: Some(e.plugin.clone()),
+        params: params_json(&e.params),
+    });
+    // One call per params key: a verdict is per (file, key), so two
+    // plugins' entries with the same params share one call (for any plugin).
+    let mut probes: Vec<CtorProbe> = Vec::new();
+    for c in wanted.chain([default]) {
+        match probes.iter_mut().find(|p| p.key() == c.key()) {
+            Some(p) if p.plugin != c.plugin => p.plugin = None,
+            Some(_) => {}
+            None => probes.push(c),
+        }
+    }
+    probes
+}
