@@ -3,6 +3,7 @@
 mod api;
 mod eval;
 mod events;
+mod hostile_api;
 mod hostile_db;
 mod isolation;
 mod loader;

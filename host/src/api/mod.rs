@@ -1,0 +1,293 @@
+//! The HTTP API (axum): the registry report, datasets, starting runs and
+//! reading their status and results. `app(state)` builds the whole router
+//! so tests can drive it; `serve` binds it (127.0.0.1 unless told otherwise).
+//!
+//! Handlers parse input into validated types at the edge and call the
+//! library; every error is an RFC 7807 problem document ([`problem`]).
+//! Runs started here go to a bounded queue served by one runner thread,
+//! through the same `eval` and store as the CLI; a full queue answers 503
+//! with Retry-After. What a caller may name as a dataset is decided in
+//! [`datasets`], uploads are stored by [`uploads`]; every JSON body is capped at `[api] max_body_kb`, an
+//! upload at `[api] max_upload_mb`. The bearer token, when configured,
+//! guards every route but `/health`, is compared in constant time and is
+//! never logged.
+
+mod datasets;
+mod operations;
+mod problem;
+mod runs;
+mod uploads;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use datasets::{is_upload_id, uploads_dir};
+pub use problem::Problem;
+
+use crate::config::Config;
+use crate::eval::{self, EvalError, Quiet, RunSpec};
+use crate::registry::Registry;
+use crate::store::Store;
+use datasets::Resolved;
+
+/// A run known only in memory: queued, or refused before it started.
+#[derive(Debug, Clone)]
+enum Pending {
+    Queued,
+    Refused(String),
+}
+
+/// A run waiting for the runner thread, with the dataset as it was checked.
+#[derive(Debug)]
+struct Queued {
+    spec: RunSpec,
+    dataset: Resolved,
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    config: Config,
+    registry: Arc<Registry>,
+    queue: SyncSender<Queued>,
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    store: Mutex<Store>,
+    exe: PathBuf,
+    /// Where uploads are stored ([`uploads_dir`] of the database).
+    uploads: PathBuf,
+}
+
+impl AppState {
+    /// Opens the store and starts the runner thread that executes queued runs.
+    pub fn start(
+        config: Config,
+        registry: Registry,
+        exe: PathBuf,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let registry = Arc::new(registry);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(config.api.queue as usize);
+        let pending: Arc<Mutex<HashMap<String, Pending>>> = Arc::default();
+        let mut runner_store = Store::open(&config.database)?;
+        let (reg, pend) = (registry.clone(), pending.clone());
+        let data_dirs = config.api.data_dirs.clone();
+        for d in data_dirs.iter().filter(|d| !d.is_dir()) {
+            eprintln!("api: data dir {} is not a folder; paths in it are refused", d.display());
+        }
+        std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || {
+            for Queued { spec, dataset } in rx {
+                let id = spec.run_id.clone().unwrap_or_default();
+                let outcome = match datasets::recheck(&data_dirs, &dataset) {
+                    Ok(()) => eval::evaluate(&reg, &mut runner_store, &spec, &mut Quiet),
+                    Err(why) => Err(EvalError::BadInput(why)),
+                };
+                let mut pending = pend.lock().unwrap_or_else(|e| e.into_inner());
+                match outcome {
+                    Ok(_) => {
+                        pending.remove(&id);
+                    }
+                    Err(EvalError::BadInput(why)) => {
+                        // Errors about the data name it as the caller did.
+                        let why = why.replace(&dataset.spec, &dataset.public);
+                        pending.insert(id, Pending::Refused(why));
+                    }
+                    Err(EvalError::Host(why)) => {
+                        eprintln!("run {id}: {why}");
+                        let why = "the server could not run it; see its log".to_owned();
+                        pending.insert(id, Pending::Refused(why));
+                    }
+                    Err(EvalError::Store(e)) => {
+                        eprintln!("run {id}: {e}");
+                        pending.insert(id, Pending::Refused("the database failed".into()));
+                    }
+                }
+            }
+        })?;
+        let store = Mutex::new(Store::open(&config.database)?);
+        let uploads = uploads_dir(&config.database);
+        Ok(Arc::new(AppState { config, registry, queue: tx, pending, store, exe, uploads }))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "mlhost",
+    description = "Train and evaluate plugin models; upload datasets; read runs and results. \
+        Limits: a JSON body at most `[api] max_body_kb` (default 64 KB), an upload at most \
+        `[api] max_upload_mb` (default 256 MB); over either, 413. A posted dataset path must \
+        lie inside `[api] data_dirs`. When `[api] token` is set, every route but /health \
+        needs `Authorization: Bearer <token>`."
+))]
+struct ApiDoc;
+
+/// The routes and the OpenAPI document that describes them, built together
+/// so the document cannot drift from the router.
+fn parts(state: &Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+    let body_limit =
+        usize::try_from(state.config.api.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX);
+    let api = OpenApiRouter::new()
+        .routes(routes!(models))
+        .routes(routes!(runs::start_run))
+        .routes(routes!(runs::run_status))
+        .routes(routes!(runs::run_results))
+        .routes(routes!(runs::run_events))
+        .routes(routes!(operations::operation_metrics, operations::record_operation_metrics))
+        .routes(routes!(uploads::upload_dataset))
+        .routes(routes!(uploads::get_dataset))
+        // JSON bodies; the upload streams its body and counts on its own.
+        .layer(DefaultBodyLimit::max(body_limit));
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .nest("/api/ml", api)
+        .split_for_parts();
+    document_limits(&mut doc, &state.config);
+    (router, doc)
+}
+
+/// Writes this server's limits into the 413 answers of the document.
+fn document_limits(doc: &mut utoipa::openapi::OpenApi, config: &Config) {
+    use utoipa::openapi::RefOr;
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            if let Some(RefOr::T(r)) = op.responses.responses.get_mut("413") {
+                let here = if path.ends_with("/datasets") {
+                    format!("{} MB", config.api.max_upload_mb)
+                } else {
+                    format!("{} KB", config.api.max_body_kb)
+                };
+                r.description = format!("{} (on this server: {here})", r.description);
+            }
+        }
+    }
+}
+
+/// The whole router.
+pub fn app(state: Arc<AppState>) -> Router {
+    let (router, doc) = parts(&state);
+    let doc = Arc::new(doc);
+    router
+        .route("/api/openapi.json", axum::routing::get(move || async move { Json((*doc).clone()) }))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state)
+}
+
+/// With a token configured, every request but `/health` needs it: the API
+/// routes, the OpenAPI document and unknown paths alike (fail closed).
+async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if let Some(token) = &state.config.api.token {
+        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        if req.uri().path() != "/health" && !bearer_matches(given, token) {
+            return Problem::unauthorized().into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Whether an `Authorization` value is `Bearer <token>` (the scheme in any
+/// case); an empty token never matches.
+fn bearer_matches(authorization: Option<&str>, token: &str) -> bool {
+    let Some((scheme, given)) = authorization.and_then(|v| v.split_once(' ')) else {
+        return false;
+    };
+    let given = given.trim_matches(' ');
+    scheme.eq_ignore_ascii_case("bearer") && !given.is_empty() && constant_time_eq(given, token)
+}
+
+/// Compares sha256 digests of both sides without an early exit, so the time
+/// taken says neither where the first difference is nor how long the token is.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (da, db) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    let diff = da.iter().zip(db.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// Service status and counts of ready and rejected models.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "status and model counts")))]
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let ready = state.registry.ready().count();
+    let rejected = state.registry.candidates.len() - ready;
+    Json(json!({"status": "ok", "models": {"ready": ready, "rejected": rejected}}))
+}
+
+/// The registry report: every candidate, ready or rejected with a reason.
+#[utoipa::path(get, path = "/models", responses((status = 200, description = "the registry report"), (status = 401, description = "token missing or wrong")))]
+async fn models(State(state): State<Arc<AppState>>) -> Json<crate::registry::Report> {
+    Json(state.registry.report())
+}
+
+/// Binds `bind` and serves until Ctrl-C. Prints the address it listens on.
+pub fn serve(config: Config, registry: Registry, bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let relay = config.events.redis_url.clone().map(|url| {
+        crate::events::Relay::spawn(
+            config.database.clone(),
+            crate::events::RelayConfig {
+                redis_url: url,
+                stream: config.events.stream.clone(),
+                maxlen: config.events.maxlen,
+            },
+        )
+    });
+    let state = AppState::start(config, registry, exe)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        println!("listening on http://{}", listener.local_addr()?);
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })?;
+    if let Some(r) = relay {
+        r.finish();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_bearer_token_matches() {
+        let t = "s3cret";
+        assert!(bearer_matches(Some("Bearer s3cret"), t));
+        assert!(bearer_matches(Some("bearer s3cret"), t));
+        for bad in
+            ["Bearer s3cre", "Bearer s3crett", "Bearer ", "Bearer", "Basic czNjcmV0", "s3cret", ""]
+        {
+            assert!(!bearer_matches(Some(bad), t), "{bad:?}");
+        }
+        assert!(!bearer_matches(None, t));
+        assert!(!bearer_matches(Some("Bearer "), ""), "an empty token never matches");
+    }
+
+    #[test]
+    fn upload_ids_are_64_lowercase_hex_digits() {
+        assert!(is_upload_id(&"ab12".repeat(16)));
+        for bad in ["", "../etc/passwd", &"AB12".repeat(16), &"ab1".repeat(21), &"g".repeat(64)] {
+            assert!(!is_upload_id(bad), "{bad:?}");
+        }
+        let mut traversal = "../".repeat(21);
+        traversal.push('x');
+        assert_eq!(traversal.len(), 64);
+        assert!(!is_upload_id(&traversal));
+    }
+}
