@@ -119,7 +119,23 @@ pub struct Inspected {
     pub path: PathBuf,
     /// Lowercase hex sha256 of its bytes.
     pub sha256: String,
-    bytes: Arc<Vec<u8>>,
+    /// The bytes that were hashed, until [`Inspected::stage`] wrote them.
+    bytes: Option<Arc<Vec<u8>>>,
+    /// The private copy of those bytes, once staged.
+    image: Option<PathBuf>,
+}
+
+impl Inspected {
+    /// Writes the private copy into `image_dir` now (see [`open`]) and lets
+    /// go of the bytes, so a scan of many files holds one file in memory at
+    /// a time. Without a folder, or when it cannot be written, the file
+    /// itself will be opened.
+    pub fn stage(&mut self, image_dir: Option<&Path>) {
+        if let Some(dir) = image_dir {
+            self.image = private_image(self, dir).ok();
+        }
+        self.bytes = None;
+    }
 }
 
 /// Loads one plugin file in this process: [`inspect`] then [`open`]. Call it
@@ -156,7 +172,7 @@ pub fn inspect(path: &Path) -> Result<Inspected, Rejection> {
         ));
     }
     check_elf(&bytes).map_err(|why| Rejection::new(sha, why))?;
-    Ok(Inspected { path, sha256, bytes: Arc::new(bytes) })
+    Ok(Inspected { path, sha256, bytes: Some(Arc::new(bytes)), image: None })
 }
 
 /// Maps and runs an inspected file: `dlopen`, the abi_stable checks and
@@ -203,9 +219,11 @@ pub fn open_observed(
     let sha = Some(file.sha256.as_str());
     // Without a writable image folder the file itself is opened: the copy
     // is a second line of defence, not a reason to refuse a plugin.
-    let image = image_dir
-        .and_then(|dir| private_image(file, dir).ok())
-        .unwrap_or_else(|| file.path.clone());
+    let image = match (&file.image, image_dir) {
+        (Some(image), _) => image.clone(),
+        (None, Some(dir)) => private_image(file, dir).unwrap_or_else(|_| file.path.clone()),
+        (None, None) => file.path.clone(),
+    };
     let module = open_module(&image, on_step).map_err(|why| Rejection::new(sha, why))?;
     on_step(LoadStep::Info);
     let info = call_info(module).map_err(|why| Rejection::new(sha, why))?;
@@ -216,8 +234,11 @@ pub fn open_observed(
 /// length is there; temp file, fsync, rename, mode 0555.
 fn private_image(file: &Inspected, dir: &Path) -> Result<PathBuf, String> {
     let target = dir.join(format!("{}.so", file.sha256));
+    let Some(bytes) = &file.bytes else {
+        return Err("its bytes are gone (staged already)".to_owned());
+    };
     let same = fs::metadata(&target).is_ok_and(|m| {
-        m.is_file() && m.len() == file.bytes.len() as u64 && m.permissions().mode() & 0o222 == 0
+        m.is_file() && m.len() == bytes.len() as u64 && m.permissions().mode() & 0o222 == 0
     });
     if same {
         return Ok(target);
@@ -232,7 +253,7 @@ fn private_image(file: &Inspected, dir: &Path) -> Result<PathBuf, String> {
     let tmp = dir.join(format!(".{}.{}.tmp", file.sha256, std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut f, &file.bytes)?;
+        std::io::Write::write_all(&mut f, bytes)?;
         f.sync_all()?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o555))?;
         fs::rename(&tmp, &target)

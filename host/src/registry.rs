@@ -17,7 +17,7 @@ use toml::Spanned;
 use crate::config::{Config, ConfigError};
 use crate::loader::{self, Plugin};
 use crate::preprocess::Scale;
-use crate::probe::with_deadline;
+use crate::probe::Watchdog;
 
 mod loading;
 
@@ -147,6 +147,10 @@ pub fn parse_entries(path: &Path, src: &str) -> Result<Vec<Entry>, ConfigError> 
     Ok(entries)
 }
 
+/// Reasons of constructor calls that died in a probe, by (plugin name,
+/// params key).
+type Crashed = HashMap<(String, String), String>;
+
 /// Whether a candidate can be evaluated.
 #[derive(Debug, Clone)]
 pub enum State {
@@ -235,65 +239,47 @@ impl Registry {
             ));
         }
         let files = reg.scan(&config.plugin_dirs);
-        let probes = ctor_probes(&entries);
-        let mut plugins: Vec<Arc<Plugin>> = Vec::new();
-        let mut crashed: HashMap<(String, String), String> = HashMap::new();
-        for file in files {
-            match loading.load(&file, &probes) {
-                Ok((p, died)) => {
-                    if let Some(first) = plugins.iter().find(|q| q.info.name == p.info.name) {
-                        let reason = format!(
-                            "duplicate plugin name '{}': {} already provides it; remove one of the files",
-                            p.info.name,
-                            first.path.display()
-                        );
-                        reg.candidates.push(file_rejection(&file, Some(p.sha256.clone()), reason));
-                    } else {
-                        for (key, why) in died {
-                            crashed.insert((p.info.name.clone(), key), why);
-                        }
-                        plugins.push(Arc::new(p));
-                    }
-                }
-                Err(r) => reg.candidates.push(file_rejection(&file, r.sha256, r.reason)),
-            }
-        }
+        let (plugins, crashed) = reg.load_plugins(files, &entries, loading);
         reg.warnings.append(&mut loading.warnings);
         let referenced: HashSet<&str> = entries.iter().map(|e| e.plugin.as_str()).collect();
         let entry_ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-        let deadline = loading.deadline;
         let died = |p: &Plugin, given: &[(String, ParamValue)]| {
             crashed.get(&(p.info.name.clone(), ctor_key(given))).cloned()
         };
+        // Every candidate's pin and params are checked here; the trial
+        // constructions then run as one batch under the watchdog.
+        let mut pending: Vec<(Candidate, Option<Arc<Plugin>>)> = Vec::new();
         for entry in &entries {
             if !entry.enabled {
                 reg.disabled.push(entry.id.clone());
                 continue;
             }
             let plugin = plugins.iter().find(|p| p.info.name == entry.plugin);
-            reg.candidates.push(match plugin {
-                Some(p) => candidate(
+            pending.push(match plugin {
+                Some(p) => prepare(
                     entry.id.clone(),
                     p,
                     &entry.params,
                     entry.sha256.as_deref(),
                     &entry.description,
                     entry.scale,
-                    Trial { crashed: died(p, &entry.params), deadline },
+                    died(p, &entry.params),
                 ),
-                None => Candidate {
-                    id: entry.id.clone(),
-                    plugin: Some(entry.plugin.clone()),
-                    version: None,
-                    tasks: Vec::new(),
-                    path: None,
-                    sha256: None,
-                    description: entry.description.clone(),
-                    scale: entry.scale,
-                    state: State::Rejected {
-                        reason: missing_plugin(entry, &plugins, &config.plugin_dirs),
-                    },
-                },
+                None => {
+                    let reason = missing_plugin(entry, &plugins, &config.plugin_dirs);
+                    let c = Candidate {
+                        id: entry.id.clone(),
+                        plugin: Some(entry.plugin.clone()),
+                        version: None,
+                        tasks: Vec::new(),
+                        path: None,
+                        sha256: None,
+                        description: entry.description.clone(),
+                        scale: entry.scale,
+                        state: State::Rejected { reason: loader::one_line(&reason) },
+                    };
+                    (c, None)
+                }
             });
         }
         for p in &plugins {
@@ -307,19 +293,59 @@ impl Registry {
                 ));
                 continue;
             }
-            let trial = Trial { crashed: died(p, &[]), deadline };
-            reg.candidates.push(candidate(
-                p.info.name.clone(),
-                p,
-                &[],
-                None,
-                "",
-                Scale::None,
-                trial,
-            ));
+            let id = p.info.name.clone();
+            pending.push(prepare(id, p, &[], None, "", Scale::None, died(p, &[])));
         }
+        reg.candidates.extend(trial_constructions(pending, &mut loading.watchdog));
         reg.candidates.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(reg)
+    }
+
+    /// Checks every file (probe), opens those that passed as one batch,
+    /// and keeps one plugin per name; the rest become rejected rows. Also
+    /// gives the reasons of constructor calls that died in a probe, by
+    /// (plugin name, params key).
+    fn load_plugins(
+        &mut self,
+        files: Vec<PathBuf>,
+        entries: &[Entry],
+        loading: &mut Loading<'_>,
+    ) -> (Vec<Arc<Plugin>>, Crashed) {
+        let probes = ctor_probes(entries);
+        let mut checked = Vec::new();
+        for file in files {
+            match loading.check_file(&file, &probes) {
+                Ok((inspected, died)) => checked.push((file, inspected, died)),
+                Err(r) => self.candidates.push(file_rejection(&file, r.sha256, r.reason)),
+            }
+        }
+        let inspected = checked.iter().map(|(_, i, _)| i.clone()).collect();
+        let opened = loading.open_all(inspected);
+        let mut plugins: Vec<Arc<Plugin>> = Vec::new();
+        let mut crashed = HashMap::new();
+        for ((file, _, died), result) in checked.into_iter().zip(opened) {
+            let p = match result {
+                Ok(p) => p,
+                Err(r) => {
+                    self.candidates.push(file_rejection(&file, r.sha256, r.reason));
+                    continue;
+                }
+            };
+            if let Some(first) = plugins.iter().find(|q| q.info.name == p.info.name) {
+                let reason = format!(
+                    "duplicate plugin name '{}': {} already provides it; remove one of the files",
+                    p.info.name,
+                    first.path.display()
+                );
+                self.candidates.push(file_rejection(&file, Some(p.sha256.clone()), reason));
+                continue;
+            }
+            for (key, why) in died {
+                crashed.insert((p.info.name.clone(), key), why);
+            }
+            plugins.push(Arc::new(p));
+        }
+        (plugins, crashed)
     }
 
     fn scan(&mut self, dirs: &[PathBuf]) -> Vec<PathBuf> {
@@ -413,7 +439,7 @@ fn file_rejection(file: &Path, sha256: Option<String>, reason: String) -> Candid
         sha256,
         description: String::new(),
         scale: Scale::None,
-        state: State::Rejected { reason },
+        state: State::Rejected { reason: loader::one_line(&reason) },
     }
 }
 
@@ -428,26 +454,19 @@ fn missing_plugin(entry: &Entry, plugins: &[Arc<Plugin>], dirs: &[PathBuf]) -> S
     )
 }
 
-/// How the trial construction of a candidate goes: the probe's verdict on
-/// its constructor, and the watchdog on the in-process call.
-struct Trial {
-    crashed: Option<String>,
-    deadline: std::time::Duration,
-}
-
-/// Resolves one candidate of `plugin`: the pin, the params, and one model
-/// built as a trial so a failing constructor is caught now, not mid-run.
-/// A constructor that crashed in the probe is not called again; one that
-/// hangs here is left behind and the candidate rejected.
-fn candidate(
+/// A candidate of `plugin` as far as it can be judged without running the
+/// plugin: the pin, the params, and the probe's verdict on its constructor.
+/// When it needs a trial construction, the plugin comes back beside it and
+/// the state holds the resolved params for now.
+fn prepare(
     id: String,
     plugin: &Arc<Plugin>,
     given: &[(String, ParamValue)],
     pin: Option<&str>,
     description: &str,
     scale: Scale,
-    trial: Trial,
-) -> Candidate {
+    crashed: Option<String>,
+) -> (Candidate, Option<Arc<Plugin>>) {
     let check = || -> Result<Params, String> {
         if let Some(pin) = pin
             && pin != plugin.sha256
@@ -463,30 +482,16 @@ fn candidate(
             .info
             .resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
             .map_err(|e| format!("parameters invalid: {e}"))?;
-        if let Some(why) = trial.crashed.clone() {
-            return Err(why);
+        // A constructor that crashed in the probe is not called again.
+        crashed.clone().map_or(Ok(params), Err)
+    };
+    let (state, trial) = match check() {
+        Ok(params) => {
+            (State::Ready { plugin: Arc::clone(plugin), params }, Some(Arc::clone(plugin)))
         }
-        let (p, ps) = (Arc::clone(plugin), params.clone());
-        let built = with_deadline("new", trial.deadline, move || {
-            p.new_model(&ps).map(drop).map_err(|e| match e.kind() {
-                mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
-                mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),
-                _ => format!("constructor failed: {e}"),
-            })
-        });
-        built.unwrap_or_else(|| {
-            Err(format!(
-                "constructor hung: new() did not return within {} s (left behind); fix the plugin's new()",
-                trial.deadline.as_secs()
-            ))
-        })?;
-        Ok(params)
+        Err(reason) => (State::Rejected { reason: loader::one_line(&reason) }, None),
     };
-    let state = match check() {
-        Ok(params) => State::Ready { plugin: Arc::clone(plugin), params },
-        Err(reason) => State::Rejected { reason: loader::one_line(&reason) },
-    };
-    Candidate {
+    let c = Candidate {
         id,
         plugin: Some(plugin.info.name.clone()),
         version: Some(plugin.info.version.clone()),
@@ -500,7 +505,47 @@ fn candidate(
         },
         scale,
         state,
+    };
+    (c, trial)
+}
+
+/// Builds one model per prepared candidate, as a trial, so a failing
+/// constructor is caught now, not mid-run: all in one batch under the
+/// watchdog, so one that hangs is left behind and only its candidate is
+/// rejected.
+fn trial_constructions(
+    pending: Vec<(Candidate, Option<Arc<Plugin>>)>,
+    watchdog: &mut Watchdog,
+) -> Vec<Candidate> {
+    let calls: Vec<(usize, Arc<Plugin>, Params)> = pending
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (c, plugin))| match (&c.state, plugin) {
+            (State::Ready { params, .. }, Some(p)) => Some((i, Arc::clone(p), params.clone())),
+            _ => None,
+        })
+        .collect();
+    let at: Vec<usize> = calls.iter().map(|(i, ..)| *i).collect();
+    let built = watchdog.run_each(calls, |(_, p, params)| {
+        p.new_model(&params).map(drop).map_err(|e| match e.kind() {
+            mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
+            mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),
+            _ => format!("constructor failed: {e}"),
+        })
+    });
+    let secs = watchdog.limit().as_secs();
+    let mut out: Vec<Candidate> = pending.into_iter().map(|(c, _)| c).collect();
+    for (i, result) in at.into_iter().zip(built) {
+        let failed = match result {
+            Some(Ok(())) => continue,
+            Some(Err(why)) => why,
+            None => format!(
+                "constructor hung: new() did not return within {secs} s (left behind); fix the plugin's new()"
+            ),
+        };
+        out[i].state = State::Rejected { reason: loader::one_line(&failed) };
     }
+    out
 }
 
 /// `mlhost registry --json`: `{"models":[...]}` plus camelCase extras.

@@ -13,7 +13,7 @@ use mlhost_plugin_api::ParamValue;
 
 use crate::config::Config;
 use crate::loader::{self, Inspected, Plugin, Rejection};
-use crate::probe::{CtorProbe, PROBE_PROTOCOL, Prober, Verdict, with_deadline};
+use crate::probe::{CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
 use crate::store::{ProbeVerdict, Store};
 
 use super::Entry;
@@ -35,7 +35,7 @@ pub struct Loading<'a> {
     /// Ignore cached verdicts (they are still written).
     pub reprobe: bool,
     /// Watchdog on each in-process call into a plugin (open + info, new).
-    pub deadline: Duration,
+    pub watchdog: Watchdog,
     /// Folder of the private copies that are opened.
     pub image_dir: Option<PathBuf>,
     /// Problems of the cache itself, for the report's warnings.
@@ -50,7 +50,7 @@ impl Loading<'_> {
             prober: None,
             cache: None,
             reprobe: false,
-            deadline: Duration::from_secs(config.plugins.probe_timeout_secs),
+            watchdog: Watchdog::new(Duration::from_secs(config.plugins.probe_timeout_secs)),
             image_dir: Some(crate::probe::image_dir(&config.database)),
             warnings: Vec::new(),
         }
@@ -69,36 +69,53 @@ impl Loading<'_> {
             }),
             cache,
             reprobe: false,
-            deadline: Duration::from_secs(config.plugins.probe_timeout_secs),
+            watchdog: Watchdog::new(Duration::from_secs(config.plugins.probe_timeout_secs)),
             image_dir,
             warnings: Vec::new(),
         }
     }
 
-    /// Loads one file; on success also the one-line reasons of the
-    /// constructor calls (by params key) that died in the probe.
-    pub(super) fn load(
+    /// Inspects one file and, with a prober, makes sure it passed its probe;
+    /// on success also the one-line reasons of the constructor calls (by
+    /// params key) that died in the probe. Runs none of the file's code in
+    /// this process.
+    pub(super) fn check_file(
         &mut self,
         path: &Path,
         ctors: &[CtorProbe],
-    ) -> Result<(Plugin, BTreeMap<String, String>), Rejection> {
-        let file = loader::inspect(path)?;
+    ) -> Result<(Inspected, BTreeMap<String, String>), Rejection> {
+        let mut file = loader::inspect(path)?;
+        // The copy that the probe and then this process open.
+        file.stage(self.image_dir.as_deref());
         let died = match self.prober.clone() {
             Some(prober) => self.check(&prober, &file, ctors)?,
             None => BTreeMap::new(),
         };
-        let (f, dir) = (file.clone(), self.image_dir.clone());
-        let opened = with_deadline("load", self.deadline, move || loader::open(&f, dir.as_deref()));
-        let plugin = opened.unwrap_or_else(|| {
-            Err(Rejection {
-                sha256: Some(file.sha256.clone()),
-                reason: format!(
-                    "hung while loading in the host (no answer within {} s; left behind); fix the plugin's initialization",
-                    self.deadline.as_secs()
-                ),
+        Ok((file, died))
+    }
+
+    /// Opens checked files in this process, in order, each under the
+    /// watchdog: a file whose open or `info()` hangs is rejected and left
+    /// behind, the others go on.
+    pub(super) fn open_all(&mut self, files: Vec<Inspected>) -> Vec<Result<Plugin, Rejection>> {
+        let shas: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
+        let dir = self.image_dir.clone();
+        let opened = self.watchdog.run_each(files, move |f| loader::open(&f, dir.as_deref()));
+        let secs = self.watchdog.limit().as_secs();
+        opened
+            .into_iter()
+            .zip(shas)
+            .map(|(r, sha256)| {
+                r.unwrap_or_else(|| {
+                    Err(Rejection {
+                        sha256: Some(sha256),
+                        reason: format!(
+                            "hung while loading in the host (no answer within {secs} s; left behind); fix the plugin's initialization"
+                        ),
+                    })
+                })
             })
-        })?;
-        Ok((plugin, died))
+            .collect()
     }
 
     /// The probe's verdicts for `file`: cached ones, then a probe for what
