@@ -130,7 +130,8 @@ impl Default for EventsConfig {
 pub struct ApiConfig {
     /// Address to bind.
     pub bind: SocketAddr,
-    /// Bearer token every `/api` route requires, when set.
+    /// Bearer token every `/api` route requires, when set (never empty).
+    #[serde(deserialize_with = "token")]
     pub token: Option<String>,
     /// Runs waiting to start, at most; past it, POST answers 503.
     #[serde(deserialize_with = "bounded::<1, 10_000, _, _>")]
@@ -310,6 +311,16 @@ where
     bounded::<MIN, MAX, D, u64>(d).map(Some)
 }
 
+fn token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let token = String::deserialize(d)?;
+    if token.trim().is_empty() || token.chars().any(char::is_whitespace) {
+        return Err(de::Error::custom(
+            "must be a non-empty token without spaces (e.g. `openssl rand -hex 32`); remove the key to serve without one",
+        ));
+    }
+    Ok(Some(token))
+}
+
 fn redis_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let url = String::deserialize(d)?;
     if url.starts_with("redis://") || url.starts_with("rediss://") {
@@ -374,6 +385,10 @@ mod tests {
         check(
             "[api]\nbind = \"nowhere\"\n",
             "/etc/mlhost/mlhost.toml:2: key `bind`: invalid socket address syntax",
+        );
+        check(
+            "[api]\ntoken = \"\"\n",
+            "/etc/mlhost/mlhost.toml:2: key `token`: must be a non-empty token without spaces (e.g. `openssl rand -hex 32`); remove the key to serve without one",
         );
         check(
             "workers = [",

@@ -20,7 +20,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use abi_stable::library::{LibraryError, RootModuleError, lib_header_from_path};
+use abi_stable::library::lib_header_from_path;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RMut;
 use abi_stable::std_types::{RSlice, RSliceMut};
@@ -30,6 +30,13 @@ use mlhost_plugin_api::ffi::{
 };
 use mlhost_plugin_api::{Error as PluginError, ErrorKind, Matrix, Params, PluginInfo};
 use sha2::{Digest, Sha256};
+
+mod elf;
+mod reasons;
+
+pub use elf::check_elf;
+pub use reasons::{MAX_REASON_CHARS, one_line};
+use reasons::{dlopen_reason, library_reason};
 
 /// The plugin-api version this host was built against (the ABI version).
 pub const PLUGIN_API_VERSION: &str = mlhost_plugin_api::ffi::PLUGIN_API_VERSION;
@@ -73,41 +80,6 @@ impl Rejection {
     fn new(sha256: Option<&str>, reason: impl Into<String>) -> Self {
         Self { sha256: sha256.map(str::to_owned), reason: one_line(&reason.into()) }
     }
-}
-
-/// The longest reason, in characters; longer ones end in an ellipsis.
-pub const MAX_REASON_CHARS: usize = 200;
-
-/// Folds `text` into one line of at most [`MAX_REASON_CHARS`] characters:
-/// whitespace runs (newlines too) become one space, control characters go.
-/// Reasons quote foreign text (dlerror, a plugin's error message); this keeps
-/// the report a table and an API error a line.
-pub fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_REASON_CHARS + 4));
-    let mut count = 0;
-    for word in text.split_whitespace() {
-        let word: String = word.chars().filter(|c| !c.is_control()).collect();
-        if word.is_empty() {
-            continue;
-        }
-        let sep = usize::from(count > 0);
-        let len = word.chars().count();
-        if count + sep + len > MAX_REASON_CHARS {
-            let room = MAX_REASON_CHARS.saturating_sub(count + sep + 1);
-            if sep == 1 && room > 0 {
-                out.push(' ');
-            }
-            out.extend(word.chars().take(room));
-            out.push('…');
-            return out;
-        }
-        if sep == 1 {
-            out.push(' ');
-        }
-        out.push_str(&word);
-        count += sep + len;
-    }
-    out
 }
 
 /// A plugin file that passed every check that runs none of its code:
@@ -299,93 +271,6 @@ fn open_module(path: &Path, on_step: &mut dyn FnMut(LoadStep)) -> Result<PluginM
     header.init_root_module::<PluginModRef>().map_err(|e| library_reason(&e))
 }
 
-fn dlopen_reason(err: &str) -> String {
-    if let Some(pos) = err.find("undefined symbol: ") {
-        let symbol = err[pos + 18..].split_whitespace().next().unwrap_or("?");
-        return format!(
-            "cannot be loaded: undefined symbol {symbol}; it was linked against a library this host lacks: rebuild it"
-        );
-    }
-    // dlerror says "PATH: what"; the report already shows the path.
-    let line = err.lines().next().unwrap_or(err);
-    let what = line.split_once(".so: ").map_or(line, |(_, what)| what);
-    if what.contains("position-independent executable") {
-        return "not a shared object: an executable; build the plugin with crate-type = [\"cdylib\"]"
-            .to_owned();
-    }
-    format!("cannot be loaded: {what}")
-}
-
-fn library_reason(err: &LibraryError) -> String {
-    let host = PLUGIN_API_VERSION;
-    match err {
-        LibraryError::GetSymbolError { .. } => "no mlhost root module: a shared library, but not an mlhost plugin (add `mlhost_plugin_api::export_plugin!(YourModel);` and rebuild)".to_owned(),
-        LibraryError::IncompatibleVersionNumber { actual_version, .. } => format!(
-            "built against plugin-api {actual_version} but host has {host}; rebuild the plugin against mlhost-plugin-api {}",
-            compatible_req(host)
-        ),
-        LibraryError::ParseVersionError(e) => format!("its plugin-api version cannot be read ({e}); rebuild against mlhost-plugin-api {}", compatible_req(host)),
-        LibraryError::RootModule { err: RootModuleError::Unwound, .. } => "its root module panicked while loading; fix the plugin's initialization".to_owned(),
-        LibraryError::RootModule { err, .. } => format!("its root module failed to load: {}", first_line(&err.to_string())),
-        LibraryError::AbiInstability(e) => layout_reason(&e.to_string()),
-        LibraryError::InvalidAbiHeader(_) => format!("its abi_stable header is not one this host reads (another abi_stable, or a damaged file); rebuild against mlhost-plugin-api {}", compatible_req(host)),
-        LibraryError::InvalidCAbi { .. } => "built with a compiler whose C ABI differs from the host's; rebuild with the host's toolchain".to_owned(),
-        LibraryError::OpenError { err, .. } => dlopen_reason(&err.to_string()),
-        other => format!("cannot be loaded: {}", first_line(&other.to_string())),
-    }
-}
-
-/// `0.1` for `0.1.3` (0.x minors are breaking), `1` for `1.4.0`.
-fn compatible_req(version: &str) -> String {
-    let mut parts = version.split('.');
-    match (parts.next(), parts.next()) {
-        (Some("0"), Some(minor)) => format!("0.{minor}"),
-        (Some(major), _) => major.to_owned(),
-        _ => version.to_owned(),
-    }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_owned()
-}
-
-/// abi_stable's layout errors are dumps of a hundred lines. Keep the type
-/// that differs and the first difference; a different plugin-api version
-/// shows up here as "incompatible package versions" on the root module.
-fn layout_reason(dump: &str) -> String {
-    let lines: Vec<&str> = dump.lines().map(str::trim).collect();
-    // The dump is a series of blocks, each opened by "N error(s)"; the first
-    // with N > 0 is the innermost type that differs.
-    let block = lines
-        .iter()
-        .position(|l| {
-            l.split_once(" error(s)").is_some_and(|(n, _)| n.parse::<u32>().is_ok_and(|n| n > 0))
-        })
-        .map_or(&lines[..], |i| &lines[i..]);
-    let found_type = block
-        .iter()
-        .position(|l| *l == "Layout of found type:")
-        .and_then(|i| block[i..].iter().find_map(|l| l.strip_prefix("type:")))
-        .unwrap_or("a plugin-api type");
-    let error_at = block.iter().position(|l| l.starts_with("Error:"));
-    let error = error_at.map_or("layout differs", |i| &block[i]["Error:".len()..]);
-    let found = error_at.and_then(|i| {
-        let rest = &block[i..];
-        let at = rest.iter().position(|l| *l == "Found:")?;
-        rest.get(at + 1).copied()
-    });
-    let host = PLUGIN_API_VERSION;
-    let req = compatible_req(host);
-    match (error, found) {
-        ("incompatible package versions", Some(found)) => format!(
-            "built against plugin-api {found} but host has {host}; rebuild the plugin against mlhost-plugin-api {req}"
-        ),
-        _ => format!(
-            "layout mismatch in type {found_type}: {error}; rebuild the plugin against mlhost-plugin-api {req}"
-        ),
-    }
-}
-
 fn call_info(module: PluginModRef) -> Result<PluginInfo, String> {
     let raw = module.info()().into_result().map_err(|e| {
         let e = error_from_ffi(e);
@@ -418,87 +303,6 @@ fn validate_info(info: &PluginInfo) -> Result<(), String> {
         spec.check(&spec.default).map_err(|e| {
             format!("plugin '{}' has a default outside its own schema: {e}", info.name)
         })?;
-    }
-    Ok(())
-}
-
-/// Checks the ELF structure of a would-be shared library without running it.
-/// A truncated file (half-copied) would otherwise SIGBUS inside dlopen.
-pub fn check_elf(bytes: &[u8]) -> Result<(), String> {
-    const EHDR: usize = 64;
-    if bytes.is_empty() {
-        return Err("not a shared object: the file is empty (a failed build or copy?); rebuild it and copy it again".to_owned());
-    }
-    if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
-        let texty =
-            bytes.iter().take(512).all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
-        let what = if texty { "a text file" } else { "no ELF header" };
-        return Err(format!(
-            "not a shared object: {what}; build the plugin as a cdylib and copy its .so"
-        ));
-    }
-    if bytes.len() < EHDR {
-        return Err(format!(
-            "not a shared object: truncated ELF header ({} bytes); copy the file again",
-            bytes.len()
-        ));
-    }
-    if bytes[4] != 2 || bytes[5] != 1 {
-        return Err("not a shared object for this host: not a 64-bit little-endian ELF; build it for this machine".to_owned());
-    }
-    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
-    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
-    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-    let e_type = u16_at(16);
-    if e_type != 3 {
-        return Err(format!(
-            "not a shared object: an ELF {} file; build the plugin with crate-type = [\"cdylib\"]",
-            match e_type {
-                1 => "relocatable (.o/.rlib)",
-                2 => "executable",
-                4 => "core",
-                _ => "unknown-type",
-            }
-        ));
-    }
-    let machine = u16_at(18);
-    let host_machine = if cfg!(target_arch = "x86_64") {
-        62
-    } else if cfg!(target_arch = "aarch64") {
-        183
-    } else {
-        machine
-    };
-    if machine != host_machine {
-        return Err(format!(
-            "built for another CPU (ELF machine {machine}); build it for {}",
-            std::env::consts::ARCH
-        ));
-    }
-    let len = bytes.len() as u64;
-    let truncated = |end: u64| {
-        format!(
-            "truncated: its structure ends at byte {end} but the file has {len} (half-copied?); copy it again"
-        )
-    };
-    let (phoff, phentsize, phnum) = (u64_at(32), u64::from(u16_at(54)), u64::from(u16_at(56)));
-    let ph_end = phoff.saturating_add(phentsize.saturating_mul(phnum));
-    if ph_end > len || phentsize < 56 && phnum > 0 {
-        return Err(truncated(ph_end));
-    }
-    for i in 0..phnum {
-        let at = (phoff + i * phentsize) as usize;
-        let p_type = u32_at(at);
-        let (offset, filesz) = (u64_at(at + 8), u64_at(at + 32));
-        let end = offset.saturating_add(filesz);
-        if p_type == 1 && end > len {
-            return Err(truncated(end));
-        }
-    }
-    let (shoff, shentsize, shnum) = (u64_at(40), u64::from(u16_at(58)), u64::from(u16_at(60)));
-    let sh_end = shoff.saturating_add(shentsize.saturating_mul(shnum));
-    if sh_end > len {
-        return Err(truncated(sh_end));
     }
     Ok(())
 }
@@ -600,66 +404,5 @@ impl Model {
     /// Restores a model saved by [`Model::save`].
     pub fn load(&mut self, bytes: &[u8]) -> Result<(), PluginError> {
         self.inner.load(RSlice::from_slice(bytes)).into_result().map_err(error_from_ffi)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn elf_check_reasons() {
-        let check = |b: &[u8]| check_elf(b).unwrap_err();
-        assert!(check(b"").contains("the file is empty"));
-        assert!(check(b"hello, I am text\n").contains("a text file"));
-        assert!(check(&[0u8, 1, 2, 3, 200]).contains("no ELF header"));
-        assert!(check(b"\x7fELF\x02\x01").contains("truncated ELF header"));
-        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        // A PIE test binary is ET_DYN: structurally fine. Half of it is not.
-        assert_eq!(check_elf(&me), Ok(()));
-        assert!(check(&me[..me.len() / 2]).contains("truncated"));
-    }
-
-    #[test]
-    fn dlopen_errors_lose_the_repeated_path() {
-        assert_eq!(
-            dlopen_reason("/p/ls.so: cannot dynamically load position-independent executable"),
-            "not a shared object: an executable; build the plugin with crate-type = [\"cdylib\"]"
-        );
-        assert_eq!(
-            dlopen_reason(
-                "/p/a.so: libfoo.so.1: cannot open shared object file: No such file or directory"
-            ),
-            "cannot be loaded: libfoo.so.1: cannot open shared object file: No such file or directory"
-        );
-        assert!(
-            dlopen_reason("/p/a.so: undefined symbol: zzz_missing")
-                .contains("undefined symbol zzz_missing")
-        );
-    }
-
-    #[test]
-    fn a_garbage_abi_header_is_one_readable_line() {
-        let mut header = abi_stable::library::AbiHeader::VALUE;
-        header.magic_string = *b"tttttttttttttttttttttttttttttttt";
-        let reason = library_reason(&LibraryError::InvalidAbiHeader(header));
-        assert!(reason.starts_with("its abi_stable header is not one this host reads"), "{reason}");
-        assert!(!reason.contains("AbiHeader") && !reason.contains('['), "{reason}");
-    }
-
-    #[test]
-    fn reasons_are_one_short_line() {
-        assert_eq!(one_line("  a\n\tb  c\u{7}d "), "a b cd");
-        let long = one_line(&"word ".repeat(100));
-        assert_eq!(long.chars().count(), MAX_REASON_CHARS);
-        assert!(long.ends_with('…'));
-        let r = Rejection::new(None, format!("x{}", "y".repeat(500)));
-        assert_eq!(r.reason.chars().count(), MAX_REASON_CHARS);
-    }
-
-    #[test]
-    fn version_requirements() {
-        assert_eq!(compatible_req("0.1.3"), "0.1");
-        assert_eq!(compatible_req("2.4.0"), "2");
     }
 }

@@ -12,6 +12,12 @@
 //! into plugin code from hanging the host. Must never cache anything itself
 //! (the registry stores verdicts) or run plugin code in the host process.
 
+mod child;
+mod watchdog;
+
+pub use child::probe_main;
+pub use watchdog::Watchdog;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -22,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::loader::{self, Inspected, LoadStep, one_line};
+use crate::loader::{Inspected, LoadStep, one_line};
 use crate::worker::signal_name;
 
 /// The protocol version; a probe that speaks another is refused.
@@ -306,198 +312,6 @@ impl ChildRun {
     }
 }
 
-/// The child's side: read a request from `input`, load the file and call
-/// the constructors, writing (and flushing) each step before it runs. A
-/// clean failure is a `rejected` line; only I/O errors are errors.
-pub fn probe_main(input: impl Read, mut output: impl Write) -> std::io::Result<()> {
-    let mut say = |line: &ProbeLine| -> std::io::Result<()> {
-        serde_json::to_writer(&mut output, line)?;
-        output.write_all(b"\n")?;
-        output.flush()
-    };
-    say(&ProbeLine::Hello { protocol: PROBE_PROTOCOL })?;
-    let request = match serde_json::from_reader::<_, ProbeRequest>(input) {
-        Ok(r) if r.protocol == PROBE_PROTOCOL => r,
-        Ok(r) => {
-            let reason = format!(
-                "not checked: host speaks probe protocol {}, this probe {PROBE_PROTOCOL}; install mlhost again so both are one build",
-                r.protocol
-            );
-            say(&ProbeLine::Rejected { reason })?;
-            return say(&ProbeLine::Done);
-        }
-        Err(e) => {
-            say(&ProbeLine::Rejected { reason: format!("not checked: bad probe request: {e}") })?;
-            return say(&ProbeLine::Done);
-        }
-    };
-    if let Some(mb) = request.max_memory_mb {
-        let bytes = mb.saturating_mul(1 << 20);
-        let _ = rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes);
-    }
-    let file = match loader::inspect(&request.path) {
-        Ok(mut f) if f.sha256 == request.sha256 => {
-            f.stage(request.image_dir.as_deref());
-            f
-        }
-        Ok(_) => {
-            let reason = "the file changed while it was being checked; copy it in one step (write elsewhere, then mv)".to_owned();
-            say(&ProbeLine::Rejected { reason })?;
-            return say(&ProbeLine::Done);
-        }
-        Err(r) => {
-            say(&ProbeLine::Rejected { reason: r.reason })?;
-            return say(&ProbeLine::Done);
-        }
-    };
-    let mut io = Ok(());
-    let opened = loader::open_observed(&file, request.image_dir.as_deref(), &mut |step| {
-        if io.is_ok() {
-            io = say(&ProbeLine::Step { step });
-        }
-    });
-    io?;
-    let plugin = match opened {
-        Ok(p) => p,
-        Err(r) => {
-            say(&ProbeLine::Rejected { reason: r.reason })?;
-            return say(&ProbeLine::Done);
-        }
-    };
-    say(&ProbeLine::Loaded { plugin: plugin.info.name.clone() })?;
-    for ctor in &request.ctors {
-        if ctor.plugin.as_ref().is_some_and(|p| *p != plugin.info.name) {
-            continue;
-        }
-        let key = ctor.key();
-        say(&ProbeLine::New { key: key.clone() })?;
-        // A clean error (invalid params, a caught panic) is an answer: the
-        // host makes the same call and reports it. Only a death counts.
-        if let Ok(given) = crate::worker::params_from_json(&ctor.params)
-            && let Ok(params) = plugin.info.resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
-        {
-            drop(plugin.new_model(&params));
-        }
-        say(&ProbeLine::Returned { key })?;
-    }
-    say(&ProbeLine::Done)
-}
-
-/// The watchdog on in-process calls into plugin code that a probe already
-/// ran once: calls run on a helper thread and each may take at most `limit`.
-/// A hung call is left behind on its thread (a thread cannot be killed) and
-/// the rest go on on a fresh one.
-#[derive(Debug)]
-pub struct Watchdog {
-    limit: Duration,
-}
-
-impl Watchdog {
-    /// A watchdog that waits at most `limit` per call.
-    pub fn new(limit: Duration) -> Self {
-        Watchdog { limit }
-    }
-
-    /// The time limit of one call.
-    pub fn limit(&self) -> Duration {
-        self.limit
-    }
-}
-
-fn lock<B>(m: &std::sync::Mutex<B>) -> std::sync::MutexGuard<'_, B> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// What the caller and the batch worker of [`Watchdog::run_each`] share.
-struct Batch<I, T> {
-    queue: std::collections::VecDeque<(usize, I)>,
-    results: Vec<Option<T>>,
-    /// The item being run and since when.
-    current: Option<(usize, Instant)>,
-    /// Bumped when a worker is left behind; a worker of an older
-    /// generation takes and stores nothing more.
-    generation: u64,
-}
-
-impl Watchdog {
-    /// Runs `f` on each item in order on one helper thread, at most the
-    /// time limit per item: `Some` for an item that finished, `None` for
-    /// one that overran (left behind; the rest go on on a fresh thread).
-    /// The caller sleeps until the batch is done or an item overruns, so a
-    /// hundred items cost no more than running them here.
-    pub fn run_each<I, T>(
-        &mut self,
-        items: Vec<I>,
-        f: impl Fn(I) -> T + Send + Sync + 'static,
-    ) -> Vec<Option<T>>
-    where
-        I: Send + 'static,
-        T: Send + 'static,
-    {
-        use std::sync::{Arc, Mutex};
-        let n = items.len();
-        let batch = Arc::new(Mutex::new(Batch {
-            queue: items.into_iter().enumerate().collect(),
-            results: std::iter::repeat_with(|| None).take(n).collect(),
-            current: None,
-            generation: 0,
-        }));
-        let f = Arc::new(f);
-        let (tx, rx) = mpsc::channel::<u64>();
-        let spawn = |gen_id: u64| {
-            let (batch, f, tx) = (batch.clone(), f.clone(), tx.clone());
-            let work = move || loop {
-                let (i, item) = {
-                    let mut b = lock(&batch);
-                    if b.generation != gen_id {
-                        return;
-                    }
-                    let Some(next) = b.queue.pop_front() else {
-                        let _ = tx.send(gen_id);
-                        return;
-                    };
-                    b.current = Some((next.0, Instant::now()));
-                    next
-                };
-                let t = f(item);
-                let mut b = lock(&batch);
-                if b.generation != gen_id {
-                    return;
-                }
-                b.results[i] = Some(t);
-                b.current = None;
-            };
-            std::thread::Builder::new().name("mlhost-plugin-call".into()).spawn(work).is_ok()
-        };
-        let mut gen_id = 0;
-        let mut running = spawn(gen_id);
-        while running {
-            let due = lock(&batch).current.map(|(_, at)| at + self.limit);
-            let wait = due.map_or(self.limit, |d| d.saturating_duration_since(Instant::now()));
-            match rx.recv_timeout(wait) {
-                Ok(g) if g == gen_id => break,
-                Ok(_) => {}
-                Err(_) => {
-                    let mut b = lock(&batch);
-                    let overran = b.current.is_some_and(|(_, at)| at.elapsed() >= self.limit);
-                    if overran {
-                        // Left behind with its item; a panicked call (plugin
-                        // calls catch their own) ends up here too.
-                        gen_id += 1;
-                        b.generation = gen_id;
-                        b.current = None;
-                        drop(b);
-                        running = spawn(gen_id);
-                    }
-                }
-            }
-        }
-        let mut b = lock(&batch);
-        b.generation = u64::MAX;
-        std::mem::take(&mut b.results)
-    }
-}
-
 /// The default folder of private plugin copies: `plugin-images/` beside
 /// the database.
 pub fn image_dir(database: &Path) -> PathBuf {
@@ -562,38 +376,9 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_goes_on_past_a_hung_item_on_a_fresh_thread() {
-        let mut dog = Watchdog::new(Duration::from_millis(300));
-        let got = dog.run_each(vec![1u64, 2, 0, 4], |ms| {
-            if ms == 0 {
-                std::thread::sleep(Duration::from_secs(3600));
-            }
-            ms * 10
-        });
-        assert_eq!(got, [Some(10), Some(20), None, Some(40)]);
-        let threads = dog.run_each(vec![(); 3], |()| std::thread::current().id());
-        assert!(threads.iter().all(|t| *t == threads[0]), "one thread for the batch");
-        let got = dog.run_each(vec![1u8, 0, 3], |x| if x == 0 { panic!("boom") } else { x });
-        assert_eq!(got, [Some(1), None, Some(3)], "a panic is a hang, never the caller's end");
-        assert_eq!(dog.run_each(Vec::<u8>::new(), |x| x), Vec::<Option<u8>>::new());
-    }
-
-    #[test]
     fn another_protocol_is_refused_in_one_line() {
         let r = report(vec![ProbeLine::Hello { protocol: 99 }], 0, false);
         assert!(r.file.unwrap_err().contains("speaks protocol 99, this host 1"));
         assert!(!r.cacheable);
-    }
-
-    #[test]
-    fn the_child_refuses_another_protocol_and_a_bad_request() {
-        let mut out = Vec::new();
-        probe_main(&b"{\"protocol\":2,\"path\":\"/x\",\"sha256\":\"\",\"ctors\":[]}"[..], &mut out)
-            .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("host speaks probe protocol 2"), "{text}");
-        let mut out = Vec::new();
-        probe_main(&b"not json"[..], &mut out).unwrap();
-        assert!(String::from_utf8(out).unwrap().contains("bad probe request"));
     }
 }

@@ -1,0 +1,95 @@
+//! The registry report operators read: `mlhost registry [--json]` and
+//! `GET /api/ml/models`, in the shape DESIGN.md fixes.
+
+use std::collections::BTreeMap;
+
+use mlhost_plugin_api::ParamValue;
+use serde::Serialize;
+
+use super::{Registry, State};
+use crate::loader;
+
+impl Registry {
+    /// The report in the shape DESIGN.md fixes.
+    pub fn report(&self) -> Report {
+        Report {
+            models: self
+                .candidates
+                .iter()
+                .map(|c| ReportRow {
+                    id: c.id.clone(),
+                    plugin: c.plugin.clone(),
+                    version: c.version.clone(),
+                    task: (!c.tasks.is_empty())
+                        .then(|| c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join("|")),
+                    state: if c.reason().is_some() { "rejected" } else { "ready" },
+                    path: c.path.as_ref().map(|p| p.display().to_string()),
+                    sha256: c.sha256.clone(),
+                    reason: c.reason().map(str::to_owned),
+                    description: c.description.clone(),
+                    scale: c.scale.as_str(),
+                    params: match &c.state {
+                        State::Ready { params, .. } => {
+                            params.iter().map(|(k, v)| (k.to_owned(), param_json(v))).collect()
+                        }
+                        State::Rejected { .. } => BTreeMap::new(),
+                    },
+                })
+                .collect(),
+            disabled: self.disabled.clone(),
+            warnings: self.warnings.clone(),
+            plugin_api_version: loader::PLUGIN_API_VERSION,
+        }
+    }
+}
+
+fn param_json(v: &ParamValue) -> serde_json::Value {
+    match v {
+        ParamValue::Float(f) => serde_json::json!(f),
+        ParamValue::Int(i) => serde_json::json!(i),
+        ParamValue::Bool(b) => serde_json::json!(b),
+        ParamValue::Choice(c) => serde_json::json!(c),
+    }
+}
+
+/// `mlhost registry --json`: `{"models":[...]}` plus camelCase extras.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// One row per candidate, sorted by id.
+    pub models: Vec<ReportRow>,
+    /// Ids of disabled entries.
+    pub disabled: Vec<String>,
+    /// Scan warnings.
+    pub warnings: Vec<String>,
+    /// The host's plugin-api (ABI) version.
+    pub plugin_api_version: &'static str,
+}
+
+/// One candidate in the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportRow {
+    /// Candidate id.
+    pub id: String,
+    /// Plugin name.
+    pub plugin: Option<String>,
+    /// Plugin version.
+    pub version: Option<String>,
+    /// `classification`, `regression`, or both joined by `|`.
+    pub task: Option<String>,
+    /// `ready` or `rejected`.
+    pub state: &'static str,
+    /// Library path.
+    pub path: Option<String>,
+    /// Library sha256.
+    pub sha256: Option<String>,
+    /// Why it was rejected; null when ready.
+    pub reason: Option<String>,
+    /// One line about the candidate.
+    pub description: String,
+    /// Feature scaling: none, standard, minmax or robust.
+    pub scale: &'static str,
+    /// Resolved parameters of a ready candidate.
+    pub params: BTreeMap<String, serde_json::Value>,
+}
