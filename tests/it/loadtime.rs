@@ -75,6 +75,13 @@ fn each_load_time_crasher_is_rejected_by_name_and_registry_stays_up() {
 }
 
 #[test]
+fn a_plugin_that_floods_stderr_while_loading_is_not_mistaken_for_a_hang() {
+    let sb = trap_sandbox();
+    let report = registry_with(&sb, "init-spam", &[]);
+    assert_eq!(row(&report, "init-trap")["state"], "ready", "{report:#}");
+}
+
+#[test]
 fn eval_runs_the_others_when_a_plugin_crashes_at_load() {
     let sb = trap_sandbox();
     let out = sb.mlhost_env(

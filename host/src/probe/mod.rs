@@ -172,9 +172,17 @@ impl Prober {
         let (tx, rx) = mpsc::channel();
         if let Some(stdout) = child.stdout.take() {
             std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-                    // A plugin may print too; only our lines count.
-                    if let Ok(line) = serde_json::from_str::<ProbeLine>(&line)
+                // A plugin may print too, even without newlines: read at
+                // most 1 MB per line; only our lines parse.
+                let mut out = std::io::BufReader::new(stdout);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    match out.by_ref().take(1 << 20).read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if let Ok(line) = serde_json::from_slice::<ProbeLine>(&line)
                         && tx.send(line).is_err()
                     {
                         return;
@@ -182,13 +190,17 @@ impl Prober {
                 }
             });
         }
-        let stderr = child.stderr.take().map(|mut s| {
+        // The first 64 KB of stderr, for the reason; the rest is drained so a
+        // chatty plugin never blocks on a full pipe.
+        let (etx, stderr) = mpsc::channel();
+        if let Some(mut err) = child.stderr.take() {
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
-                let _ = s.by_ref().take(64 << 10).read_to_end(&mut buf);
-                buf
-            })
-        });
+                let _ = err.by_ref().take(64 << 10).read_to_end(&mut buf);
+                let _ = etx.send(buf);
+                let _ = std::io::copy(&mut err, &mut std::io::sink());
+            });
+        }
         let deadline = Instant::now() + self.timeout;
         let mut lines = Vec::new();
         let mut hung = false;
@@ -218,7 +230,8 @@ impl Prober {
                 Err(_) => break None,
             }
         };
-        let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+        // A grandchild may hold stderr open: do not wait for its end.
+        let stderr = stderr.recv_timeout(Duration::from_millis(200)).unwrap_or_default();
         Ok(ChildRun { lines, status, hung, stderr })
     }
 }
