@@ -245,7 +245,18 @@ impl Sandbox {
             let out = child.wait_with_output().expect("wait");
             panic!("serve did not start: {}", String::from_utf8_lossy(&out.stderr));
         };
-        Server { child, url }
+        assert!(url.starts_with("http://127.0.0.1:"), "binds loopback: {url}");
+        // Drained as it comes, so a chatty server never blocks on the pipe.
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut pipe = child.stderr.take().expect("piped stderr");
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut pipe, &mut buf) {
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Server { child, url, stderr }
     }
 
     /// Runs `mlhost registry --json` and returns the parsed report.
@@ -267,6 +278,7 @@ pub struct Server {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -277,11 +289,9 @@ impl Server {
     /// Stops the server and returns what it wrote on stderr.
     pub fn stop(mut self) -> String {
         let _ = self.child.kill();
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut err);
-        }
-        err
+        let _ = self.child.wait();
+        std::thread::sleep(std::time::Duration::from_millis(50)); // the drain's last read
+        self.stderr.lock().unwrap().clone()
     }
 }
 

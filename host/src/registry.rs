@@ -24,7 +24,7 @@ mod report;
 pub use entries::{Entry, parse_entries, read_entries};
 pub use loading::Loading;
 use loading::{ctor_key, ctor_probes};
-pub use report::{Report, ReportRow};
+pub use report::{Report, ReportRow, param_json};
 
 /// Reasons of constructor calls that died in a probe, by (plugin name,
 /// params key).

@@ -76,18 +76,7 @@ pub enum WorkerOutcome {
 
 /// Params as JSON for the spec (ints stay ints).
 pub fn params_json(params: &Params) -> BTreeMap<String, serde_json::Value> {
-    params
-        .iter()
-        .map(|(k, v)| {
-            let j = match v {
-                ParamValue::Float(f) => serde_json::json!(f),
-                ParamValue::Int(i) => serde_json::json!(i),
-                ParamValue::Bool(b) => serde_json::json!(b),
-                ParamValue::Choice(c) => serde_json::json!(c),
-            };
-            (k.to_owned(), j)
-        })
-        .collect()
+    params.iter().map(|(k, v)| (k.to_owned(), crate::registry::param_json(v))).collect()
 }
 
 pub(crate) fn params_from_json(

@@ -2,43 +2,10 @@
 //! completion, read results; every error case with its status and RFC 7807
 //! body; bearer-token enforcement.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mlhost_tests::{Sandbox, baseline_so, fixture_so};
 use serde_json::Value;
-
-/// A running `mlhost serve`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(sb: &Sandbox) -> Server {
-    let mut child = Command::new(mlhost_tests::mlhost_bin())
-        .current_dir(sb.path())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the server says where it listens")
-        .to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "binds loopback: {url}");
-    Server { child, url }
-}
 
 fn sandbox(config_extra: &str) -> Sandbox {
     let sb = Sandbox::new();
@@ -72,7 +39,7 @@ fn call(req: ureq::Request, body: Option<&str>) -> (u16, String, Value) {
 #[test]
 fn start_a_run_poll_it_and_read_results() {
     let sb = sandbox("");
-    let s = serve(&sb);
+    let s = sb.serve(&[]);
     let (code, _, health) = call(ureq::get(&format!("{}/health", s.url)), None);
     assert_eq!((code, health["models"]["ready"].as_u64()), (200, Some(2)));
     let (code, _, models) = call(ureq::get(&format!("{}/api/ml/models", s.url)), None);
@@ -106,7 +73,7 @@ fn start_a_run_poll_it_and_read_results() {
 #[test]
 fn errors_are_problem_documents() {
     let sb = sandbox("[api]\nqueue = 1\n");
-    let s = serve(&sb);
+    let s = sb.serve(&[]);
     let post = |body: &str| call(ureq::post(&format!("{}/api/ml/evaluations", s.url)), Some(body));
     let cases: Vec<(u16, &str, (u16, String, Value))> = vec![
         (400, "/problems/bad-request", post("{not json")),
@@ -164,7 +131,7 @@ fn errors_are_problem_documents() {
 #[test]
 fn the_token_guards_every_api_route() {
     let sb = sandbox("[api]\ntoken = \"s3cret-token\"\n");
-    let s = serve(&sb);
+    let s = sb.serve(&[]);
     let url = format!("{}/api/ml/models", s.url);
     let (code, ctype, body) = call(ureq::get(&url), None);
     assert_eq!((code, ctype.as_str()), (401, "application/problem+json"));
@@ -183,7 +150,7 @@ fn the_token_guards_every_api_route() {
 #[test]
 fn events_stream_live_and_the_openapi_document_lists_every_route() {
     let sb = sandbox("");
-    let s = serve(&sb);
+    let s = sb.serve(&[]);
     let body =
         r#"{"dataset": "builtin:iris", "models": ["base", "slow"], "folds": 2, "workers": 1}"#;
     let (code, _, started) = call(ureq::post(&format!("{}/api/ml/evaluations", s.url)), Some(body));

@@ -231,18 +231,7 @@ impl Loading<'_> {
 
 /// Params as JSON, ints staying ints.
 fn params_json(given: &[(String, ParamValue)]) -> BTreeMap<String, serde_json::Value> {
-    given
-        .iter()
-        .map(|(k, v)| {
-            let j = match v {
-                ParamValue::Float(f) => serde_json::json!(f),
-                ParamValue::Int(i) => serde_json::json!(i),
-                ParamValue::Bool(b) => serde_json::json!(b),
-                ParamValue::Choice(c) => serde_json::json!(c),
-            };
-            (k.clone(), j)
-        })
-        .collect()
+    given.iter().map(|(k, v)| (k.clone(), super::param_json(v))).collect()
 }
 
 /// The cache key of a constructor call with `given` params.

@@ -43,7 +43,9 @@ impl Registry {
     }
 }
 
-fn param_json(v: &ParamValue) -> serde_json::Value {
+/// One parameter value as JSON (ints stay ints): the report, the worker
+/// spec and the probe's constructor keys all write params this way.
+pub fn param_json(v: &ParamValue) -> serde_json::Value {
     match v {
         ParamValue::Float(f) => serde_json::json!(f),
         ParamValue::Int(i) => serde_json::json!(i),

@@ -1,9 +1,6 @@
 //! Uploads end to end: stored content-addressed, run by `dataset:ID`, never
 //! shown by where they are stored; and one run over a real socket.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -112,32 +109,6 @@ async fn an_uploaded_dataset_runs_and_never_shows_where_it_is_stored() {
     health_answers(&f.app, "the runs").await;
 }
 
-/// A running `mlhost serve`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Server {
-    let mut child = Command::new(mlhost_tests::mlhost_bin())
-        .current_dir(dir)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").expect("the server says where").to_owned();
-    Server { child, url }
-}
-
 /// (status, body) of any answer.
 fn call(req: ureq::Request, body: Option<(&str, &[u8])>) -> (u16, Value) {
     let result = match body {
@@ -155,7 +126,7 @@ fn call(req: ureq::Request, body: Option<(&str, &[u8])>) -> (u16, Value) {
 #[test]
 fn over_a_real_socket_uploads_run_and_hostile_paths_are_refused() {
     let f = Fixture::new("data_dirs = [\"../data\"]");
-    let s = serve(f.sb.path());
+    let s = f.sb.serve(&[]);
     assert!(s.url.starts_with("http://127.0.0.1:"), "{}", s.url);
     let auth = format!("Bearer {TOKEN}");
     let post = |path: &str, ctype: &str, body: &[u8]| {
