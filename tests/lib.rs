@@ -131,6 +131,13 @@ pub fn altered_api_so(tag: &str, version: &str, edit: fn(String) -> String) -> P
     let ffi = copy.join(&api_dir).join("src/ffi.rs");
     let text = std::fs::read_to_string(&ffi).expect("read ffi.rs");
     std::fs::write(&ffi, edit(text)).expect("write ffi.rs");
+    // plugin-api states its version itself (a copy of it builds alone).
+    let api_manifest = copy.join(&api_dir).join("Cargo.toml");
+    let text = std::fs::read_to_string(&api_manifest).expect("read plugin-api manifest");
+    let own = format!("version = \"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&own), "plugin-api/Cargo.toml names {own}, as the workspace does");
+    std::fs::write(&api_manifest, text.replace(&own, &format!("version = \"{version}\"")))
+        .expect("write plugin-api manifest");
     copy_dir(&root().join("tests/fixtures/old-api"), &copy.join("old-api"));
     let old_manifest = copy.join("old-api/Cargo.toml");
     let text = std::fs::read_to_string(&old_manifest).expect("read old-api manifest");

@@ -11,9 +11,13 @@ use mlhost_plugin_api::Task;
 
 use crate::config::{Config, ConfigError, Isolation};
 use crate::eval::{self, EvalError, Progress, RunReport, RunSpec};
-use crate::registry::{Loading, Registry, Report};
+use crate::registry::{Loading, Registry};
+
+mod registry_view;
+
 use crate::split::Protocol;
 use crate::store::Store;
+pub use registry_view::write_registry_table;
 
 /// Host for machine-learning models compiled as plugins.
 #[derive(Debug, Parser)]
@@ -39,6 +43,9 @@ pub enum Command {
         /// the database (they are replaced).
         #[arg(long)]
         reprobe: bool,
+        /// Show one candidate with its parameter schema.
+        #[arg(long, value_name = "ID")]
+        model: Option<String>,
     },
     /// Train and evaluate candidates on one dataset; store and print results.
     Eval(EvalArgs),
@@ -369,14 +376,31 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             };
             write_run(&report, json, out)?;
         }
-        Command::Registry { json, reprobe } => {
+        Command::Registry { json, reprobe, model } => {
             let registry = discover(&config, reprobe)?;
             let report = registry.report();
-            if json {
-                serde_json::to_writer_pretty(&mut *out, &report)?;
-                writeln!(out)?;
-            } else {
-                write_registry_table(&report, out)?;
+            match model {
+                Some(id) => {
+                    let Some(row) = report.models.iter().find(|m| m.id == id) else {
+                        let why = if report.disabled.contains(&id) {
+                            format!("candidate '{id}' is disabled in models.toml (enabled = false)")
+                        } else {
+                            format!("no candidate '{id}'; `mlhost registry` lists them")
+                        };
+                        return Err(BadInput::Other(why).into());
+                    };
+                    if json {
+                        serde_json::to_writer_pretty(&mut *out, row)?;
+                        writeln!(out)?;
+                    } else {
+                        registry_view::write_candidate(row, out)?;
+                    }
+                }
+                None if json => {
+                    serde_json::to_writer_pretty(&mut *out, &report)?;
+                    writeln!(out)?;
+                }
+                None => registry_view::write_registry_table(&report, out)?,
             }
         }
     }
@@ -465,11 +489,49 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
         relay.finish();
     }
     write_run(&report, args.json, out)?;
+    if args.models.is_empty() && args.resume.is_none() {
+        // A plain `eval` runs what fits; say what it left out and why, on
+        // stderr when stdout is JSON.
+        for line in skipped(&registry, &report) {
+            if args.json {
+                eprintln!("{line}");
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
+    }
     if report.status == "cancelled" {
         eprintln!("cancelled; `mlhost eval --resume {}` runs the rest", report.run_id);
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per candidate a plain `eval` did not run: rejected, for another
+/// task, or disabled.
+fn skipped(registry: &Registry, report: &RunReport) -> Vec<String> {
+    let ran: std::collections::HashSet<&str> =
+        report.models.iter().map(|m| m.model_id.as_str()).collect();
+    let mut lines: Vec<String> = registry
+        .candidates
+        .iter()
+        .filter(|c| !ran.contains(c.id.as_str()))
+        .map(|c| match c.reason() {
+            Some(reason) => format!("skipped {}: rejected: {reason}", c.id),
+            None => format!(
+                "skipped {}: its plugin does {}, not this dataset's task (name it with --models to see why in full)",
+                c.id,
+                c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ")
+            ),
+        })
+        .collect();
+    lines.extend(
+        registry
+            .disabled
+            .iter()
+            .map(|id| format!("skipped {id}: disabled in models.toml (enabled = false)")),
+    );
+    lines
 }
 
 /// `mlhost watch RUN`: redraws every 500 ms until the run ends.
@@ -688,46 +750,6 @@ pub fn write_table(
             .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
             .collect();
         writeln!(out, "{}", line.join("  ").trim_end())?;
-    }
-    Ok(())
-}
-
-/// The registry as a table: one row per candidate, then the reason of each
-/// rejected one, then warnings.
-pub fn write_registry_table(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_owned());
-    let rows: Vec<[String; 7]> = report
-        .models
-        .iter()
-        .map(|m| {
-            [
-                m.id.clone(),
-                dash(&m.plugin),
-                dash(&m.version),
-                dash(&m.task),
-                m.state.to_owned(),
-                dash(&m.sha256),
-                dash(&m.path),
-            ]
-        })
-        .collect();
-    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
-    write_table(out, &["ID", "PLUGIN", "VERSION", "TASK", "STATE", "SHA256", "PATH"], &rows)?;
-    let ready = report.models.iter().filter(|m| m.reason.is_none()).count();
-    writeln!(
-        out,
-        "\n{ready} ready, {} rejected, {} disabled (plugin-api {})",
-        report.models.len() - ready,
-        report.disabled.len(),
-        report.plugin_api_version
-    )?;
-    for m in &report.models {
-        if let Some(reason) = &m.reason {
-            writeln!(out, "rejected {}: {reason}", m.id)?;
-        }
-    }
-    for w in &report.warnings {
-        writeln!(out, "warning: {w}")?;
     }
     Ok(())
 }

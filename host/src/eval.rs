@@ -111,6 +111,8 @@ pub struct RunReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelReport {
+    /// The job: the id `mlhost analyze` and `/operations/{id}/metrics` take.
+    pub job_id: String,
     /// Candidate id.
     pub model_id: String,
     /// Plugin version.
@@ -784,6 +786,7 @@ pub fn report(store: &Store, run_id: &str) -> Result<Option<RunReport>, StoreErr
                 .collect();
             let (metrics, metrics_std) = summarize(&folds);
             ModelReport {
+                job_id: job.id,
                 model_id: job.model_id,
                 model_version: job.model_version,
                 status: job.status,

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mlhost_plugin_api::{ParamValue, Params, Task};
+use mlhost_plugin_api::{ParamSpec, ParamValue, Params, Task};
 
 use crate::config::{Config, ConfigError};
 use crate::loader::{self, Plugin};
@@ -24,7 +24,7 @@ mod report;
 pub use entries::{Entry, parse_entries, read_entries};
 pub use loading::Loading;
 use loading::{ctor_key, ctor_probes};
-pub use report::{Report, ReportRow, param_json};
+pub use report::{ParamSchema, Report, ReportRow, param_json};
 
 /// Reasons of constructor calls that died in a probe, by (plugin name,
 /// params key).
@@ -66,6 +66,8 @@ pub struct Candidate {
     pub description: String,
     /// Feature scaling applied by the host.
     pub scale: Scale,
+    /// The plugin's parameter schema (empty when no plugin loaded).
+    pub schema: Vec<ParamSpec>,
     /// Ready or rejected.
     pub state: State,
 }
@@ -138,7 +140,7 @@ impl Registry {
                 Some(p) => prepare(
                     entry.id.clone(),
                     p,
-                    &entry.params,
+                    Given { params: &entry.params, line: Some(entry.params_line) },
                     entry.sha256.as_deref(),
                     &entry.description,
                     entry.scale,
@@ -155,6 +157,7 @@ impl Registry {
                         sha256: None,
                         description: entry.description.clone(),
                         scale: entry.scale,
+                        schema: Vec::new(),
                         state: State::Rejected { reason: loader::one_line(&reason) },
                     };
                     (c, None)
@@ -173,7 +176,8 @@ impl Registry {
                 continue;
             }
             let id = p.info.name.clone();
-            pending.push(prepare(id, p, &[], None, "", Scale::None, died(p, &[])));
+            let given = Given { params: &[], line: None };
+            pending.push(prepare(id, p, given, None, "", Scale::None, died(p, &[])));
         }
         reg.candidates.extend(trial_constructions(pending, &mut loading.watchdog));
         reg.candidates.sort_by(|a, b| a.id.cmp(&b.id));
@@ -277,6 +281,7 @@ fn file_rejection(file: &Path, sha256: Option<String>, reason: String) -> Candid
         sha256,
         description: String::new(),
         scale: Scale::None,
+        schema: Vec::new(),
         state: State::Rejected { reason: loader::one_line(&reason) },
     }
 }
@@ -296,10 +301,16 @@ fn missing_plugin(entry: &Entry, plugins: &[Arc<Plugin>], dirs: &[PathBuf]) -> S
 /// plugin: the pin, the params, and the probe's verdict on its constructor.
 /// When it needs a trial construction, the plugin comes back beside it and
 /// the state holds the resolved params for now.
+/// A candidate's params as written, and the `models.toml` line they are on.
+struct Given<'a> {
+    params: &'a [(String, ParamValue)],
+    line: Option<usize>,
+}
+
 fn prepare(
     id: String,
     plugin: &Arc<Plugin>,
-    given: &[(String, ParamValue)],
+    given: Given<'_>,
     pin: Option<&str>,
     description: &str,
     scale: Scale,
@@ -318,8 +329,13 @@ fn prepare(
         }
         let params = plugin
             .info
-            .resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
-            .map_err(|e| format!("parameters invalid: {e}"))?;
+            .resolve(given.params.iter().map(|(k, v)| (k.as_str(), v)))
+            .map_err(|e| {
+                let at = given.line.map_or_else(String::new, |n| {
+                    format!("; fix `params` at models.toml line {n}")
+                });
+                format!("parameters invalid: {e}{at}")
+            })?;
         // A constructor that crashed in the probe is not called again.
         crashed.clone().map_or(Ok(params), Err)
     };
@@ -342,6 +358,7 @@ fn prepare(
             description.to_owned()
         },
         scale,
+        schema: plugin.info.params.clone(),
         state,
     };
     (c, trial)

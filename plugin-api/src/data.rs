@@ -210,7 +210,15 @@ impl<'a> FitContext<'a> {
     }
     /// Reports one finished epoch (`epoch` counts from 1) with named metrics,
     /// e.g. `&[("train_loss", 0.41), ("val_loss", 0.47)]`. Stop training when
-    /// the answer is [`Control::Stop`].
+    /// the answer is [`Control::Stop`]; ignoring the answer is a warning
+    /// (`Control` is `#[must_use]`):
+    ///
+    /// ```compile_fail
+    /// #![deny(unused_must_use)]
+    /// fn epoch(ctx: &mut mlhost_plugin_api::FitContext<'_>) {
+    ///     ctx.report(1, &[("train_loss", 0.5)]);
+    /// }
+    /// ```
     pub fn report(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
         self.inner.report(epoch, metrics)
     }

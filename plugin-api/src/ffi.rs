@@ -56,6 +56,7 @@ pub enum ParamValueFfi {
 }
 
 /// What the reporter tells an iterative model after each epoch.
+#[must_use = "the host may ask the model to stop: return early on `Control::Stop`"]
 #[repr(u8)]
 #[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {

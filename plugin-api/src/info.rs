@@ -48,6 +48,16 @@ impl ParamValue {
     }
 }
 
+impl ParamValue {
+    /// The value with its kind, for errors: `the string "0.2"`, `the float 2.5`.
+    pub fn described(&self) -> String {
+        match self {
+            ParamValue::Choice(c) => format!("the string \"{c}\""),
+            other => format!("the {} {other}", other.kind_name()),
+        }
+    }
+}
+
 impl fmt::Display for ParamValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -155,11 +165,7 @@ impl ParamSpec {
             (ParamValue::Float(_), ParamValue::Int(i)) => ParamValue::Float(*i as f64),
             (d, v) if std::mem::discriminant(d) == std::mem::discriminant(v) => v.clone(),
             _ => {
-                return Err(bad(format!(
-                    "expected {}, got {} {value}",
-                    self.allowed(),
-                    value.kind_name()
-                )));
+                return Err(bad(format!("expected {}, got {}", self.allowed(), value.described())));
             }
         };
         let number = match &value {
@@ -285,7 +291,7 @@ impl Params {
         self.get(name).ok_or_else(|| Error::invalid_param(name, "missing"))
     }
     fn wrong(name: &str, want: &str, got: &ParamValue) -> Error {
-        Error::invalid_param(name, format!("expected {want}, got {} {got}", got.kind_name()))
+        Error::invalid_param(name, format!("expected {want}, got {}", got.described()))
     }
     /// A float parameter (an int value is widened).
     pub fn float(&self, name: &str) -> Result<f64> {
@@ -338,6 +344,14 @@ mod tests {
     }
 
     #[test]
+    fn a_string_for_a_number_is_called_a_string() {
+        check(
+            &[("alpha", ParamValue::Choice("0.2".into()))],
+            r#"parameter 'alpha': expected a float >= 0, got the string "0.2""#,
+        );
+    }
+
+    #[test]
     fn resolve_validates_and_fills_defaults() {
         check(&[], r#"[("alpha", Float(1.0)), ("k", Int(5)), ("mode", Choice("a"))]"#);
         check(
@@ -347,7 +361,7 @@ mod tests {
         check(&[("k", ParamValue::Int(0))], "parameter 'k': expected an int in [1, 100], got 0");
         check(
             &[("k", ParamValue::Float(2.5))],
-            "parameter 'k': expected an int in [1, 100], got float 2.5",
+            "parameter 'k': expected an int in [1, 100], got the float 2.5",
         );
         check(
             &[("alpha", ParamValue::Float(-1.0))],
@@ -374,7 +388,7 @@ mod tests {
         assert_eq!(p.float("k"), Ok(5.0));
         assert_eq!(
             p.int("alpha").unwrap_err().to_string(),
-            "parameter 'alpha': expected an int, got float 1"
+            "parameter 'alpha': expected an int, got the float 1"
         );
         assert_eq!(p.bool("nope").unwrap_err().to_string(), "parameter 'nope': missing");
     }

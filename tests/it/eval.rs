@@ -208,6 +208,7 @@ fn the_same_seed_gives_the_same_folds_and_metrics() {
     let sb = sandbox_with(&[entry("base", "baseline", "")].concat());
     let strip = |mut r: Value| {
         for m in r["models"].as_array_mut().unwrap() {
+            m.as_object_mut().unwrap().remove("jobId"); // new per run
             for key in ["metrics", "metricsStd"] {
                 let map = m[key].as_object_mut().unwrap();
                 map.remove("fit_seconds");
@@ -253,4 +254,33 @@ fn metrics_command_scores_a_predictions_file() {
     assert_eq!(doc["warnings"][0], "roc_auc is undefined: only one class is present in y_true");
     let out = sb.mlhost(&["metrics", "nope.csv"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_plain_eval_says_which_candidates_it_skipped_and_why() {
+    let models = [
+        entry("base", "baseline", ""),
+        entry("bad-param", "baseline", "smoothing = -1.0"),
+        entry("off", "baseline", "").replace("params", "enabled = false\nparams"),
+    ];
+    let sb = sandbox_with(&models.concat());
+    sb.add_plugin(fixture_so("init-trap"), "libinit_trap.so");
+    let out = sb.mlhost(&["eval", "--dataset", "builtin:diabetes", "--folds", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let skipped: Vec<&str> = text.lines().filter(|l| l.starts_with("skipped ")).collect();
+    assert_eq!(
+        skipped,
+        [
+            "skipped bad-param: rejected: parameters invalid: parameter 'smoothing': expected a float in [0, 1000000], got -1; fix `params` at models.toml line 9",
+            "skipped init-trap: its plugin does classification, not this dataset's task (name it with --models to see why in full)",
+            "skipped panic-fit: its plugin does classification, not this dataset's task (name it with --models to see why in full)",
+            "skipped off: disabled in models.toml (enabled = false)",
+        ],
+        "{text}"
+    );
+    // With --json the lines go to stderr and stdout stays one document.
+    let out = sb.mlhost(&["eval", "--json", "--dataset", "builtin:diabetes", "--folds", "2"]);
+    assert!(serde_json::from_slice::<Value>(&out.stdout).is_ok());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped off: disabled"));
 }

@@ -160,6 +160,11 @@ plugin = "forest"
 id = "off"
 plugin = "baseline"
 enabled = false
+
+[[model]]
+id = "string-float"
+plugin = "baseline"
+params = {{ smoothing = "0.2" }}
 "#,
             zeros = "0".repeat(64)
         ),
@@ -169,9 +174,10 @@ enabled = false
     assert_eq!(row(&report, "smooth")["params"]["smoothing"], 1.0);
     assert_eq!(row(&report, "median")["params"]["statistic"], "median");
     let cases = [
-        ("negative", "parameters invalid: parameter 'smoothing': expected a float in [0, 1000000], got -1".to_owned()),
-        ("typo", "parameters invalid: parameter 'smothing': unknown to plugin 'baseline' (known: smoothing, statistic)".to_owned()),
-        ("bad-choice", "parameters invalid: parameter 'statistic': expected one of mean, median, got \"mode\"".to_owned()),
+        ("negative", "parameters invalid: parameter 'smoothing': expected a float in [0, 1000000], got -1; fix `params` at models.toml line 16".to_owned()),
+        ("typo", "parameters invalid: parameter 'smothing': unknown to plugin 'baseline' (known: smoothing, statistic); fix `params` at models.toml line 21".to_owned()),
+        ("bad-choice", "parameters invalid: parameter 'statistic': expected one of mean, median, got \"mode\"; fix `params` at models.toml line 26".to_owned()),
+        ("string-float", "parameters invalid: parameter 'smoothing': expected a float in [0, 1000000], got the string \"0.2\"; fix `params` at models.toml line 45".to_owned()),
         ("pinned-other", format!("sha256 does not match the registry pin: pinned {}…, file has {}…; rebuild the pinned version or update the pin to the file's sha256", "0".repeat(12), &sha[..12])),
         ("ghost", format!("plugin 'forest' not found in {} (loaded: baseline); fix `plugin` at models.toml line 34 or build the plugin", sb.path().join("plugins").display())),
     ];
@@ -234,4 +240,45 @@ fn a_dropped_file_shows_up_without_any_config_edit() {
     assert_eq!(sb.registry_json()["models"].as_array().unwrap().len(), 0);
     sb.add_plugin(baseline_so(), "libbaseline.so");
     assert_eq!(row(&sb.registry_json(), "baseline")["state"], "ready");
+}
+
+#[test]
+fn the_report_carries_each_candidates_parameter_schema() {
+    let sb = Sandbox::new();
+    sb.add_plugin(baseline_so(), "libbaseline.so");
+    sb.write(
+        "config/models.toml",
+        "[[model]]\nid = \"smooth\"\nplugin = \"baseline\"\nparams = { smoothing = 2.5 }\n\n[[model]]\nid = \"off\"\nplugin = \"baseline\"\nenabled = false\n",
+    );
+    let report = sb.registry_json();
+    let schema = &row(&report, "smooth")["paramsSchema"];
+    assert_eq!(
+        schema[0],
+        serde_json::json!({"name": "smoothing", "kind": "float", "default": 0.0, "min": 0.0,
+            "max": 1_000_000.0, "logScale": false, "choices": [],
+            "description": "additive smoothing of class counts for probabilities"})
+    );
+    assert_eq!(schema[1]["kind"], "choice");
+    assert_eq!(schema[1]["choices"], serde_json::json!(["mean", "median"]));
+
+    let out = sb.mlhost(&["registry", "--model", "smooth"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected = expect_test::expect![[r#"
+        PARAM      KIND    VALUE  DEFAULT  RANGE         SCALE  CHOICES      DESCRIPTION
+        smoothing  float   2.5    0.0      [0, 1000000]  -      -            additive smoothing of class counts for probabilities
+        statistic  choice  mean   mean     -             -      mean|median  regression: predict the mean or the median
+    "#]];
+    expected.assert_eq(&text[text.find("PARAM").unwrap()..]);
+    assert!(text.starts_with("id          smooth\nplugin      baseline "), "{text}");
+    let one: Value =
+        serde_json::from_slice(&sb.mlhost(&["registry", "--model", "smooth", "--json"]).stdout)
+            .unwrap();
+    assert_eq!(one["id"], "smooth");
+    assert_eq!(one["paramsSchema"], *schema);
+    for (id, says) in [("nope", "no candidate 'nope'"), ("off", "is disabled in models.toml")] {
+        let out = sb.mlhost(&["registry", "--model", id]);
+        assert_eq!(out.status.code(), Some(2), "{id}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{id}");
+    }
 }

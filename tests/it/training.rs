@@ -63,7 +63,9 @@ fn every_epoch_of_every_fold_is_stored() {
         assert!(m[key].is_number(), "{key} missing in {m}");
     }
     assert!(rows[0].recorded_at.ends_with('Z'));
-    // `mlhost analyze` reads them back.
+    // `show --json` names the job `mlhost analyze` takes, and analyze reads
+    // the epochs back.
+    assert_eq!(report["models"][0]["jobId"], job.id.as_str());
     let out = sb.mlhost(&["analyze", &job.id, "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["folds"].as_array().unwrap().len(), 3);

@@ -24,8 +24,7 @@ struct RawRegistry {
 struct RawEntry {
     id: Spanned<String>,
     plugin: String,
-    #[serde(default)]
-    params: toml::Table,
+    params: Option<Spanned<toml::Table>>,
     sha256: Option<Spanned<String>>,
     #[serde(default = "enabled_default")]
     enabled: bool,
@@ -58,6 +57,8 @@ pub struct Entry {
     pub scale: Scale,
     /// Line of the entry's `id` in the file.
     pub line: usize,
+    /// Line of its `params` (its `id` line when it has none).
+    pub params_line: usize,
 }
 
 /// Reads `models.toml`. Shape errors (unknown keys, duplicate ids, a
@@ -105,18 +106,29 @@ pub fn parse_entries(path: &Path, src: &str) -> Result<Vec<Entry>, ConfigError> 
             }
             None => None,
         };
-        let mut params = Vec::with_capacity(e.params.len());
-        for (name, value) in e.params {
+        let (params_span, table) = match e.params {
+            Some(p) => (p.span(), p.into_inner()),
+            None => (span.clone(), toml::Table::new()),
+        };
+        let params_line = src[..params_span.start.min(src.len())].matches('\n').count() + 1;
+        let mut params = Vec::with_capacity(table.len());
+        for (name, value) in table {
             let value = match value {
                 toml::Value::Integer(i) => ParamValue::Int(i),
                 toml::Value::Float(f) => ParamValue::Float(f),
                 toml::Value::Boolean(b) => ParamValue::Bool(b),
                 toml::Value::String(s) => ParamValue::Choice(s),
                 other => {
-                    return Err(err(format!(
-                        "model '{id}': parameter '{name}' is a {}; use a number, a bool or a string",
-                        other.type_str()
-                    )));
+                    let kind = other.type_str();
+                    return Err(ConfigError::at(
+                        path,
+                        src,
+                        Some(params_span),
+                        format!(
+                            "model '{id}': parameter '{name}' is {} {kind}; use a number, a bool or a string",
+                            if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" },
+                        ),
+                    ));
                 }
             };
             params.push((name, value));
@@ -130,6 +142,7 @@ pub fn parse_entries(path: &Path, src: &str) -> Result<Vec<Entry>, ConfigError> 
             description: e.description,
             scale: e.scale,
             line,
+            params_line,
         });
     }
     Ok(entries)
@@ -180,7 +193,7 @@ mod tests {
         );
         check(
             "[[model]]\nid = \"a\"\nplugin = \"p\"\nparams = { k = [1] }\n",
-            "models.toml:2: key `id`: model 'a': parameter 'k' is a array; use a number, a bool or a string",
+            "models.toml:4: key `params`: model 'a': parameter 'k' is an array; use a number, a bool or a string",
         );
         check("[[model]]\nplugin = \"p\"\n", "models.toml:1: missing field `id`");
         check(

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use mlhost_plugin_api::ParamValue;
+use mlhost_plugin_api::{ParamSpec, ParamValue};
 use serde::Serialize;
 
 use super::{Registry, State};
@@ -28,6 +28,7 @@ impl Registry {
                     reason: c.reason().map(str::to_owned),
                     description: c.description.clone(),
                     scale: c.scale.as_str(),
+                    params_schema: c.schema.iter().map(ParamSchema::from).collect(),
                     params: match &c.state {
                         State::Ready { params, .. } => {
                             params.iter().map(|(k, v)| (k.to_owned(), param_json(v))).collect()
@@ -94,4 +95,48 @@ pub struct ReportRow {
     pub scale: &'static str,
     /// Resolved parameters of a ready candidate.
     pub params: BTreeMap<String, serde_json::Value>,
+    /// The plugin's parameter schema.
+    pub params_schema: Vec<ParamSchema>,
+}
+
+/// One parameter of a candidate's plugin, as search tools and people read it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParamSchema {
+    /// The name `models.toml` uses.
+    pub name: String,
+    /// float, int, bool or choice.
+    pub kind: &'static str,
+    /// The default value.
+    pub default: serde_json::Value,
+    /// Inclusive lower bound (numbers).
+    pub min: Option<f64>,
+    /// Inclusive upper bound (numbers).
+    pub max: Option<f64>,
+    /// Searched on a log scale.
+    pub log_scale: bool,
+    /// Allowed names (choices).
+    pub choices: Vec<String>,
+    /// One line.
+    pub description: String,
+}
+
+impl From<&ParamSpec> for ParamSchema {
+    fn from(p: &ParamSpec) -> Self {
+        ParamSchema {
+            name: p.name.clone(),
+            kind: match p.default {
+                ParamValue::Float(_) => "float",
+                ParamValue::Int(_) => "int",
+                ParamValue::Bool(_) => "bool",
+                ParamValue::Choice(_) => "choice",
+            },
+            default: param_json(&p.default),
+            min: p.min,
+            max: p.max,
+            log_scale: p.log_scale,
+            choices: p.choices.clone(),
+            description: p.description.clone(),
+        }
+    }
 }
