@@ -128,6 +128,7 @@ pub fn altered_api_so(tag: &str, version: &str, edit: fn(String) -> String) -> P
     // would overwrite the real plugin-api's artifacts in the shared target.
     let api_dir = format!("plugin-api-{tag}");
     copy_dir(&root().join("plugin-api"), &copy.join(&api_dir));
+    copy_dir(&root().join("plugin-derive"), &copy.join("plugin-derive"));
     let ffi = copy.join(&api_dir).join("src/ffi.rs");
     let text = std::fs::read_to_string(&ffi).expect("read ffi.rs");
     std::fs::write(&ffi, edit(text)).expect("write ffi.rs");
@@ -136,7 +137,7 @@ pub fn altered_api_so(tag: &str, version: &str, edit: fn(String) -> String) -> P
     let text = std::fs::read_to_string(&api_manifest).expect("read plugin-api manifest");
     let own = format!("version = \"{}\"", env!("CARGO_PKG_VERSION"));
     assert!(text.contains(&own), "plugin-api/Cargo.toml names {own}, as the workspace does");
-    std::fs::write(&api_manifest, text.replace(&own, &format!("version = \"{version}\"")))
+    std::fs::write(&api_manifest, text.replacen(&own, &format!("version = \"{version}\""), 1))
         .expect("write plugin-api manifest");
     copy_dir(&root().join("tests/fixtures/old-api"), &copy.join("old-api"));
     let old_manifest = copy.join("old-api/Cargo.toml");

@@ -139,14 +139,19 @@ mod tests {
 /// `argmax`, so predictions agree with scikit-learn's `predict`).
 pub fn argmax_rows(proba: &[f64], k: usize, out: &mut [f64]) {
     for (o, row) in out.iter_mut().zip(proba.chunks_exact(k.max(1))) {
-        let mut best = 0;
-        for (i, v) in row.iter().enumerate() {
-            if *v > row[best] {
-                best = i;
-            }
-        }
-        *o = best as f64;
+        *o = argmax(row) as f64;
     }
+}
+
+/// The index of the largest value; the first of equal ones.
+pub(crate) fn argmax(row: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// The host side of a fit context, over the C ABI or in-process.

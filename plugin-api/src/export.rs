@@ -23,19 +23,45 @@ use crate::ffi::{
 use crate::info::{ParamSpec, ParamValue, Params, PluginInfo};
 use crate::model::Model;
 
-/// Runs `f`, turning a panic into an error that quotes the panic message.
+thread_local! {
+    /// Where the last panic on this thread happened, set by the hook below.
+    static PANIC_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Chains a panic hook that remembers `file:line` of each panic, so the
+/// error value can carry it: the payload alone has only the message. A
+/// cdylib has its own copy of std, so this hook sees only the plugin's
+/// panics; the previous hook (printing to stderr) still runs.
+fn remember_panic_locations() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let at = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+            PANIC_AT.with(|p| *p.borrow_mut() = at);
+            previous(info);
+        }));
+    });
+}
+
+/// Runs `f`, turning a panic into an error that quotes the panic message
+/// and where it happened.
 pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    remember_panic_locations();
+    PANIC_AT.with(|p| p.borrow_mut().take());
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let msg = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "non-string panic payload".to_owned());
-        Err(Error::new(ErrorKind::Panicked, format!("{what} panicked: {msg}")))
+        let at = PANIC_AT.with(|p| p.borrow_mut().take());
+        let at = at.map(|a| format!(" (at {a})")).unwrap_or_default();
+        Err(Error::new(ErrorKind::Panicked, format!("{what} panicked: {msg}{at}")))
     })
 }
 
-fn to_rresult<T>(r: Result<T>) -> RResult<T, ErrorFfi> {
+pub(crate) fn to_rresult<T>(r: Result<T>) -> RResult<T, ErrorFfi> {
     match r {
         Ok(v) => ROk(v),
         Err(e) => RErr(error_to_ffi(e)),
@@ -82,13 +108,13 @@ pub fn params_to_ffi(params: &Params) -> RVec<ParamFfi> {
     params.iter().map(|(name, v)| ParamFfi { name: name.into(), value: value_to_ffi(v) }).collect()
 }
 
-fn params_from_ffi(params: RSlice<'_, ParamFfi>) -> Result<Params> {
+pub(crate) fn params_from_ffi(params: RSlice<'_, ParamFfi>) -> Result<Params> {
     params.iter().try_fold(Params::default(), |acc, p| {
         Ok(acc.set(p.name.as_str(), value_from_ffi(&p.value, p.name.as_str())?))
     })
 }
 
-fn info_to_ffi(info: PluginInfo) -> PluginInfoFfi {
+pub(crate) fn info_to_ffi(info: PluginInfo) -> PluginInfoFfi {
     PluginInfoFfi {
         name: info.name.into(),
         version: info.version.into(),
@@ -236,15 +262,40 @@ const _: fn(ROption<f64>) -> Option<f64> = ROption::into_option;
 /// at the crate root of a `cdylib` crate (the crate docs show a whole plugin).
 /// It exports the one symbol the host looks up and guards every entry point
 /// against panics.
+///
+/// A typed plugin says which tasks it does: `export_plugin!(Knn: classifier)`,
+/// `export_plugin!(Linear: regressor)`, `export_plugin!(Baseline: classifier,
+/// regressor)`.
 #[macro_export]
 macro_rules! export_plugin {
+    ($t:ty : classifier) => {
+        $crate::__export_root!($crate::__private::root_module_typed::<$crate::__private::AsClassifier<$t>>);
+    };
+    ($t:ty : regressor) => {
+        $crate::__export_root!($crate::__private::root_module_typed::<$crate::__private::AsRegressor<$t>>);
+    };
+    ($t:ty : classifier, regressor) => {
+        $crate::__export_root!($crate::__private::root_module_typed::<$crate::__private::AsBoth<$t>>);
+    };
+    ($t:ty : regressor, classifier) => {
+        $crate::export_plugin!($t: classifier, regressor);
+    };
     ($model:ty) => {
+        $crate::__export_root!($crate::__private::root_module::<$model>);
+    };
+}
+
+/// The one symbol the host looks up, built from a root-module function.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_root {
+    ($root:expr) => {
         /// The abi_stable library header the host looks up by this name.
         #[doc(hidden)]
         #[unsafe(no_mangle)]
         pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::__private::LibHeader = {
             extern "C" fn __mlhost_root_module() -> $crate::__private::RootModuleResult {
-                $crate::__private::call_root_module_loader($crate::__private::root_module::<$model>)
+                $crate::__private::call_root_module_loader($root)
             }
             // SAFETY: `__mlhost_root_module` returns the module built by
             // `root_module`, a `PluginModRef` erased by abi_stable, which is what

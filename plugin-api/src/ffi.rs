@@ -146,6 +146,14 @@ pub trait ModelFfi: Send {
     fn save(&self) -> RResult<RVec<u8>, ErrorFfi>;
     #[sabi(last_prefix_field)]
     fn load(&mut self, bytes: RSlice<'_, u8>) -> RResult<(), ErrorFfi>;
+    /// Appended: one importance per feature. A plugin built before this
+    /// existed answers through this default.
+    fn feature_importances(&self) -> RResult<RVec<f64>, ErrorFfi> {
+        RResult::RErr(ErrorFfi {
+            kind: ErrorKind_NE::new(crate::error::ErrorKind::Unsupported),
+            message: "feature_importances".into(),
+        })
+    }
 }
 
 /// An owned model object living in the plugin.

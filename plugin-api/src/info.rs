@@ -131,6 +131,11 @@ impl ParamSpec {
         self.min = Some(min);
         self
     }
+    /// Inclusive upper bound only.
+    pub fn max(mut self, max: f64) -> Self {
+        self.max = Some(max);
+        self
+    }
     /// Search this parameter on a log scale.
     pub fn log_scale(mut self) -> Self {
         self.log_scale = true;

@@ -80,7 +80,11 @@ fn a_constructor_panic_is_an_error_value() {
     let plugin = loader::load(fixture_so("panic-ctor")).unwrap();
     let err = plugin.new_model(&plugin.info.defaults()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Panicked);
-    assert_eq!(err.message(), "constructor panicked: fixture: constructor exploded");
+    // The file and line of the panic travel with it.
+    assert_eq!(
+        err.message(),
+        "constructor panicked: fixture: constructor exploded (at panic-ctor/src/lib.rs:11)"
+    );
 }
 
 /// Records epochs and answers Stop at `stop_at`; `stop_now` sets should_stop.

@@ -401,6 +401,17 @@ impl Model {
     pub fn save(&self) -> Result<Vec<u8>, PluginError> {
         self.inner.save().into_result().map(Into::into).map_err(error_from_ffi)
     }
+    /// One importance per feature, when the plugin offers them
+    /// (`Ok(None)` otherwise, and for plugins built before they existed).
+    pub fn feature_importances(&self) -> Result<Option<Vec<f64>>, PluginError> {
+        match self.inner.feature_importances().into_result() {
+            Ok(v) => Ok(Some(v.into())),
+            Err(e) => {
+                let e = error_from_ffi(e);
+                if e.kind() == ErrorKind::Unsupported { Ok(None) } else { Err(e) }
+            }
+        }
+    }
     /// Restores a model saved by [`Model::save`].
     pub fn load(&mut self, bytes: &[u8]) -> Result<(), PluginError> {
         self.inner.load(RSlice::from_slice(bytes)).into_result().map_err(error_from_ffi)

@@ -1,141 +1,96 @@
-//! The baseline model: the majority class (with the class frequencies as
-//! probabilities) for classification, the mean or median for regression.
+//! The baseline model: the class frequencies (predicting the majority
+//! class) for classification, the mean or median for regression.
 //!
 //! It is the fallback candidate when none is chosen and the floor every real
-//! model must beat. It is also the template to copy for a new plugin: one
-//! `Model` impl and one `export_plugin!` line.
+//! model must beat. It shows a plugin that does both tasks: one [`Plugin`]
+//! with its [`Params`], a [`Classifier`] and a [`Regressor`] impl, each
+//! returning its own fitted model, and one `export_plugin!` line.
 
 use mlhost_plugin_api::{
-    Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, Task,
+    About, Choice, Classifier, Error, FitContext, FittedClassifier, FittedRegressor, Matrix,
+    Params, Plugin, Proba, Regressor, Result,
 };
-
-/// What `fit` learned.
-#[derive(Debug, Clone, PartialEq)]
-enum Fitted {
-    Unfitted,
-    /// Class probabilities, index = encoded label.
-    Classes(Vec<f64>),
-    /// The constant prediction.
-    Value(f64),
-}
+use serde::{Deserialize, Serialize};
 
 /// See the crate docs.
-#[derive(Debug, Clone)]
-pub struct Baseline {
-    smoothing: f64,
-    median: bool,
-    fitted: Fitted,
+#[derive(Debug)]
+pub struct Baseline;
+
+/// The baseline's parameters.
+#[derive(Params, Debug, Clone)]
+pub struct BaselineParams {
+    /// additive smoothing of class counts for probabilities
+    #[param(default = 0.0, range = 0.0..=1e6)]
+    pub smoothing: f64,
+    /// regression: predict the mean or the median
+    #[param(default = Statistic::Mean)]
+    pub statistic: Statistic,
 }
 
-impl Model for Baseline {
-    fn info() -> PluginInfo {
-        PluginInfo::new("baseline", env!("CARGO_PKG_VERSION"), Task::Classification)
-            .task(Task::Regression)
+/// What a regression baseline predicts.
+#[derive(Choice, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Statistic {
+    /// The mean of the targets.
+    #[default]
+    Mean,
+    /// The median of the targets.
+    Median,
+}
+
+/// Class probabilities, index = label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Priors(pub Vec<f64>);
+
+/// The constant prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Constant(pub f64);
+
+impl Plugin for Baseline {
+    type Params = BaselineParams;
+    fn about() -> About {
+        About::new("baseline", env!("CARGO_PKG_VERSION"))
             .describe("majority class / mean: the floor every model must beat")
-            .param(
-                ParamSpec::float("smoothing", 0.0)
-                    .range(0.0, 1e6)
-                    .describe("additive smoothing of class counts for probabilities"),
-            )
-            .param(
-                ParamSpec::choice("statistic", "mean", &["mean", "median"])
-                    .describe("regression: predict the mean or the median"),
-            )
     }
+}
 
-    fn new(params: &Params) -> Result<Self> {
-        Ok(Self {
-            smoothing: params.float("smoothing")?,
-            median: params.choice("statistic")? == "median",
-            fitted: Fitted::Unfitted,
-        })
-    }
-
-    fn fit(&mut self, _x: Matrix<'_>, y: &[f64], ctx: &mut FitContext<'_>) -> Result<()> {
+impl Classifier for Baseline {
+    type Fitted = Priors;
+    fn fit(p: &BaselineParams, _: Matrix<'_>, y: &[u32], ctx: &mut FitContext<'_>) -> Result<Priors> {
         if y.is_empty() {
             return Err(Error::invalid_input("no training rows"));
         }
-        let k = ctx.n_classes();
-        self.fitted = if k == 0 {
-            Fitted::Value(if self.median {
-                median(y)
-            } else {
-                y.iter().sum::<f64>() / y.len() as f64
-            })
-        } else {
-            let mut counts = vec![self.smoothing; k];
-            for &label in y {
-                let slot = counts.get_mut(label as usize).filter(|_| label >= 0.0);
-                *slot.ok_or_else(|| {
-                    Error::invalid_input(format!("label {label} outside 0..{k}"))
-                })? += 1.0;
-            }
-            let total: f64 = counts.iter().sum();
-            Fitted::Classes(counts.into_iter().map(|c| c / total).collect())
-        };
+        let mut counts = vec![p.smoothing; ctx.n_classes()];
+        y.iter().for_each(|&label| counts[label as usize] += 1.0);
+        let total: f64 = counts.iter().sum();
+        Ok(Priors(counts.into_iter().map(|c| c / total).collect()))
+    }
+}
+
+/// The default `predict` takes the first of the most probable classes, as
+/// scikit-learn's DummyClassifier does.
+impl FittedClassifier for Priors {
+    fn predict_proba(&self, _: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
+        out.rows_mut().for_each(|row| row.copy_from_slice(&self.0));
         Ok(())
     }
+}
 
-    fn predict(&self, _x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let value = match &self.fitted {
-            Fitted::Unfitted => return Err(Error::msg("predict called before fit")),
-            Fitted::Value(v) => *v,
-            // The first of the most frequent classes, as scikit-learn's DummyClassifier.
-            Fitted::Classes(p) => {
-                p.iter()
-                    .enumerate()
-                    .fold((0, f64::MIN), |best, (i, &pi)| if pi > best.1 { (i, pi) } else { best })
-                    .0 as f64
-            }
-        };
-        out.fill(value);
-        Ok(())
-    }
-
-    fn predict_proba(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let Fitted::Classes(p) = &self.fitted else {
-            return Err(Error::unsupported("predict_proba on a regression model"));
-        };
-        if out.len() != x.rows() * p.len() {
-            return Err(Error::invalid_input(format!(
-                "probability buffer holds {} values, need {} rows x {} classes",
-                out.len(),
-                x.rows(),
-                p.len()
-            )));
+impl Regressor for Baseline {
+    type Fitted = Constant;
+    fn fit(p: &BaselineParams, _: Matrix<'_>, y: &[f64], _: &mut FitContext<'_>) -> Result<Constant> {
+        if y.is_empty() {
+            return Err(Error::invalid_input("no training rows"));
         }
-        for row in out.chunks_exact_mut(p.len()) {
-            row.copy_from_slice(p);
-        }
-        Ok(())
+        Ok(Constant(match p.statistic {
+            Statistic::Mean => y.iter().sum::<f64>() / y.len() as f64,
+            Statistic::Median => median(y),
+        }))
     }
+}
 
-    fn save(&self) -> Result<Vec<u8>> {
-        let (tag, values): (u8, &[f64]) = match &self.fitted {
-            Fitted::Unfitted => return Err(Error::msg("save called before fit")),
-            Fitted::Classes(p) => (b'c', p),
-            Fitted::Value(v) => (b'v', std::slice::from_ref(v)),
-        };
-        let mut bytes = vec![tag];
-        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-        Ok(bytes)
-    }
-
-    fn load(&mut self, bytes: &[u8]) -> Result<()> {
-        let bad = || Error::invalid_input("not a saved baseline model");
-        let (&tag, rest) = bytes.split_first().ok_or_else(bad)?;
-        if rest.len() % 8 != 0 {
-            return Err(bad());
-        }
-        let values: Vec<f64> = rest
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect();
-        self.fitted = match (tag, values.as_slice()) {
-            (b'c', p) if !p.is_empty() => Fitted::Classes(values),
-            (b'v', [v]) => Fitted::Value(*v),
-            _ => return Err(bad()),
-        };
+impl FittedRegressor for Constant {
+    fn predict(&self, _: Matrix<'_>, out: &mut [f64]) -> Result<()> {
+        out.fill(self.0);
         Ok(())
     }
 }
@@ -147,59 +102,63 @@ fn median(y: &[f64]) -> f64 {
     if sorted.len() % 2 == 0 { (sorted[mid - 1] + sorted[mid]) / 2.0 } else { sorted[mid] }
 }
 
-mlhost_plugin_api::export_plugin!(Baseline);
+mlhost_plugin_api::export_plugin!(Baseline: classifier, regressor);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mlhost_plugin_api::{ParamValue, StandaloneContext};
+    use mlhost_plugin_api::StandaloneContext;
 
-    fn fitted(y: &[f64], n_classes: usize, params: Params) -> Baseline {
-        let x = vec![0.0; y.len()];
-        let mut model = Baseline::new(&params).unwrap();
-        let mut ctx = StandaloneContext::new(7, n_classes);
-        model.fit(Matrix::new(&x, y.len(), 1).unwrap(), y, &mut ctx.context()).unwrap();
-        model
+    fn params(smoothing: f64, statistic: Statistic) -> BaselineParams {
+        BaselineParams { smoothing, statistic }
+    }
+
+    fn x(rows: usize) -> Vec<f64> {
+        vec![0.0; rows]
+    }
+
+    fn classes(y: &[u32], k: usize, p: &BaselineParams) -> Priors {
+        let x = x(y.len());
+        let mut ctx = StandaloneContext::new(7, k);
+        <Baseline as Classifier>::fit(p, Matrix::new(&x, y.len(), 1).unwrap(), y, &mut ctx.context())
+            .unwrap()
     }
 
     #[test]
     fn majority_class_and_priors() {
-        let m = fitted(&[0.0, 2.0, 2.0, 1.0], 3, Baseline::info().defaults());
-        let x = [0.0; 2];
-        let mut out = [9.0; 2];
-        m.predict(Matrix::new(&x, 2, 1).unwrap(), &mut out).unwrap();
-        assert_eq!(out, [2.0, 2.0]);
+        let m = classes(&[0, 2, 2, 1], 3, &params(0.0, Statistic::Mean));
+        let x = x(2);
+        let mut out = [9; 2];
+        m.predict(Matrix::new(&x, 2, 1).unwrap(), &mut out, 3).unwrap();
+        assert_eq!(out, [2, 2]);
         let mut proba = [0.0; 6];
-        m.predict_proba(Matrix::new(&x, 2, 1).unwrap(), &mut proba).unwrap();
+        m.predict_proba(Matrix::new(&x, 2, 1).unwrap(), &mut Proba::new(&mut proba, 3).unwrap())
+            .unwrap();
         assert_eq!(proba, [0.25, 0.25, 0.5, 0.25, 0.25, 0.5]);
     }
 
     #[test]
     fn ties_pick_the_lowest_label_like_scikit_learn() {
-        let m = fitted(&[1.0, 0.0], 2, Baseline::info().defaults());
-        let mut out = [9.0];
-        m.predict(Matrix::new(&[0.0], 1, 1).unwrap(), &mut out).unwrap();
-        assert_eq!(out, [0.0]);
+        let m = classes(&[1, 0], 2, &params(0.0, Statistic::Mean));
+        let mut out = [9];
+        m.predict(Matrix::new(&[0.0], 1, 1).unwrap(), &mut out, 2).unwrap();
+        assert_eq!(out, [0]);
     }
 
     #[test]
     fn smoothing_keeps_unseen_classes_possible() {
-        let params = Baseline::info().defaults().set("smoothing", ParamValue::Float(1.0));
-        let m = fitted(&[0.0, 0.0], 2, params);
-        assert_eq!(m.fitted, Fitted::Classes(vec![0.75, 0.25]));
+        assert_eq!(classes(&[0, 0], 2, &params(1.0, Statistic::Mean)), Priors(vec![0.75, 0.25]));
     }
 
     #[test]
-    fn regression_mean_median_and_save_load_roundtrip() {
-        let mean = fitted(&[1.0, 2.0, 6.0], 0, Baseline::info().defaults());
-        assert_eq!(mean.fitted, Fitted::Value(3.0));
-        let params =
-            Baseline::info().defaults().set("statistic", ParamValue::Choice("median".into()));
-        assert_eq!(fitted(&[1.0, 2.0, 6.0, 7.0], 0, params).fitted, Fitted::Value(4.0));
-
-        let mut restored = Baseline::new(&Baseline::info().defaults()).unwrap();
-        restored.load(&mean.save().unwrap()).unwrap();
-        assert_eq!(restored.fitted, mean.fitted);
-        assert!(restored.load(b"junk").is_err());
+    fn regression_mean_and_median() {
+        let fit = |y: &[f64], s| {
+            let x = x(y.len());
+            let mut ctx = StandaloneContext::new(7, 0);
+            let m = Matrix::new(&x, y.len(), 1).unwrap();
+            <Baseline as Regressor>::fit(&params(0.0, s), m, y, &mut ctx.context()).unwrap()
+        };
+        assert_eq!(fit(&[1.0, 2.0, 6.0], Statistic::Mean), Constant(3.0));
+        assert_eq!(fit(&[1.0, 2.0, 6.0, 7.0], Statistic::Median), Constant(4.0));
     }
 }
