@@ -13,7 +13,9 @@ use abi_stable::std_types::{RBox, RResult, RSlice, RSliceMut, RVec};
 use crate::data::{FitContext, Matrix};
 use crate::error::{Error, ErrorKind, Result};
 use crate::export::{guard, info_to_ffi, params_from_ffi, to_rresult};
-use crate::ffi::{ErrorFfi, HostContextFfi_TO, MatrixFfi, ModelBox, ModelFfi, ModelFfi_TO, ParamFfi};
+use crate::ffi::{
+    ErrorFfi, HostContextFfi_TO, MatrixFfi, ModelBox, ModelFfi, ModelFfi_TO, ParamFfi,
+};
 use crate::ffi::{PluginInfoFfi, PluginMod, PluginModRef};
 use crate::info::{PluginInfo, Task};
 use crate::params::ParamSet;
@@ -231,7 +233,11 @@ impl<E: Tasks> Typed<E> {
             .as_deref()
             .ok_or_else(|| Error::msg(format!("{what} before fit: fit or load the model first")))
     }
-    fn run<T>(&mut self, what: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> RResult<T, ErrorFfi> {
+    fn run<T>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> RResult<T, ErrorFfi> {
         if self.poisoned {
             return to_rresult(Err(Error::msg(format!(
                 "{what} refused: this model panicked earlier; build a new one"
@@ -255,7 +261,11 @@ impl<E: Tasks> ModelFfi for Typed<E> {
         self.run("fit", |me| {
             let x = Matrix::from_ffi(x)?;
             if y.len() != x.rows() {
-                return Err(Error::invalid_input(format!("{} targets for {} rows", y.len(), x.rows())));
+                return Err(Error::invalid_input(format!(
+                    "{} targets for {} rows",
+                    y.len(),
+                    x.rows()
+                )));
             }
             let mut ctx = ctx;
             me.fitted = None;
@@ -268,7 +278,11 @@ impl<E: Tasks> ModelFfi for Typed<E> {
             self.fitted("predict")?.predict(Matrix::from_ffi(x)?, out.as_mut_slice())
         }))
     }
-    fn predict_proba(&self, x: MatrixFfi<'_>, mut out: RSliceMut<'_, f64>) -> RResult<(), ErrorFfi> {
+    fn predict_proba(
+        &self,
+        x: MatrixFfi<'_>,
+        mut out: RSliceMut<'_, f64>,
+    ) -> RResult<(), ErrorFfi> {
         to_rresult(guard("predict_proba", || {
             self.fitted("predict_proba")?.predict_proba(Matrix::from_ffi(x)?, out.as_mut_slice())
         }))
@@ -309,9 +323,12 @@ extern "C" fn info_entry<E: Tasks>() -> RResult<PluginInfoFfi, ErrorFfi> {
     to_rresult(guard("info", || Ok(info_to_ffi(info_of::<E>()))))
 }
 
-extern "C" fn new_model_entry<E: Tasks>(params: RSlice<'_, ParamFfi>) -> RResult<ModelBox, ErrorFfi> {
+extern "C" fn new_model_entry<E: Tasks>(
+    params: RSlice<'_, ParamFfi>,
+) -> RResult<ModelBox, ErrorFfi> {
     to_rresult(guard("constructor", || {
-        let params = <<E::P as Plugin>::Params as ParamSet>::from_params(&params_from_ffi(params)?)?;
+        let params =
+            <<E::P as Plugin>::Params as ParamSet>::from_params(&params_from_ffi(params)?)?;
         let model = Typed::<E> { params, fitted: None, poisoned: false };
         Ok(ModelFfi_TO::from_ptr(RBox::new(model), TD_Opaque))
     }))

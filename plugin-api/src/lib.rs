@@ -107,9 +107,7 @@ pub use model::Model;
 pub use params::choice_from;
 pub use params::{Choice, ParamKind, ParamSet};
 pub use rng::SeededRng;
-pub use typed::{
-    About, Classifier, FittedClassifier, FittedRegressor, Plugin, Proba, Regressor,
-};
+pub use typed::{About, Classifier, FittedClassifier, FittedRegressor, Plugin, Proba, Regressor};
 
 /// Implementation details for `export_plugin!` and the host's loader.
 /// Not part of the author-facing API; may change in any release.

@@ -130,6 +130,9 @@ pub trait Choice: Sized {
 pub fn choice_from<C: Choice>(params: &Params, name: &str) -> Result<C> {
     let given = params.choice(name)?;
     C::from_name(given).ok_or_else(|| {
-        Error::invalid_param(name, format!("expected one of {}, got \"{given}\"", C::NAMES.join(", ")))
+        Error::invalid_param(
+            name,
+            format!("expected one of {}, got \"{given}\"", C::NAMES.join(", ")),
+        )
     })
 }

@@ -38,7 +38,10 @@ pub(crate) fn open<'a>(bytes: &'a [u8], plugin: &str, version: &str) -> Result<(
     let (header, body): (Header, &[u8]) =
         postcard::take_from_bytes(rest).map_err(|_| bad("its header is damaged"))?;
     if header.format != FORMAT {
-        return Err(bad(&format!("format {} is not one this plugin reads ({FORMAT})", header.format)));
+        return Err(bad(&format!(
+            "format {} is not one this plugin reads ({FORMAT})",
+            header.format
+        )));
     }
     if header.plugin != plugin || header.version != version {
         return Err(bad(&format!(
@@ -51,7 +54,8 @@ pub(crate) fn open<'a>(bytes: &'a [u8], plugin: &str, version: &str) -> Result<(
 
 /// The model in `body`.
 pub(crate) fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
-    postcard::from_bytes(body).map_err(|e| Error::invalid_input(format!("load: the model is damaged: {e}")))
+    postcard::from_bytes(body)
+        .map_err(|e| Error::invalid_input(format!("load: the model is damaged: {e}")))
 }
 
 #[cfg(test)]
@@ -67,7 +71,9 @@ mod tests {
         assert_eq!(decode::<Vec<f64>>(body).unwrap(), [1.5, 2.5]);
         let e = open(&bytes, "q", "1.0").unwrap_err().to_string();
         assert_eq!(e, "load: saved by plugin p 1.0, this is q 1.0; load it with that build");
-        assert!(open(b"junk", "p", "1.0").unwrap_err().to_string().contains("not a saved mlhost model"));
+        assert!(
+            open(b"junk", "p", "1.0").unwrap_err().to_string().contains("not a saved mlhost model")
+        );
         assert!(decode::<Vec<f64>>(&body[..1]).is_err());
     }
 }

@@ -69,9 +69,9 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                     a.max = range.end.map(|e| *e);
                 }
                 _ => {
-                    return Err(meta.error(
-                        "unknown key; use default, range, min, max, log, doc or name",
-                    ));
+                    return Err(
+                        meta.error("unknown key; use default, range, min, max, log, doc or name")
+                    );
                 }
             }
             Ok(())
@@ -85,7 +85,10 @@ fn field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
 
 fn params(input: &DeriveInput) -> syn::Result<Tokens> {
     let Data::Struct(data) = &input.data else {
-        return Err(Error::new_spanned(input, "#[derive(Params)] needs a struct with named fields"));
+        return Err(Error::new_spanned(
+            input,
+            "#[derive(Params)] needs a struct with named fields",
+        ));
     };
     let Fields::Named(fields) = &data.fields else {
         return Err(Error::new_spanned(input, "#[derive(Params)] needs named fields"));

@@ -55,7 +55,12 @@ impl Plugin for Baseline {
 
 impl Classifier for Baseline {
     type Fitted = Priors;
-    fn fit(p: &BaselineParams, _: Matrix<'_>, y: &[u32], ctx: &mut FitContext<'_>) -> Result<Priors> {
+    fn fit(
+        p: &BaselineParams,
+        _: Matrix<'_>,
+        y: &[u32],
+        ctx: &mut FitContext<'_>,
+    ) -> Result<Priors> {
         if y.is_empty() {
             return Err(Error::invalid_input("no training rows"));
         }
@@ -77,7 +82,12 @@ impl FittedClassifier for Priors {
 
 impl Regressor for Baseline {
     type Fitted = Constant;
-    fn fit(p: &BaselineParams, _: Matrix<'_>, y: &[f64], _: &mut FitContext<'_>) -> Result<Constant> {
+    fn fit(
+        p: &BaselineParams,
+        _: Matrix<'_>,
+        y: &[f64],
+        _: &mut FitContext<'_>,
+    ) -> Result<Constant> {
         if y.is_empty() {
             return Err(Error::invalid_input("no training rows"));
         }
@@ -120,8 +130,13 @@ mod tests {
     fn classes(y: &[u32], k: usize, p: &BaselineParams) -> Priors {
         let x = x(y.len());
         let mut ctx = StandaloneContext::new(7, k);
-        <Baseline as Classifier>::fit(p, Matrix::new(&x, y.len(), 1).unwrap(), y, &mut ctx.context())
-            .unwrap()
+        <Baseline as Classifier>::fit(
+            p,
+            Matrix::new(&x, y.len(), 1).unwrap(),
+            y,
+            &mut ctx.context(),
+        )
+        .unwrap()
     }
 
     #[test]
