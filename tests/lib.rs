@@ -61,6 +61,21 @@ pub fn cargo_build(dir: &Path, args: &[&str]) -> HashMap<String, PathBuf> {
     artifacts
 }
 
+/// Runs `cargo test --offline` in `dir` (a crate outside this workspace)
+/// with the plugins' shared target folder, so shared dependencies build once.
+pub fn cargo_test_offline(dir: &Path) -> Output {
+    cargo()
+        .current_dir(dir)
+        .args(["test", "--offline", "--target-dir", &plugin_target()])
+        .output()
+        .expect("cargo runs")
+}
+
+/// Builds the crate in `dir` offline into the shared plugin target folder.
+pub fn cargo_build_offline(dir: &Path) -> HashMap<String, PathBuf> {
+    cargo_build(dir, &["--offline", "--lib", "--target-dir", &plugin_target()])
+}
+
 fn plugin_target() -> String {
     root().join("target/test-plugins").display().to_string()
 }

@@ -13,6 +13,7 @@ use crate::config::{Config, ConfigError, Isolation};
 use crate::eval::{self, EvalError, Progress, RunReport, RunSpec};
 use crate::registry::{Loading, Registry};
 
+mod plugin_new;
 mod registry_view;
 
 use crate::split::Protocol;
@@ -107,6 +108,12 @@ pub enum Command {
     /// (the host probes new plugin files this way before opening them).
     #[command(hide = true)]
     Probe,
+    /// Plugin authoring: `mlhost plugin new PATH` writes a new plugin crate.
+    Plugin {
+        /// What to do.
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Score predictions you already have: columns y_true, y_pred, and
     /// optionally y_score (positive-class score) or proba_<label> columns.
     Metrics {
@@ -118,6 +125,24 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `mlhost plugin ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginAction {
+    /// Write a standalone plugin crate (a working nearest-centroid
+    /// classifier with a test) that builds outside this repository.
+    New {
+        /// The folder to create (must not exist, or be empty).
+        path: PathBuf,
+        /// The plugin's name (default: the folder's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The plugin-api crate to depend on (default: the one this mlhost
+        /// was built from).
+        #[arg(long, value_name = "PATH")]
+        api: Option<PathBuf>,
     },
 }
 
@@ -235,13 +260,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         crate::worker::worker_main(std::io::stdin().lock(), out)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Plugin { action: PluginAction::New { path, name, api } } = &cli.command {
+        plugin_new::run(path, name.as_deref(), api.as_deref(), out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Probe = &cli.command {
         crate::probe::probe_main(std::io::stdin().lock(), out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let config = Config::load(&cli.config).map_err(BadInput::Config)?;
     match cli.command {
-        Command::Metrics { .. } | Command::Worker | Command::Probe => {
+        Command::Metrics { .. } | Command::Worker | Command::Probe | Command::Plugin { .. } => {
             unreachable!("handled above")
         }
         Command::Eval(args) => return eval_command(&config, args, out),
