@@ -37,10 +37,20 @@ struct ClassFit<F> {
 
 impl<F: FittedClassifier> AnyFitted for ClassFit<F> {
     fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let mut labels = vec![0u32; out.len()];
-        self.model.predict(x, &mut labels, self.k)?;
-        for (o, l) in out.iter_mut().zip(labels) {
-            *o = f64::from(l);
+        // The labels are written into the first half of the host's buffer,
+        // then widened in place from the last: f64 `i` covers u32 slots 2i
+        // and 2i+1, which are read already. No allocation per call.
+        let n = out.len();
+        self.model.predict(x, &mut bytemuck::cast_slice_mut::<f64, u32>(out)[..n], self.k)?;
+        for i in (0..n).rev() {
+            let label = bytemuck::cast_slice::<f64, u32>(out)[i];
+            if label as usize >= self.k {
+                return Err(Error::msg(format!(
+                    "predict gave class {label}, not one of 0..{}",
+                    self.k
+                )));
+            }
+            out[i] = f64::from(label);
         }
         Ok(())
     }

@@ -59,6 +59,9 @@ fn crashing_plugins_fail_alone_with_their_reasons() {
         let error = m["error"].as_str().unwrap();
         assert!(error.starts_with(reason), "{id}: {error:?} should start with {reason:?}");
     }
+    // A panic's place survives the trip through the worker process.
+    let panicked = model(&report, "panics")["error"].as_str().unwrap();
+    assert!(panicked.contains("(at panic-fit/src/lib.rs:"), "{panicked}");
 }
 
 #[test]

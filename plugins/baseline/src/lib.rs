@@ -78,6 +78,13 @@ impl FittedClassifier for Priors {
         out.rows_mut().for_each(|row| row.copy_from_slice(&self.0));
         Ok(())
     }
+    /// The same answer for every row: no probabilities per row needed.
+    fn predict(&self, _: Matrix<'_>, out: &mut [u32], _: usize) -> Result<()> {
+        let first_max =
+            self.0.iter().enumerate().fold(0, |b, (i, p)| if *p > self.0[b] { i } else { b });
+        out.fill(first_max as u32);
+        Ok(())
+    }
 }
 
 impl Regressor for Baseline {
