@@ -8,31 +8,24 @@
 //! touch abi_stable: this crate owns the stable ABI, and it catches every
 //! panic at the boundary so a bug in a plugin cannot end the host.
 //!
-//! A complete classifier (class frequencies, smoothed):
+//! A complete classifier (class frequencies, smoothed) in 29 lines:
 //!
 //! ```
 //! use mlhost_plugin_api::*;
 //! use serde::{Deserialize, Serialize};
-//!
 //! pub struct Prior;
-//!
 //! #[derive(Params, Clone)]
 //! pub struct PriorParams {
-//!     /// Added to every class count.
-//!     #[param(default = 1.0, range = 0.0..=100.0)]
+//!     #[param(default = 1.0, range = 0.0..=100.0, doc = "added to every class count")]
 //!     smoothing: f64,
 //! }
-//!
 //! #[derive(Serialize, Deserialize)]
 //! pub struct Fitted(Vec<f64>);
 //!
 //! impl Plugin for Prior {
 //!     type Params = PriorParams;
-//!     fn about() -> About {
-//!         About::new("prior", "0.1.0").describe("class frequencies")
-//!     }
+//!     fn about() -> About { About::new("prior", "0.1.0").describe("class frequencies") }
 //! }
-//!
 //! impl Classifier for Prior {
 //!     type Fitted = Fitted;
 //!     fn fit(p: &PriorParams, _: Matrix<'_>, y: &[u32], ctx: &mut FitContext<'_>) -> Result<Fitted> {
@@ -42,14 +35,12 @@
 //!         Ok(Fitted(counts.iter().map(|c| c / total).collect()))
 //!     }
 //! }
-//!
 //! impl FittedClassifier for Fitted {
 //!     fn predict_proba(&self, _: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
 //!         out.rows_mut().for_each(|row| row.copy_from_slice(&self.0));
 //!         Ok(())
 //!     }
 //! }
-//!
 //! export_plugin!(Prior: classifier);
 //! # fn main() -> Result<()> {
 //! #     let x = Matrix::new(&[0.0; 4], 4, 1)?;
