@@ -29,6 +29,7 @@ use crate::info::{ParamSpec, Params};
 /// }
 /// # use mlhost_plugin_api::ParamSet;
 /// let schema = KnnParams::schema();
+/// assert_eq!(KnnParams::defaults().k, 5);
 /// assert_eq!(schema[0].description, "Neighbours that vote.");
 /// assert_eq!(schema[2].choices, ["uniform", "distance"]);
 /// ```
@@ -44,6 +45,13 @@ pub trait ParamSet: Sized + Clone + Send + Sync + 'static {
     fn schema() -> Vec<ParamSpec>;
     /// The typed values from params the host checked against [`schema`](Self::schema).
     fn from_params(params: &Params) -> Result<Self>;
+    /// Every parameter at its default (tests, benches, direct library use).
+    fn defaults() -> Self {
+        let params = Self::schema()
+            .into_iter()
+            .fold(Params::default(), |p, spec| p.set(&spec.name, spec.default));
+        Self::from_params(&params).expect("a schema's own defaults are valid")
+    }
 }
 
 /// No parameters.

@@ -84,7 +84,9 @@ pub trait FittedClassifier: Serialize + DeserializeOwned + Send + Sync + 'static
     }
 }
 
-/// A plugin that learns a real-valued target.
+/// A plugin that learns a real-valued target (`ctx.n_classes()` is 0 in
+/// its `fit`). A plugin that does both tasks gives each its own fitted type,
+/// as the baseline does.
 pub trait Regressor: Plugin {
     /// The fitted model.
     type Fitted: FittedRegressor;
