@@ -9,8 +9,10 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mlhost::loader::{self, FitHooks};
-use mlhost_plugin_api::{Control, Matrix, Model, StandaloneContext};
-use mlhost_plugin_logistic::Logistic;
+use mlhost_plugin_api::{
+    Classifier, Control, FittedClassifier, Matrix, ParamSet, Proba, StandaloneContext,
+};
+use mlhost_plugin_logistic::{Logistic, LogisticParams};
 use mlhost_tests::{cargo_build, root};
 
 const ROWS: usize = 1000;
@@ -63,18 +65,24 @@ fn boundary(c: &mut Criterion) {
     let mut out = vec![0.0; ROWS];
     let mut proba = vec![0.0; ROWS * 2];
 
-    // The same model twice: linked in as a Rust library, and through the .so.
-    let mut direct = Logistic::new(&Logistic::info().defaults()).unwrap();
-    direct.fit(m, &y, &mut StandaloneContext::new(0, 2).context()).unwrap();
+    // The same model twice: linked in as a Rust library, and through the .so
+    // (which also converts the labels to and from f64 at the boundary).
+    let params = LogisticParams::from_params(&plugin.info.defaults()).unwrap();
+    let labels: Vec<u32> = y.iter().map(|&v| v as u32).collect();
+    let direct =
+        Logistic::fit(&params, m, &labels, &mut StandaloneContext::new(0, 2).context()).unwrap();
     let mut via_so = plugin.new_model(&plugin.info.defaults()).unwrap();
     via_so.fit(m, &y, &mut Hooks).unwrap();
 
+    let mut classes = vec![0u32; ROWS];
     let mut g = c.benchmark_group("predict_1000x30");
-    g.bench_function("direct", |b| b.iter(|| direct.predict(m, &mut out).unwrap()));
+    g.bench_function("direct", |b| b.iter(|| direct.predict(m, &mut classes, 2).unwrap()));
     g.bench_function("so", |b| b.iter(|| via_so.predict(m, &mut out).unwrap()));
     g.finish();
     let mut g = c.benchmark_group("predict_proba_1000x30");
-    g.bench_function("direct", |b| b.iter(|| direct.predict_proba(m, &mut proba).unwrap()));
+    g.bench_function("direct", |b| {
+        b.iter(|| direct.predict_proba(m, &mut Proba::new(&mut proba, 2).unwrap()).unwrap())
+    });
     g.bench_function("so", |b| b.iter(|| via_so.predict_proba(m, &mut proba).unwrap()));
     g.finish();
 

@@ -1,118 +1,116 @@
 //! Linear regression (smartcore): ordinary least squares when `alpha` is 0,
-//! ridge (L2, on unnormalized features, as scikit-learn's `Ridge`) otherwise.
+//! ridge (L2, on unnormalized features and, unlike scikit-learn's `Ridge`,
+//! without an intercept) otherwise. Feature importances are the absolute
+//! coefficients, in the features' units: scale them (`scale = "standard"`).
 
-use mlhost_plugin_api::{
-    Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, Task,
-};
+use mlhost_plugin_api::*;
 use serde::{Deserialize, Serialize};
+use smartcore::linalg::basic::arrays::Array;
 use smartcore::linalg::basic::matrix::DenseMatrix;
 use smartcore::linear::linear_regression::{
     LinearRegression, LinearRegressionParameters, LinearRegressionSolverName,
 };
 use smartcore::linear::ridge_regression::{RidgeRegression, RidgeRegressionParameters};
 
-type Ols = LinearRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
-type Ridge = RidgeRegression<f64, f64, DenseMatrix<f64>, Vec<f64>>;
-
-#[derive(Debug, Serialize, Deserialize)]
-enum Fitted {
-    Ols(Ols),
-    Ridge(Ridge),
-}
-
 /// See the crate docs.
 #[derive(Debug)]
-pub struct Linear {
-    alpha: f64,
-    fitted: Option<Fitted>,
+pub struct Linear;
+
+/// The parameters.
+#[derive(Params, Debug, Clone)]
+pub struct LinearParams {
+    #[param(default = 0.0, range = 0.0..=1e6, doc = "L2 penalty; 0 = ordinary least squares")]
+    pub alpha: f64,
 }
 
-fn dense(x: Matrix<'_>) -> Result<DenseMatrix<f64>> {
-    DenseMatrix::new(x.rows(), x.cols(), x.to_vec(), false).map_err(Error::msg)
+/// The fitted model: a coefficient per feature, and the intercept.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Fitted {
+    coef: Vec<f64>,
+    intercept: f64,
 }
 
-impl Model for Linear {
-    fn info() -> PluginInfo {
-        PluginInfo::new("linear", env!("CARGO_PKG_VERSION"), Task::Regression)
+impl Plugin for Linear {
+    type Params = LinearParams;
+    fn about() -> About {
+        About::new("linear", env!("CARGO_PKG_VERSION"))
             .describe("linear regression (smartcore): least squares, or ridge when alpha > 0")
-            .param(
-                ParamSpec::float("alpha", 0.0)
-                    .range(0.0, 1e6)
-                    .describe("L2 penalty; 0 = ordinary least squares"),
-            )
     }
+}
 
-    fn new(p: &Params) -> Result<Self> {
-        Ok(Linear { alpha: p.float("alpha")?, fitted: None })
-    }
-
-    fn fit(&mut self, x: Matrix<'_>, y: &[f64], _ctx: &mut FitContext<'_>) -> Result<()> {
-        let (xs, ys) = (dense(x)?, y.to_vec());
-        self.fitted = Some(if self.alpha == 0.0 {
+impl Regressor for Linear {
+    type Fitted = Fitted;
+    fn fit(p: &LinearParams, x: Matrix<'_>, y: &[f64], _: &mut FitContext<'_>) -> Result<Fitted> {
+        let xs = DenseMatrix::new(x.rows(), x.cols(), x.to_vec(), false).map_err(Error::msg)?;
+        let (w, intercept) = if p.alpha == 0.0 {
             let params =
                 LinearRegressionParameters::default().with_solver(LinearRegressionSolverName::QR);
-            Fitted::Ols(Ols::fit(&xs, &ys, params).map_err(Error::msg)?)
+            let m = LinearRegression::fit(&xs, &y.to_vec(), params).map_err(Error::msg)?;
+            (m.coefficients().clone(), *m.intercept())
         } else {
             let params =
-                RidgeRegressionParameters::default().with_alpha(self.alpha).with_normalize(false);
-            Fitted::Ridge(Ridge::fit(&xs, &ys, params).map_err(Error::msg)?)
-        });
-        Ok(())
-    }
-
-    fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let xs = dense(x)?;
-        let pred =
-            match self.fitted.as_ref().ok_or_else(|| Error::msg("predict called before fit"))? {
-                Fitted::Ols(m) => m.predict(&xs),
-                Fitted::Ridge(m) => m.predict(&xs),
-            }
-            .map_err(Error::msg)?;
-        out.copy_from_slice(&pred);
-        Ok(())
-    }
-
-    fn save(&self) -> Result<Vec<u8>> {
-        let m = self.fitted.as_ref().ok_or_else(|| Error::msg("save called before fit"))?;
-        serde_json::to_vec(m).map_err(Error::msg)
-    }
-
-    fn load(&mut self, bytes: &[u8]) -> Result<()> {
-        let m: Fitted = serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid_input(format!("not a saved linear model: {e}")))?;
-        self.fitted = Some(m);
-        Ok(())
+                RidgeRegressionParameters::default().with_alpha(p.alpha).with_normalize(false);
+            let m = RidgeRegression::fit(&xs, &y.to_vec(), params).map_err(Error::msg)?;
+            (m.coefficients().clone(), *m.intercept())
+        };
+        Ok(Fitted { coef: w.iterator(0).copied().collect(), intercept })
     }
 }
 
-mlhost_plugin_api::export_plugin!(Linear);
+/// Sums in smartcore's order (its `matmul`, then the intercept): the same bits.
+impl FittedRegressor for Fitted {
+    fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
+        let n = self.coef.len();
+        if x.cols() != n {
+            return Err(Error::invalid_input(format!("{} features; fitted on {n}", x.cols())));
+        }
+        for (o, row) in out.iter_mut().zip(x.iter_rows()) {
+            *o = row.iter().zip(&self.coef).fold(0.0, |s, (v, w)| s + v * w) + self.intercept;
+        }
+        Ok(())
+    }
+
+    fn feature_importances(&self) -> Option<Vec<f64>> {
+        Some(self.coef.iter().map(|c| c.abs()).collect())
+    }
+}
+
+mlhost_plugin_api::export_plugin!(Linear: regressor);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mlhost_plugin_api::{ParamValue, StandaloneContext};
 
-    #[test]
-    fn recovers_a_line_and_ridge_shrinks() {
-        let x = [0.0, 1.0, 2.0, 3.0, 4.0];
-        let y = [1.0, 3.0, 5.0, 7.0, 9.0]; // y = 2x + 1
-        let mut m = Linear::new(&Linear::info().defaults()).unwrap();
-        m.fit(Matrix::new(&x, 5, 1).unwrap(), &y, &mut StandaloneContext::new(0, 0).context())
-            .unwrap();
+    fn fit(x: &[f64], cols: usize, y: &[f64], alpha: f64) -> Fitted {
+        let (x, mut ctx) = (Matrix::new(x, y.len(), cols).unwrap(), StandaloneContext::new(0, 0));
+        <Linear as Regressor>::fit(&LinearParams { alpha }, x, y, &mut ctx.context()).unwrap()
+    }
+
+    fn at_ten(m: &Fitted) -> f64 {
         let mut out = [0.0];
         m.predict(Matrix::new(&[10.0], 1, 1).unwrap(), &mut out).unwrap();
-        assert!((out[0] - 21.0).abs() < 1e-9, "{out:?}");
-        let mut r =
-            Linear::new(&Linear::info().defaults().set("alpha", ParamValue::Float(100.0))).unwrap();
-        r.fit(Matrix::new(&x, 5, 1).unwrap(), &y, &mut StandaloneContext::new(0, 0).context())
-            .unwrap();
-        let mut shrunk = [0.0];
-        r.predict(Matrix::new(&[10.0], 1, 1).unwrap(), &mut shrunk).unwrap();
-        assert!(shrunk[0] < 21.0);
-        let mut l = Linear::new(&Linear::info().defaults()).unwrap();
-        l.load(&m.save().unwrap()).unwrap();
-        let mut again = [0.0];
-        l.predict(Matrix::new(&[10.0], 1, 1).unwrap(), &mut again).unwrap();
-        assert_eq!(again, out);
+        out[0]
+    }
+
+    #[test]
+    fn recovers_a_line_and_ridge_shrinks_and_round_trips() {
+        let (x, y) = ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 5.0, 7.0, 9.0]); // y = 2x + 1
+        let (ols, ridge) = (fit(&x, 1, &y, 0.0), fit(&x, 1, &y, 100.0));
+        assert!((at_ten(&ols) - 21.0).abs() < 1e-9);
+        assert!(at_ten(&ridge) < 21.0);
+        for m in [ols, ridge] {
+            let saved: Fitted = postcard::from_bytes(&postcard::to_allocvec(&m).unwrap()).unwrap();
+            assert_eq!(at_ten(&saved), at_ten(&m));
+        }
+    }
+
+    #[test]
+    fn importances_are_the_absolute_coefficients() {
+        // y = 3 a - 0.5 b + 0 c + 2
+        let x: Vec<f64> =
+            (0..20).flat_map(|i| [f64::from(i), f64::from(i * i % 11), f64::from(i % 4)]).collect();
+        let y: Vec<f64> = x.chunks(3).map(|r| 3.0 * r[0] - 0.5 * r[1] + 2.0).collect();
+        let imp = fit(&x, 3, &y, 0.0).feature_importances().unwrap();
+        assert!(imp.iter().zip([3.0, 0.5, 0.0]).all(|(a, b)| (a - b).abs() < 1e-9), "{imp:?}");
     }
 }

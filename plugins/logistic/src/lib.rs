@@ -2,32 +2,44 @@
 //! with linfa-logistic (L-BFGS). `c` is scikit-learn's inverse regularization
 //! strength (linfa's `alpha` = 1 / c; both penalize the summed log loss).
 //!
-//! After fitting, the weights are copied out of linfa into a plain struct:
-//! prediction, probabilities and save/load then need nothing but a dot
-//! product, and no ndarray type ever leaves this crate.
+//! After fitting, the weights are copied out of linfa into a plain struct,
+//! [`Weights`]: prediction, probabilities and save/load then need nothing
+//! but a dot product, and no ndarray type ever leaves this crate.
+//!
+//! Feature importances are the absolute coefficients (on the scale of the
+//! features the model saw, so scale them to compare); for more than two
+//! classes, the mean absolute coefficient of each feature across the classes.
 
 use linfa::prelude::*;
 use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
 use mlhost_plugin_api::{
-    Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, Task,
+    About, Classifier, Error, FitContext, FittedClassifier, Matrix, Params, Plugin, Proba, Result,
 };
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 /// See the crate docs.
-#[derive(Debug, Clone)]
-pub struct Logistic {
-    c: f64,
-    max_iter: u64,
-    fit_intercept: bool,
-    fitted: Option<Weights>,
+#[derive(Debug)]
+pub struct Logistic;
+
+/// The logistic regression's parameters.
+#[derive(Params, Debug, Clone)]
+pub struct LogisticParams {
+    /// inverse L2 regularization strength, as scikit-learn's C
+    #[param(default = 1.0, range = 1e-6..=1e6, log)]
+    pub c: f64,
+    /// L-BFGS iterations
+    #[param(default = 100, range = 1..=100_000)]
+    pub max_iter: u64,
+    /// learn a bias term
+    #[param(default = true)]
+    pub fit_intercept: bool,
 }
 
 /// A fitted model: one weight row per output, bias per output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Weights {
+pub struct Weights {
     cols: usize,
-    n_classes: usize,
     /// Binary: one row, the positive class's logit. Multinomial: one row per
     /// class in `classes`.
     w: Vec<f64>,
@@ -37,122 +49,80 @@ struct Weights {
     binary: bool,
 }
 
-impl Model for Logistic {
-    fn info() -> PluginInfo {
-        PluginInfo::new("logistic", env!("CARGO_PKG_VERSION"), Task::Classification)
+impl Plugin for Logistic {
+    type Params = LogisticParams;
+    fn about() -> About {
+        About::new("logistic", env!("CARGO_PKG_VERSION"))
             .describe("logistic regression (linfa-logistic, L-BFGS), binary or multinomial")
-            .param(
-                ParamSpec::float("c", 1.0)
-                    .range(1e-6, 1e6)
-                    .log_scale()
-                    .describe("inverse L2 regularization strength, as scikit-learn's C"),
-            )
-            .param(
-                ParamSpec::int("max_iter", 100).range(1.0, 100_000.0).describe("L-BFGS iterations"),
-            )
-            .param(ParamSpec::bool("fit_intercept", true).describe("learn a bias term"))
     }
+}
 
-    fn new(p: &Params) -> Result<Self> {
-        Ok(Logistic {
-            c: p.float("c")?,
-            max_iter: p.int("max_iter")? as u64,
-            fit_intercept: p.bool("fit_intercept")?,
-            fitted: None,
-        })
-    }
-
-    fn fit(&mut self, x: Matrix<'_>, y: &[f64], ctx: &mut FitContext<'_>) -> Result<()> {
-        let k = ctx.n_classes();
+impl Classifier for Logistic {
+    type Fitted = Weights;
+    fn fit(
+        p: &LogisticParams,
+        x: Matrix<'_>,
+        y: &[u32],
+        ctx: &mut FitContext<'_>,
+    ) -> Result<Weights> {
         let cols = x.cols();
         let xs = Array2::from_shape_vec((x.rows(), cols), x.to_vec()).map_err(Error::msg)?;
         let labels: Array1<usize> = y.iter().map(|&v| v as usize).collect();
-        let present = {
-            let mut c: Vec<usize> = labels.to_vec();
-            c.sort_unstable();
-            c.dedup();
-            c
-        };
-        if present.len() < 2 {
+        if y.iter().all(|&v| v == y[0]) {
             return Err(Error::invalid_input("the training rows hold one class only"));
         }
         let data = Dataset::new(xs, labels);
-        let alpha = 1.0 / self.c;
-        self.fitted = Some(if k == 2 {
+        let alpha = 1.0 / p.c;
+        if ctx.n_classes() == 2 {
             let m = LogisticRegression::default()
                 .alpha(alpha)
-                .max_iterations(self.max_iter)
-                .with_intercept(self.fit_intercept)
+                .max_iterations(p.max_iter)
+                .with_intercept(p.fit_intercept)
                 .fit(&data)
                 .map_err(Error::msg)?;
-            Weights {
+            Ok(Weights {
                 cols,
-                n_classes: k,
                 w: m.params().to_vec(),
                 b: vec![m.intercept()],
                 classes: vec![m.labels().pos.class],
                 binary: true,
-            }
+            })
         } else {
             let m = MultiLogisticRegression::default()
                 .alpha(alpha)
-                .max_iterations(self.max_iter)
-                .with_intercept(self.fit_intercept)
+                .max_iterations(p.max_iter)
+                .with_intercept(p.fit_intercept)
                 .fit(&data)
                 .map_err(Error::msg)?;
             // params: features x classes; store one row per class.
-            let p = m.params();
-            let w = (0..p.ncols()).flat_map(|c| p.column(c).to_vec()).collect();
-            Weights {
+            let w = m.params().columns().into_iter().flat_map(|c| c.to_vec()).collect();
+            Ok(Weights {
                 cols,
-                n_classes: k,
                 w,
                 b: m.intercept().to_vec(),
                 classes: m.classes().to_vec(),
                 binary: false,
-            }
-        });
-        Ok(())
-    }
-
-    fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let w = self.weights()?;
-        let mut p = vec![0.0; w.n_classes];
-        for (row, o) in x.iter_rows().zip(out.iter_mut()) {
-            w.proba(row, &mut p);
-            // The first of the largest, as numpy's argmax.
-            *o = p
-                .iter()
-                .enumerate()
-                .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
-                .0 as f64;
+            })
         }
-        Ok(())
-    }
-
-    fn predict_proba(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let w = self.weights()?;
-        for (row, o) in x.iter_rows().zip(out.chunks_exact_mut(w.n_classes)) {
-            w.proba(row, o);
-        }
-        Ok(())
-    }
-
-    fn save(&self) -> Result<Vec<u8>> {
-        serde_json::to_vec(self.weights()?).map_err(Error::msg)
-    }
-
-    fn load(&mut self, bytes: &[u8]) -> Result<()> {
-        let w: Weights = serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid_input(format!("not a saved logistic model: {e}")))?;
-        self.fitted = Some(w);
-        Ok(())
     }
 }
 
-impl Logistic {
-    fn weights(&self) -> Result<&Weights> {
-        self.fitted.as_ref().ok_or_else(|| Error::msg("predict called before fit"))
+/// The default `predict` takes the first of the most probable classes, as
+/// numpy's argmax does.
+impl FittedClassifier for Weights {
+    fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
+        for (row, p) in x.iter_rows().zip(out.rows_mut()) {
+            self.proba(row, p);
+        }
+        Ok(())
+    }
+
+    fn feature_importances(&self) -> Option<Vec<f64>> {
+        let mut sum = vec![0.0; self.cols];
+        for row in self.w.chunks_exact(self.cols.max(1)) {
+            sum.iter_mut().zip(row).for_each(|(s, w)| *s += w.abs());
+        }
+        Some(sum.into_iter().map(|s| s / self.b.len() as f64).collect())
     }
 }
 
@@ -162,7 +132,7 @@ impl Weights {
         row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + self.b[out]
     }
 
-    /// Class probabilities of one row into `p` (`n_classes` values).
+    /// Class probabilities of one row into `p` (one value per class).
     fn proba(&self, row: &[f64], p: &mut [f64]) {
         p.fill(0.0);
         if self.binary {
@@ -182,51 +152,60 @@ impl Weights {
     }
 }
 
-mlhost_plugin_api::export_plugin!(Logistic);
+mlhost_plugin_api::export_plugin!(Logistic: classifier);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mlhost_plugin_api::StandaloneContext;
+    use mlhost_plugin_api::{ErrorKind, StandaloneContext};
 
-    fn fit(x: &[f64], y: &[f64], k: usize) -> Logistic {
-        let mut m = Logistic::new(&Logistic::info().defaults()).unwrap();
-        let rows = y.len();
-        m.fit(
-            Matrix::new(x, rows, x.len() / rows).unwrap(),
-            y,
-            &mut StandaloneContext::new(0, k).context(),
-        )
-        .unwrap();
-        m
+    fn fit(x: &[f64], y: &[u32], k: usize) -> Result<Weights> {
+        let p = LogisticParams { c: 1.0, max_iter: 100, fit_intercept: true };
+        let x = Matrix::new(x, y.len(), x.len() / y.len()).unwrap();
+        Logistic::fit(&p, x, y, &mut StandaloneContext::new(0, k).context())
+    }
+
+    /// Labels and probabilities for a one-feature `x`.
+    fn predict(m: &Weights, x: &[f64], k: usize) -> (Vec<u32>, Vec<f64>) {
+        let x = Matrix::new(x, x.len(), 1).unwrap();
+        let (mut pred, mut proba) = (vec![9; x.rows()], vec![0.0; x.rows() * k]);
+        m.predict(x, &mut pred, k).unwrap();
+        m.predict_proba(x, &mut Proba::new(&mut proba, k).unwrap()).unwrap();
+        (pred, proba)
     }
 
     #[test]
     fn separates_two_classes_with_probabilities() {
         let x = [0.0, 0.2, 0.4, 2.0, 2.2, 2.4];
-        let m = fit(&x, &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2);
-        let mut pred = [9.0; 6];
-        m.predict(Matrix::new(&x, 6, 1).unwrap(), &mut pred).unwrap();
-        assert_eq!(pred, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
-        let mut p = [0.0; 4];
-        m.predict_proba(Matrix::new(&[-1.0, 3.0], 2, 1).unwrap(), &mut p).unwrap();
+        let m = fit(&x, &[0, 0, 0, 1, 1, 1], 2).unwrap();
+        assert_eq!(predict(&m, &x, 2).0, [0, 0, 0, 1, 1, 1]);
+        let p = predict(&m, &[-1.0, 3.0], 2).1;
         assert!(p[0] > 0.8 && p[3] > 0.8, "{p:?}");
         assert!((p[0] + p[1] - 1.0).abs() < 1e-12);
+        assert_eq!(m.feature_importances(), Some(vec![m.w[0].abs()]));
+        let e = fit(&x, &[1; 6], 2).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "one class only");
     }
 
     #[test]
-    fn multinomial_and_save_load() {
+    fn multinomial_with_mean_absolute_importances() {
         let x = [0.0, 0.1, 5.0, 5.1, 10.0, 10.1];
-        let y = [0.0, 0.0, 1.0, 1.0, 2.0, 2.0];
-        let m = fit(&x, &y, 3);
-        let mut pred = [9.0; 6];
-        m.predict(Matrix::new(&x, 6, 1).unwrap(), &mut pred).unwrap();
-        assert_eq!(pred, y);
-        let mut restored = Logistic::new(&Logistic::info().defaults()).unwrap();
-        restored.load(&m.save().unwrap()).unwrap();
-        let mut again = [9.0; 6];
-        restored.predict(Matrix::new(&x, 6, 1).unwrap(), &mut again).unwrap();
-        assert_eq!(again, y);
-        assert!(restored.load(b"nope").is_err());
+        let y = [0, 0, 1, 1, 2, 2];
+        let m = fit(&x, &y, 3).unwrap();
+        assert_eq!(predict(&m, &x, 3).0, y);
+        let mean = (m.w[0].abs() + m.w[1].abs() + m.w[2].abs()) / 3.0;
+        assert_eq!(m.feature_importances(), Some(vec![mean]));
+    }
+
+    #[test]
+    fn fitted_model_round_trips_through_serde() {
+        let x = [0.0, 0.1, 5.0, 5.1, 10.0, 10.1];
+        for (y, k) in [([0, 0, 0, 1, 1, 1], 2), ([0, 0, 1, 1, 2, 2], 3)] {
+            let m = fit(&x, &y, k).unwrap();
+            let restored: Weights =
+                serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+            assert_eq!(restored, m);
+            assert_eq!(predict(&restored, &x, k), predict(&m, &x, k));
+        }
     }
 }

@@ -5,111 +5,104 @@
 use linfa::prelude::*;
 use linfa_bayes::{GaussianNb, NaiveBayes};
 use mlhost_plugin_api::{
-    Error, FitContext, Matrix, Model, ParamSpec, Params, PluginInfo, Result, Task,
+    About, Classifier, Error, FitContext, FittedClassifier, Matrix, Params, Plugin, Proba, Result,
 };
 use ndarray::{Array1, Array2};
+use serde::{Deserialize, Serialize};
 
 /// See the crate docs.
-#[derive(Debug, Clone)]
-pub struct NaiveBayesModel {
-    var_smoothing: f64,
-    n_classes: usize,
-    fitted: Option<GaussianNb<f64, usize>>,
+#[derive(Debug)]
+pub struct NaiveBayesModel;
+
+/// The naive Bayes parameters.
+#[derive(Params, Debug, Clone)]
+pub struct NaiveBayesParams {
+    /// share of the largest variance added to every variance
+    #[param(default = 1e-9, range = 0.0..=1.0, log)]
+    pub var_smoothing: f64,
 }
+
+/// The fitted linfa model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fitted(GaussianNb<f64, usize>);
 
 fn to_array(x: Matrix<'_>) -> Result<Array2<f64>> {
     Array2::from_shape_vec((x.rows(), x.cols()), x.to_vec()).map_err(Error::msg)
 }
 
-impl Model for NaiveBayesModel {
-    fn info() -> PluginInfo {
-        PluginInfo::new("naive-bayes", env!("CARGO_PKG_VERSION"), Task::Classification)
+impl Plugin for NaiveBayesModel {
+    type Params = NaiveBayesParams;
+    fn about() -> About {
+        About::new("naive-bayes", env!("CARGO_PKG_VERSION"))
             .describe("Gaussian naive Bayes (linfa-bayes)")
-            .param(
-                ParamSpec::float("var_smoothing", 1e-9)
-                    .range(0.0, 1.0)
-                    .log_scale()
-                    .describe("share of the largest variance added to every variance"),
-            )
     }
+}
 
-    fn new(p: &Params) -> Result<Self> {
-        Ok(NaiveBayesModel { var_smoothing: p.float("var_smoothing")?, n_classes: 0, fitted: None })
-    }
-
-    fn fit(&mut self, x: Matrix<'_>, y: &[f64], ctx: &mut FitContext<'_>) -> Result<()> {
-        self.n_classes = ctx.n_classes();
+impl Classifier for NaiveBayesModel {
+    type Fitted = Fitted;
+    fn fit(p: &Self::Params, x: Matrix<'_>, y: &[u32], _: &mut FitContext<'_>) -> Result<Fitted> {
         let labels: Array1<usize> = y.iter().map(|&v| v as usize).collect();
         let data = Dataset::new(to_array(x)?, labels);
-        let model = GaussianNb::params()
-            .var_smoothing(self.var_smoothing)
-            .fit(&data)
-            .map_err(Error::msg)?;
-        self.fitted = Some(model);
-        Ok(())
+        let model = GaussianNb::params().var_smoothing(p.var_smoothing).fit(&data);
+        model.map(Fitted).map_err(Error::msg)
     }
+}
 
-    fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let mut proba = vec![0.0; x.rows() * self.n_classes];
-        self.predict_proba(x, &mut proba)?;
-        mlhost_plugin_api::argmax_rows(&proba, self.n_classes, out);
-        Ok(())
-    }
-
-    fn predict_proba(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
-        let model = self.fitted.as_ref().ok_or_else(|| Error::msg("predict called before fit"))?;
-        let xs = to_array(x)?;
-        let (proba, classes) = model.predict_proba(xs.view());
+impl FittedClassifier for Fitted {
+    fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
+        let (proba, classes) = self.0.predict_proba(to_array(x)?.view());
         // Columns follow the classes seen in training; a class missing from
         // the training rows gets probability 0.
-        out.fill(0.0);
-        for (r, row) in proba.rows().into_iter().enumerate() {
+        for (row, o) in proba.rows().into_iter().zip(out.rows_mut()) {
+            o.fill(0.0);
             for (p, &&c) in row.iter().zip(&classes) {
-                out[r * self.n_classes + c] = *p;
+                o[c] = *p;
             }
         }
         Ok(())
     }
-
-    fn save(&self) -> Result<Vec<u8>> {
-        let model = self.fitted.as_ref().ok_or_else(|| Error::msg("save called before fit"))?;
-        serde_json::to_vec(&(self.n_classes, model)).map_err(Error::msg)
-    }
-
-    fn load(&mut self, bytes: &[u8]) -> Result<()> {
-        let (k, model): (usize, GaussianNb<f64, usize>) = serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid_input(format!("not a saved naive-bayes model: {e}")))?;
-        self.n_classes = k;
-        self.fitted = Some(model);
-        Ok(())
-    }
 }
 
-mlhost_plugin_api::export_plugin!(NaiveBayesModel);
+mlhost_plugin_api::export_plugin!(NaiveBayesModel: classifier);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use mlhost_plugin_api::StandaloneContext;
 
+    const X: [f64; 6] = [0.0, 0.3, 0.1, 5.0, 5.2, 4.9];
+    const Y: [u32; 6] = [0, 0, 0, 2, 2, 2];
+
+    fn fit() -> Fitted {
+        let p = NaiveBayesParams { var_smoothing: 1e-9 };
+        let mut ctx = StandaloneContext::new(0, 3);
+        NaiveBayesModel::fit(&p, Matrix::new(&X, 6, 1).unwrap(), &Y, &mut ctx.context()).unwrap()
+    }
+
+    fn predict(m: &Fitted) -> (Vec<u32>, Vec<f64>) {
+        let x = Matrix::new(&X, 6, 1).unwrap();
+        let (mut pred, mut proba) = (vec![9; 6], vec![0.0; 18]);
+        m.predict(x, &mut pred, 3).unwrap();
+        m.predict_proba(x, &mut Proba::new(&mut proba, 3).unwrap()).unwrap();
+        (pred, proba)
+    }
+
     #[test]
-    fn classifies_and_round_trips() {
-        let x = [0.0, 0.3, 0.1, 5.0, 5.2, 4.9];
-        let y = [0.0, 0.0, 0.0, 2.0, 2.0, 2.0];
-        let mut m = NaiveBayesModel::new(&NaiveBayesModel::info().defaults()).unwrap();
-        m.fit(Matrix::new(&x, 6, 1).unwrap(), &y, &mut StandaloneContext::new(0, 3).context())
-            .unwrap();
-        let mut pred = [9.0; 6];
-        m.predict(Matrix::new(&x, 6, 1).unwrap(), &mut pred).unwrap();
-        assert_eq!(pred, y);
+    fn classifies_with_probabilities() {
+        let m = fit();
+        assert_eq!(predict(&m).0, Y);
         let mut p = [0.0; 3];
-        m.predict_proba(Matrix::new(&[0.05], 1, 1).unwrap(), &mut p).unwrap();
+        let one = Matrix::new(&[0.05], 1, 1).unwrap();
+        m.predict_proba(one, &mut Proba::new(&mut p, 3).unwrap()).unwrap();
         assert_eq!(p[1], 0.0, "class 1 never seen in training");
         assert!(p[0] > 0.99);
-        let mut r = NaiveBayesModel::new(&NaiveBayesModel::info().defaults()).unwrap();
-        r.load(&m.save().unwrap()).unwrap();
-        let mut again = [9.0; 6];
-        r.predict(Matrix::new(&x, 6, 1).unwrap(), &mut again).unwrap();
-        assert_eq!(again, y);
+    }
+
+    #[test]
+    fn fitted_model_round_trips_through_serde() {
+        let m = fit();
+        let restored: Fitted = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(restored, m);
+        assert_eq!(predict(&restored), predict(&m));
     }
 }
