@@ -91,9 +91,20 @@ fn boundary(c: &mut Criterion) {
         loader::load(built.get("mlhost_plugin_baseline").expect("baseline .so")).unwrap();
     let mut trivial = baseline.new_model(&baseline.info.defaults()).unwrap();
     trivial.fit(m, &y, &mut Hooks).unwrap();
-    c.bench_function("baseline_predict_1000x30_so", |b| {
-        b.iter(|| trivial.predict(m, &mut out).unwrap())
-    });
+    // The same fill through the 0.1 `Model` glue (the misbehave fixture in
+    // mode "ok", release build) and through the typed glue (the baseline):
+    // what the typed API costs per call, in one run.
+    let fixtures = cargo_build(
+        &root().join("tests/fixtures"),
+        &["-p", "fixture-misbehave", "--release", "--target-dir", &target],
+    );
+    let old = loader::load(fixtures.get("fixture_misbehave").expect("misbehave .so")).unwrap();
+    let mut old_api = old.new_model(&old.info.defaults()).unwrap();
+    old_api.fit(m, &y, &mut Hooks).unwrap();
+    let mut g = c.benchmark_group("trivial_predict_1000x30_so");
+    g.bench_function("typed", |b| b.iter(|| trivial.predict(m, &mut out).unwrap()));
+    g.bench_function("model_0_1", |b| b.iter(|| old_api.predict(m, &mut out).unwrap()));
+    g.finish();
 }
 
 criterion_group!(benches, boundary);

@@ -38,19 +38,24 @@ struct ClassFit<F> {
 impl<F: FittedClassifier> AnyFitted for ClassFit<F> {
     fn predict(&self, x: Matrix<'_>, out: &mut [f64]) -> Result<()> {
         // The labels are written into the first half of the host's buffer,
-        // then widened in place from the last: f64 `i` covers u32 slots 2i
-        // and 2i+1, which are read already. No allocation per call.
+        // then widened in place, a chunk at a time from the end: f64 slot i
+        // covers u32 slots 2i and 2i+1, which are read already. No
+        // allocation per call; the host validates the classes.
+        const CHUNK: usize = 256;
         let n = out.len();
         self.model.predict(x, &mut bytemuck::cast_slice_mut::<f64, u32>(out)[..n], self.k)?;
-        for i in (0..n).rev() {
-            let label = bytemuck::cast_slice::<f64, u32>(out)[i];
-            if label as usize >= self.k {
-                return Err(Error::msg(format!(
-                    "predict gave class {label}, not one of 0..{}",
-                    self.k
-                )));
+        let mut labels = [0u32; CHUNK];
+        let mut end = n;
+        while end > 0 {
+            let start = end.saturating_sub(CHUNK);
+            let chunk = &mut labels[..end - start];
+            chunk.copy_from_slice(&bytemuck::cast_slice::<f64, u32>(out)[start..end]);
+            for (o, l) in out[start..end].iter_mut().zip(chunk.iter()) {
+                // Classes are small: as i32 the widening vectorizes (cvtdq2pd);
+                // a class past i32::MAX turns negative and the host refuses it.
+                *o = f64::from(*l as i32);
             }
-            out[i] = f64::from(label);
+            end = start;
         }
         Ok(())
     }
