@@ -360,6 +360,7 @@ fn execute(
                 let job = ChildJob {
                     exe,
                     spec: WorkerSpec {
+                        worker_protocol: crate::worker::WORKER_PROTOCOL,
                         plugin: plugin.image.clone(),
                         params: params_json(params),
                         scale: *scale,

@@ -26,10 +26,17 @@ use crate::preprocess::Scale;
 use crate::snapshot::Snapshot;
 use crate::split::{self, Protocol};
 
+/// The host↔worker protocol version; a worker refuses another in one line.
+pub const WORKER_PROTOCOL: u32 = 1;
+
 /// What a worker process runs: one job, every fold.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerSpec {
+    /// [`WORKER_PROTOCOL`] of the host that wrote it (0: a host from before
+    /// the protocol had a version).
+    #[serde(default)]
+    pub worker_protocol: u32,
     /// The plugin file.
     pub plugin: PathBuf,
     /// Resolved parameters.
@@ -110,12 +117,24 @@ enum Line {
 /// then the outcome to `output`, one JSON line each. Plugin failures are
 /// outcomes; only I/O errors are errors.
 pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<()> {
-    let spec = match serde_json::from_reader::<_, WorkerSpec>(input) {
+    let refused = |error: String| WorkerOutcome::Failed { status: "failed".into(), error };
+    // The version is read first: a host of another build may send a spec of
+    // another shape, and the answer must say "versions", not "field x".
+    let spec = serde_json::from_reader::<_, serde_json::Value>(input)
+        .map_err(|e| format!("worker spec: {e}"))
+        .and_then(|v| {
+            let version = v.get("workerProtocol").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            if version != u64::from(WORKER_PROTOCOL) {
+                return Err(format!(
+                    "worker protocol mismatch: the host speaks {version}, this worker {WORKER_PROTOCOL}; install mlhost again so both are one build"
+                ));
+            }
+            serde_json::from_value::<WorkerSpec>(v).map_err(|e| format!("worker spec: {e}"))
+        });
+    let spec = match spec {
         Ok(spec) => spec,
-        Err(e) => {
-            let error = format!("worker spec: {e}");
-            let failed = WorkerOutcome::Failed { status: "failed".into(), error };
-            serde_json::to_writer(&mut output, &Line::Outcome(failed))?;
+        Err(error) => {
+            serde_json::to_writer(&mut output, &Line::Outcome(refused(error)))?;
             return output.flush();
         }
     };
@@ -387,6 +406,17 @@ mod tests {
             "exceeded memory limit of 64 MB"
         );
         assert_eq!(signal_name(64), "signal 64");
+    }
+
+    #[test]
+    fn another_protocol_is_refused_in_one_line() {
+        let mut out = Vec::new();
+        worker_main(&b"{\"workerProtocol\": 99}"[..], &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("worker protocol mismatch: the host speaks 99, this worker 1"),
+            "{text}"
+        );
     }
 
     #[test]
