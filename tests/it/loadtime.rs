@@ -104,7 +104,7 @@ fn a_verdict_is_cached_by_sha256_and_a_replaced_file_is_probed_again() {
     // The same bytes are not run again: the stored verdict answers, even
     // though this time the constructor would not crash.
     let cached = registry_with(&sb, "", &[]);
-    assert_rejected(&cached, "init_trap", "crashed (SIGSEGV)");
+    assert_rejected(&cached, "init_trap", "[cached] crashed (SIGSEGV)");
     // --reprobe asks again (and stores the new verdict).
     let fresh = registry_with(&sb, "", &["--reprobe"]);
     assert_eq!(row(&fresh, "init-trap")["state"], "ready", "{fresh:#}");
@@ -148,8 +148,15 @@ fn a_constructor_that_crashes_or_hangs_rejects_only_its_candidate() {
     // for the hang again.
     let started = Instant::now();
     let again = registry_with(&sb, "", &[]);
-    assert_rejected(&again, "m-hang", "constructor hung");
+    assert_rejected(&again, "m-hang", "[cached] constructor hung");
     assert!(started.elapsed() < Duration::from_secs(2), "cached: {:?}", started.elapsed());
+    // A hang under one time limit says nothing about a higher one.
+    sb.write(
+        "config/mlhost.toml",
+        "plugin_dirs = [\"../plugins\"]\ndatabase = \"../m.db\"\n[plugins]\nprobe_timeout_secs = 3\n",
+    );
+    let raised = registry_with(&sb, "", &[]);
+    assert_rejected(&raised, "m-hang", "constructor hung (no answer within 3 s");
 }
 
 #[test]

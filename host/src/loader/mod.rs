@@ -209,19 +209,22 @@ fn private_image(file: &Inspected, dir: &Path) -> Result<PathBuf, String> {
     let Some(bytes) = &file.bytes else {
         return Err("its bytes are gone (staged already)".to_owned());
     };
-    let same = fs::metadata(&target).is_ok_and(|m| {
-        m.is_file() && m.len() == bytes.len() as u64 && m.permissions().mode() & 0o222 == 0
-    });
-    if same {
-        return Ok(target);
-    }
     let fail = |e: std::io::Error| {
         format!(
             "cannot write its private copy in {}: {e}; make that folder writable",
             dir.display()
         )
     };
-    fs::create_dir_all(dir).map_err(fail)?;
+    private_dir(dir)?;
+    // Only this user can write in the folder (checked above), so a read-only
+    // regular file of the right length under this name is the copy an earlier
+    // run wrote; anything else (a symlink, say) is replaced, never run.
+    let ours = fs::symlink_metadata(&target).is_ok_and(|m| {
+        m.is_file() && m.len() == bytes.len() as u64 && m.permissions().mode() & 0o222 == 0
+    });
+    if ours {
+        return Ok(target);
+    }
     let tmp = dir.join(format!(".{}.{}.tmp", file.sha256, std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
@@ -235,6 +238,37 @@ fn private_image(file: &Inspected, dir: &Path) -> Result<PathBuf, String> {
         fail(e)
     })?;
     Ok(target)
+}
+
+/// The image folder: created 0700 when missing; refused when it is a
+/// symlink, writable by group or others, or owned by another user.
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let me = fs::metadata("/proc/self").map(|m| m.uid()).ok();
+    let mut m = fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mine = m.is_dir() && me.is_none_or(|uid| uid == m.uid());
+    if mine && m.mode() & 0o022 != 0 {
+        // A folder of ours that others may write in (an older mlhost made it
+        // with the umask): close it.
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot chmod 700 {}: {e}", dir.display()))?;
+        m = fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let unsafe_dir = !mine || m.mode() & 0o022 != 0;
+    if unsafe_dir {
+        return Err(format!(
+            "{} is not a private folder (a symlink, writable by others, or not ours): `chmod 700` it or remove it",
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Lowercase hex sha256 of `bytes`.
@@ -415,5 +449,39 @@ impl Model {
     /// Restores a model saved by [`Model::save`].
     pub fn load(&mut self, bytes: &[u8]) -> Result<(), PluginError> {
         self.inner.load(RSlice::from_slice(bytes)).into_result().map_err(error_from_ffi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspected(dir: &Path, bytes: &[u8]) -> Inspected {
+        let path = dir.join("p.so");
+        fs::write(&path, bytes).unwrap();
+        Inspected {
+            path,
+            sha256: sha256_hex(bytes),
+            bytes: Some(Arc::new(bytes.to_vec())),
+            image: None,
+        }
+    }
+
+    #[test]
+    fn a_planted_copy_is_replaced_and_the_folder_closed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let images = tmp.path().join("images");
+        fs::create_dir(&images).unwrap();
+        fs::set_permissions(&images, fs::Permissions::from_mode(0o777)).unwrap();
+        let file = inspected(tmp.path(), b"the real bytes");
+        // Someone put a symlink under the name the real copy will have.
+        let evil = tmp.path().join("evil.so");
+        fs::write(&evil, b"other bytes, same len").unwrap();
+        std::os::unix::fs::symlink(&evil, images.join(format!("{}.so", file.sha256))).unwrap();
+        let image = private_image(&file, &images).unwrap();
+        assert_eq!(fs::read(&image).unwrap(), b"the real bytes");
+        assert!(!fs::symlink_metadata(&image).unwrap().file_type().is_symlink());
+        let mode = fs::metadata(&images).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the folder is closed to others");
     }
 }

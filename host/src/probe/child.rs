@@ -12,6 +12,9 @@ use crate::loader;
 /// clean failure is a `rejected` line; only I/O errors are errors.
 pub fn probe_main(input: impl Read, mut output: impl Write) -> std::io::Result<()> {
     let mut say = |line: &ProbeLine| -> std::io::Result<()> {
+        // A newline first: whatever the plugin left on stdout without one
+        // stays on its own line instead of swallowing ours.
+        output.write_all(b"\n")?;
         serde_json::to_writer(&mut output, line)?;
         output.write_all(b"\n")?;
         output.flush()
@@ -41,13 +44,18 @@ pub fn probe_main(input: impl Read, mut output: impl Write) -> std::io::Result<(
             f.stage(request.image_dir.as_deref());
             f
         }
+        // The host read this file a moment ago: a different answer now means
+        // it is being replaced. "not checked" keeps the verdict out of the
+        // cache, so the next scan looks again.
         Ok(_) => {
-            let reason = "the file changed while it was being checked; copy it in one step (write elsewhere, then mv)".to_owned();
+            let reason = "not checked: the file changed while it was being checked; copy it in one step (write elsewhere, then mv)".to_owned();
             say(&ProbeLine::Rejected { reason })?;
             return say(&ProbeLine::Done);
         }
         Err(r) => {
-            say(&ProbeLine::Rejected { reason: r.reason })?;
+            let reason =
+                format!("not checked: the file changed while it was being checked: {}", r.reason);
+            say(&ProbeLine::Rejected { reason })?;
             return say(&ProbeLine::Done);
         }
     };

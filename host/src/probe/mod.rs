@@ -207,6 +207,12 @@ impl Prober {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
+                // The verdict is in: a helper the plugin started may still
+                // hold stdout open, so do not wait for it to close.
+                Ok(ProbeLine::Done) => {
+                    lines.push(ProbeLine::Done);
+                    break;
+                }
                 Ok(line) => lines.push(line),
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -284,6 +290,12 @@ impl ChildRun {
         }
         let clean_exit = self.status.is_some_and(|s| s.success());
         if done && clean_exit && !self.hung {
+            if matches!(&report.file, Err(reason) if reason.is_empty()) {
+                // Done, but neither loaded nor rejected: a line was lost (the
+                // plugin wrote over the protocol?). No verdict to keep.
+                report.file = Err("not checked: the probe ended without a verdict (does the plugin write to stdout while loading?)".to_owned());
+                report.cacheable = false;
+            }
             return report;
         }
         let how = self.death(prober);

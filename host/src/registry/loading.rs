@@ -20,8 +20,16 @@ use super::Entry;
 
 /// The key under which verdicts are cached: the ABI, the probe protocol and
 /// the host build they were reached with.
-fn host_abi() -> String {
-    format!("{}/{PROBE_PROTOCOL}/{}", loader::PLUGIN_API_VERSION, env!("CARGO_PKG_VERSION"))
+/// The probe's limits are part of it: a verdict of "hung" or "out of
+/// memory" under one limit says nothing about a higher one.
+fn host_abi(prober: &Prober) -> String {
+    format!(
+        "{}/{PROBE_PROTOCOL}/{}/t{}/m{}",
+        loader::PLUGIN_API_VERSION,
+        env!("CARGO_PKG_VERSION"),
+        prober.timeout.as_secs(),
+        prober.max_memory_mb.unwrap_or(0)
+    )
 }
 
 /// How discovery opens plugin files.
@@ -127,11 +135,13 @@ impl Loading<'_> {
         file: &Inspected,
         ctors: &[CtorProbe],
     ) -> Result<BTreeMap<String, String>, Rejection> {
-        let abi = host_abi();
+        let abi = host_abi(prober);
         let reject = |reason: String| Rejection { sha256: Some(file.sha256.clone()), reason };
         let mut plugin = match self.cached(&file.sha256, "", &abi) {
             Some(ProbeVerdict { passed: false, reason, .. }) => {
-                return Err(reject(reason.unwrap_or_else(|| "rejected by its probe".into())));
+                // Said as cached: `mlhost registry --reprobe` asks again.
+                let reason = reason.unwrap_or_else(|| "rejected by its probe".into());
+                return Err(reject(format!("[cached] {reason}")));
             }
             Some(v) => v.plugin,
             None => None,
@@ -148,7 +158,7 @@ impl Loading<'_> {
             }
             match self.cached(&file.sha256, &c.key(), &abi) {
                 Some(ProbeVerdict { passed: false, reason, .. }) => {
-                    died.insert(c.key(), reason.unwrap_or_default());
+                    died.insert(c.key(), format!("[cached] {}", reason.unwrap_or_default()));
                 }
                 Some(_) => {}
                 None => todo.push(c.clone()),
