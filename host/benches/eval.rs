@@ -79,7 +79,7 @@ fn job_overhead(c: &mut Criterion) {
         (0..20).map(|i| format!("[[model]]\nid = \"b{i}\"\nplugin = \"baseline\"\n\n")).collect();
     let config = setup(dir.path(), &[&release_baseline()], &models);
     write_dataset(&dir.path().join("d.csv"));
-    let registry = Registry::discover(&config).unwrap();
+    let registry = Registry::discover_unprobed(&config).unwrap();
     let mut store = Store::open(&config.database).unwrap();
     let data = dir.path().join("d.csv").display().to_string();
     let ids: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
@@ -111,7 +111,7 @@ fn isolation_overhead(c: &mut Criterion) {
     write_dataset(&dir.path().join("d.csv"));
     let exe =
         cargo_build(&root(), &["-p", "mlhost", "--bin", "mlhost", "--release"])["mlhost"].clone();
-    let registry = Registry::discover(&config).unwrap();
+    let registry = Registry::discover_unprobed(&config).unwrap();
     let mut store = Store::open(&config.database).unwrap();
     let data = dir.path().join("d.csv").display().to_string();
     let ids: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
@@ -138,7 +138,7 @@ fn worker_speedup(c: &mut Criterion) {
         .collect();
     let config = setup(dir.path(), &[fixture_so("misbehave")], &models);
     write_dataset(&dir.path().join("d.csv"));
-    let registry = Registry::discover(&config).unwrap();
+    let registry = Registry::discover_unprobed(&config).unwrap();
     let mut store = Store::open(&config.database).unwrap();
     let data = dir.path().join("d.csv").display().to_string();
     let ids: Vec<String> = (0..4).map(|i| format!("spin{i}")).collect();

@@ -5,10 +5,13 @@
 //! stable-ABI vtable, rejects broken ones with a reason, and reports the rest.
 //!
 //! ```no_run
+//! use mlhost::registry::Loading;
 //! use mlhost::{Config, Registry};
 //!
 //! let config = Config::load("config/mlhost.toml".as_ref())?;
-//! let registry = Registry::discover(&config)?;
+//! // Each new plugin file is probed by `mlhost probe` in a child first.
+//! let mut loading = Loading::probing(&config, "target/release/mlhost".into(), None);
+//! let registry = Registry::discover_with(&config, &mut loading)?;
 //! for c in &registry.candidates {
 //!     println!("{} {}", c.id, c.reason().unwrap_or("ready"));
 //! }
@@ -33,6 +36,7 @@ pub mod snapshot;
 pub mod split;
 pub mod store;
 pub mod trend;
+pub mod wire;
 pub mod worker;
 
 pub use config::{Config, ConfigError};

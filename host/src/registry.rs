@@ -2,8 +2,9 @@
 //! entries of `models.toml`, each either ready to evaluate or rejected with a
 //! reason, and the report operators read.
 //!
-//! Owns the `models.toml` format and how entries and discovered plugins
-//! become candidates. Must never load a library itself (that is `loader`), and
+//! Owns how entries and discovered plugins become candidates; the
+//! `models.toml` format is `entries`, how one file is opened `loading`, the
+//! report `report`. Must never load a library itself (that is `loader`), and
 //! one bad file or entry must never hide the others.
 
 use std::collections::{HashMap, HashSet};
@@ -15,16 +16,17 @@ use mlhost_plugin_api::{ParamSpec, ParamValue, Params, Task};
 use crate::config::{Config, ConfigError};
 use crate::loader::{self, Plugin};
 use crate::preprocess::Scale;
-use crate::probe::Watchdog;
+use crate::probe::{AfterOverrun, Watchdog};
 
 mod entries;
 mod loading;
 mod report;
 
+pub use crate::wire::param_json;
 pub use entries::{Entry, parse_entries, read_entries};
 pub use loading::Loading;
 use loading::{ctor_key, ctor_probes};
-pub use report::{ParamSchema, Report, ReportRow, param_json};
+pub use report::{ParamSchema, Report, ReportRow};
 
 /// Reasons of constructor calls that died in a probe, by (plugin name,
 /// params key).
@@ -95,9 +97,11 @@ pub struct Registry {
 
 impl Registry {
     /// Scans `config.plugin_dirs` and opens every `*.so` in this process
-    /// without probing it first: for library use on files you trust. The
-    /// `mlhost` commands use [`Registry::discover_with`] and a prober.
-    pub fn discover(config: &Config) -> Result<Registry, ConfigError> {
+    /// without probing it in a child first: a plugin whose ELF constructor
+    /// crashes takes the caller down. For tests and benches on files you
+    /// built; the `mlhost` commands use [`Registry::discover_with`] and
+    /// [`Loading::probing`].
+    pub fn discover_unprobed(config: &Config) -> Result<Registry, ConfigError> {
         Self::discover_with(config, &mut Loading::in_process(config))
     }
 
@@ -381,7 +385,7 @@ fn trial_constructions(
         })
         .collect();
     let at: Vec<usize> = calls.iter().map(|(i, ..)| *i).collect();
-    let built = watchdog.run_each(calls, |(_, p, params)| {
+    let built = watchdog.run_each(calls, AfterOverrun::GoOn, |(_, p, params)| {
         p.new_model(&params).map(drop).map_err(|e| match e.kind() {
             mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
             mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),

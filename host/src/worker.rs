@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mlhost_plugin_api::{ParamValue, Params, Task};
+use mlhost_plugin_api::Task;
 use serde::{Deserialize, Serialize};
 
 use crate::eval::{FoldScores, Job, JobFailure, run_job};
@@ -25,6 +25,7 @@ use crate::pool::StopFlag;
 use crate::preprocess::Scale;
 use crate::snapshot::Snapshot;
 use crate::split::{self, Protocol};
+pub use crate::wire::{params_from_json, params_json, signal_name};
 
 /// The host↔worker protocol version; a worker refuses another in one line.
 pub const WORKER_PROTOCOL: u32 = 1;
@@ -79,30 +80,6 @@ pub enum WorkerOutcome {
         /// The reason.
         error: String,
     },
-}
-
-/// Params as JSON for the spec (ints stay ints).
-pub fn params_json(params: &Params) -> BTreeMap<String, serde_json::Value> {
-    params.iter().map(|(k, v)| (k.to_owned(), crate::registry::param_json(v))).collect()
-}
-
-pub(crate) fn params_from_json(
-    p: &BTreeMap<String, serde_json::Value>,
-) -> Result<Vec<(String, ParamValue)>, String> {
-    p.iter()
-        .map(|(k, v)| {
-            let value = match v {
-                serde_json::Value::Bool(b) => ParamValue::Bool(*b),
-                serde_json::Value::String(s) => ParamValue::Choice(s.clone()),
-                serde_json::Value::Number(n) => match n.as_i64() {
-                    Some(i) => ParamValue::Int(i),
-                    None => ParamValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-                },
-                other => return Err(format!("parameter '{k}': unusable value {other}")),
-            };
-            Ok((k.clone(), value))
-        })
-        .collect()
 }
 
 /// A line the child writes: an epoch as it happens, or the final outcome.
@@ -357,30 +334,6 @@ fn truncate(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
 }
 
-/// The conventional name of a Linux signal number.
-pub fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        5 => "SIGTRAP",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        24 => "SIGXCPU",
-        25 => "SIGXFSZ",
-        31 => "SIGSYS",
-        n => return format!("signal {n}"),
-    };
-    name.to_owned()
-}
-
 /// The default folder for snapshot files.
 pub fn snapshot_dir(database: &Path) -> PathBuf {
     database.parent().unwrap_or(Path::new(".")).join("snapshots")
@@ -416,25 +369,6 @@ mod tests {
         assert!(
             text.contains("worker protocol mismatch: the host speaks 99, this worker 1"),
             "{text}"
-        );
-    }
-
-    #[test]
-    fn params_survive_the_trip() {
-        let p = Params::default()
-            .set("k", ParamValue::Int(5))
-            .set("c", ParamValue::Float(0.5))
-            .set("on", ParamValue::Bool(true))
-            .set("mode", ParamValue::Choice("a".into()));
-        let back = params_from_json(&params_json(&p)).unwrap();
-        assert_eq!(
-            back,
-            vec![
-                ("c".to_owned(), ParamValue::Float(0.5)),
-                ("k".to_owned(), ParamValue::Int(5)),
-                ("mode".to_owned(), ParamValue::Choice("a".into())),
-                ("on".to_owned(), ParamValue::Bool(true)),
-            ]
         );
     }
 }

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 4] = b"MLHM";
 const FORMAT: u8 = 1;
+/// More classes than any model of ours is given (the host caps classes far lower).
+const MAX_CLASSES: u32 = 1 << 20;
 
 /// What a saved model says about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,17 @@ pub(crate) fn open<'a>(bytes: &'a [u8], plugin: &str, version: &str) -> Result<(
             header.format
         )));
     }
+    // The header is read before the model: a task or class count no model
+    // of ours writes means damaged or foreign bytes (a huge k would make the
+    // first predict allocate without bound).
+    let k_ok = match header.task {
+        0 => (1..=MAX_CLASSES).contains(&header.k),
+        1 => header.k == 0,
+        _ => false,
+    };
+    if !k_ok {
+        return Err(bad("its header is damaged (task or class count out of range)"));
+    }
     if header.plugin != plugin || header.version != version {
         return Err(bad(&format!(
             "saved by plugin {} {}, this is {plugin} {version}; load it with that build",
@@ -75,5 +88,10 @@ mod tests {
             open(b"junk", "p", "1.0").unwrap_err().to_string().contains("not a saved mlhost model")
         );
         assert!(decode::<Vec<f64>>(&body[..1]).is_err());
+        for (task, k) in [(0, 0), (0, u32::MAX), (1, 3), (7, 1)] {
+            let h = Header { task, k, ..h.clone() };
+            let e = open(&save(&h, &0u8).unwrap(), "p", "1.0").unwrap_err().to_string();
+            assert!(e.contains("out of range"), "task {task} k {k}: {e}");
+        }
     }
 }

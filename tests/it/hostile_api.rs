@@ -77,7 +77,7 @@ impl Fixture {
 
 fn app_of(sb: &Sandbox) -> Router {
     let config = mlhost::Config::load(&sb.path().join("config/mlhost.toml")).unwrap();
-    let registry = mlhost::Registry::discover(&config).unwrap();
+    let registry = mlhost::Registry::discover_unprobed(&config).unwrap();
     // Thread isolation: the executable is never started.
     let exe = PathBuf::from("/nonexistent/mlhost");
     mlhost::api::app(mlhost::api::AppState::start(config, registry, exe).unwrap())

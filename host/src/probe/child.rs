@@ -82,7 +82,7 @@ pub fn probe_main(input: impl Read, mut output: impl Write) -> std::io::Result<(
         say(&ProbeLine::New { key: key.clone() })?;
         // A clean error (invalid params, a caught panic) is an answer: the
         // host makes the same call and reports it. Only a death counts.
-        if let Ok(given) = crate::worker::params_from_json(&ctor.params)
+        if let Ok(given) = crate::wire::params_from_json(&ctor.params)
             && let Ok(params) = plugin.info.resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
         {
             drop(plugin.new_model(&params));

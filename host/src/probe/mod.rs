@@ -10,13 +10,14 @@
 //! turning a child's death into a one-line reason, and the in-process
 //! [`Watchdog`] that keeps a hang in the host's own calls
 //! into plugin code from hanging the host. Must never cache anything itself
-//! (the registry stores verdicts) or run plugin code in the host process.
+//! (the registry stores verdicts); the probe itself never runs plugin code in
+//! the host process (the watchdog runs the host's own, already probed calls).
 
 mod child;
 mod watchdog;
 
 pub use child::probe_main;
-pub use watchdog::Watchdog;
+pub use watchdog::{AfterOverrun, Watchdog};
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
@@ -29,7 +30,15 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::loader::{Inspected, LoadStep, one_line};
-use crate::worker::signal_name;
+use crate::wire::signal_name;
+
+/// Whether `reason` is a probe's account of a death or a hang (which may
+/// depend on the moment, unlike a clean rejection of the bytes).
+pub fn is_death(reason: &str) -> bool {
+    const DEATHS: [&str; 6] =
+        ["crashed", "hung", "ended ", "exceeded", "constructor crashed", "constructor hung"];
+    DEATHS.iter().any(|d| reason.starts_with(d))
+}
 
 /// The protocol version; a probe that speaks another is refused.
 pub const PROBE_PROTOCOL: u32 = 1;

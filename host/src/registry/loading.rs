@@ -13,7 +13,7 @@ use mlhost_plugin_api::ParamValue;
 
 use crate::config::Config;
 use crate::loader::{self, Inspected, Plugin, Rejection};
-use crate::probe::{CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
+use crate::probe::{AfterOverrun, CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
 use crate::store::{ProbeVerdict, Store};
 
 use super::Entry;
@@ -106,21 +106,40 @@ impl Loading<'_> {
     /// watchdog: a file whose open or `info()` hangs is rejected and left
     /// behind, the others go on.
     pub(super) fn open_all(&mut self, files: Vec<Inspected>) -> Vec<Result<Plugin, Rejection>> {
-        let shas: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
+        let names: Vec<(String, String)> = files
+            .iter()
+            .map(|f| {
+                (
+                    f.sha256.clone(),
+                    f.path
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
         let dir = self.image_dir.clone();
-        let opened = self.watchdog.run_each(files, move |f| loader::open(&f, dir.as_deref()));
+        // A file hung inside dlopen holds the dynamic loader's lock: every
+        // later dlopen would wait for it too, so the rest are not tried.
+        let opened = self
+            .watchdog
+            .run_each(files, AfterOverrun::Stop, move |f| loader::open(&f, dir.as_deref()));
         let secs = self.watchdog.limit().as_secs();
+        let mut hung: Option<String> = None;
         opened
             .into_iter()
-            .zip(shas)
-            .map(|(r, sha256)| {
+            .zip(names)
+            .map(|(r, (sha256, name))| {
                 r.unwrap_or_else(|| {
-                    Err(Rejection {
-                        sha256: Some(sha256),
-                        reason: format!(
+                    let reason = match &hung {
+                        None => format!(
                             "hung while loading in the host (no answer within {secs} s; left behind); fix the plugin's initialization"
                         ),
-                    })
+                        Some(first) => format!(
+                            "not loaded: {first} hung while loading in this process and may hold the loader's lock; restart without it"
+                        ),
+                    };
+                    hung.get_or_insert(name);
+                    Err(Rejection { sha256: Some(sha256), reason })
                 })
             })
             .collect()
@@ -139,9 +158,7 @@ impl Loading<'_> {
         let reject = |reason: String| Rejection { sha256: Some(file.sha256.clone()), reason };
         let mut plugin = match self.cached(&file.sha256, "", &abi) {
             Some(ProbeVerdict { passed: false, reason, .. }) => {
-                // Said as cached: `mlhost registry --reprobe` asks again.
-                let reason = reason.unwrap_or_else(|| "rejected by its probe".into());
-                return Err(reject(format!("[cached] {reason}")));
+                return Err(reject(cached(reason)));
             }
             Some(v) => v.plugin,
             None => None,
@@ -158,7 +175,7 @@ impl Loading<'_> {
             }
             match self.cached(&file.sha256, &c.key(), &abi) {
                 Some(ProbeVerdict { passed: false, reason, .. }) => {
-                    died.insert(c.key(), format!("[cached] {}", reason.unwrap_or_default()));
+                    died.insert(c.key(), cached(reason));
                 }
                 Some(_) => {}
                 None => todo.push(c.clone()),
@@ -237,6 +254,14 @@ impl Loading<'_> {
             "probe cache unavailable, every plugin is probed: {e}"
         )));
     }
+}
+
+/// A stored rejection as the report says it: a death or hang (which may
+/// depend on the moment) is marked `[cached]`, since `mlhost registry
+/// --reprobe` asks again; a clean rejection of the bytes is not.
+fn cached(reason: Option<String>) -> String {
+    let reason = reason.unwrap_or_else(|| "rejected by its probe".into());
+    if crate::probe::is_death(&reason) { format!("[cached] {reason}") } else { reason }
 }
 
 /// Params as JSON, ints staying ints.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::{Registry, State};
 use crate::loader;
+use crate::wire::param_json;
 
 impl Registry {
     /// The report in the shape DESIGN.md fixes.
@@ -41,17 +42,6 @@ impl Registry {
             warnings: self.warnings.clone(),
             plugin_api_version: loader::PLUGIN_API_VERSION,
         }
-    }
-}
-
-/// One parameter value as JSON (ints stay ints): the report, the worker
-/// spec and the probe's constructor keys all write params this way.
-pub fn param_json(v: &ParamValue) -> serde_json::Value {
-    match v {
-        ParamValue::Float(f) => serde_json::json!(f),
-        ParamValue::Int(i) => serde_json::json!(i),
-        ParamValue::Bool(b) => serde_json::json!(b),
-        ParamValue::Choice(c) => serde_json::json!(c),
     }
 }
 
