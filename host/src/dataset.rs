@@ -182,13 +182,34 @@ pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Data
         }
         Source::File(path) => {
             // Streamed: the file's text is never held whole next to the matrix.
-            let file = std::fs::File::open(path).map_err(|e| DatasetError::Read {
+            let file = open_regular(path).map_err(|message| DatasetError::Read {
                 source_name: path.display().to_string(),
-                message: e.to_string(),
+                message,
             })?;
             parse_csv(&display(path), std::io::BufReader::new(file), label, hint)
         }
     }
+}
+
+/// Opens `path` for reading only if what was opened is a regular file.
+/// Non-blocking, so a FIFO (swapped in after any earlier check) answers at
+/// once instead of hanging the caller; the type is taken from the opened
+/// descriptor, not the name, so there is no window between check and use.
+fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    const O_NONBLOCK: i32 = 0o4000; // Linux, every architecture this host builds for
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        let what =
+            if meta.is_dir() { "a folder" } else { "not a regular file (a pipe or device?)" };
+        return Err(format!("{what}; name a CSV file"));
+    }
+    Ok(file)
 }
 
 fn display(p: &Path) -> String {
@@ -424,6 +445,18 @@ mod tests {
             e.to_string(),
             "d.csv: row 2, column 'y': regression needs numeric labels, got \"x\""
         );
+    }
+
+    #[test]
+    fn a_fifo_or_a_folder_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        for (path, says) in [(fifo.as_path(), "not a regular file"), (dir.path(), "a folder")] {
+            let e = load(&Source::File(path.to_owned()), None, TaskHint::Infer).unwrap_err();
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 
     #[test]

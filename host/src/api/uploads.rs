@@ -158,7 +158,7 @@ fn store_upload(
     }
     file.sync_all().map_err(Problem::internal)?;
     drop(file);
-    let id = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let id = crate::loader::sha256_hex_of(hasher.finalize().as_slice());
     let open = || fs::File::open(&tmp).map(BufReader::new).map_err(Problem::internal);
     let data = dataset::parse_csv("upload", open()?, label, TaskHint::Infer).map_err(|e| {
         let why = e.to_string().replace("pass --label COLUMN", "pass ?label=COLUMN");
