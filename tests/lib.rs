@@ -150,10 +150,56 @@ pub fn altered_api_so(tag: &str, version: &str, edit: fn(String) -> String) -> P
     // plugin-api states its version itself (a copy of it builds alone).
     let api_manifest = copy.join(&api_dir).join("Cargo.toml");
     let text = std::fs::read_to_string(&api_manifest).expect("read plugin-api manifest");
-    let own = format!("version = \"{}\"", env!("CARGO_PKG_VERSION"));
-    assert!(text.contains(&own), "plugin-api/Cargo.toml names {own}, as the workspace does");
+    let own = format!("version = \"{}\"", plugin_api_version());
     std::fs::write(&api_manifest, text.replacen(&own, &format!("version = \"{version}\""), 1))
         .expect("write plugin-api manifest");
+    build_old_api(&copy, &api_dir, tag, version)
+}
+
+/// The plugin-api (ABI) version of this checkout, from its manifest.
+pub fn plugin_api_version() -> String {
+    let text = std::fs::read_to_string(root().join("plugin-api/Cargo.toml")).expect("manifest");
+    let line = text.lines().find(|l| l.starts_with("version = ")).expect("a version line");
+    line.trim_start_matches("version = ").trim_matches('"').to_owned()
+}
+
+/// The `old-api` fixture built against the plugin-api of git revision
+/// `rev` (a real older release of the ABI), in a copy of the workspace
+/// under `target/`: what a plugin built before a change loads like.
+pub fn api_at_rev_so(rev: &str) -> PathBuf {
+    let tag = format!("api-at-{rev}");
+    let copy = root().join("target").join(&tag);
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(&copy).expect("mkdir");
+    let archive = Command::new("git")
+        .arg("-C")
+        .arg(root())
+        .args(["archive", "--format=tar", rev, "plugin-api"])
+        .output()
+        .expect("git runs");
+    assert!(
+        archive.status.success(),
+        "git archive {rev}: {}",
+        String::from_utf8_lossy(&archive.stderr)
+    );
+    let mut tar = Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(&copy)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("tar runs");
+    std::io::Write::write_all(&mut tar.stdin.take().expect("stdin"), &archive.stdout)
+        .expect("untar");
+    assert!(tar.wait().expect("tar ends").success());
+    let api_dir = format!("plugin-api-{tag}");
+    std::fs::rename(copy.join("plugin-api"), copy.join(&api_dir)).expect("rename");
+    build_old_api(&copy, &api_dir, &tag, env!("CARGO_PKG_VERSION"))
+}
+
+/// Builds the `old-api` fixture in the workspace copy `copy` against the
+/// plugin-api in `copy/api_dir`, with the workspace version `version`.
+fn build_old_api(copy: &Path, api_dir: &str, tag: &str, version: &str) -> PathBuf {
     copy_dir(&root().join("tests/fixtures/old-api"), &copy.join("old-api"));
     let old_manifest = copy.join("old-api/Cargo.toml");
     let text = std::fs::read_to_string(&old_manifest).expect("read old-api manifest");
@@ -175,7 +221,7 @@ pub fn altered_api_so(tag: &str, version: &str, edit: fn(String) -> String) -> P
         .join("\n");
     std::fs::write(copy.join("Cargo.toml"), manifest).expect("write manifest");
     std::fs::copy(root().join("Cargo.lock"), copy.join("Cargo.lock")).expect("copy lock");
-    let built = cargo_build(&copy, &["-p", "fixture-old-api", "--target-dir", &plugin_target()]);
+    let built = cargo_build(copy, &["-p", "fixture-old-api", "--target-dir", &plugin_target()]);
     // Every variant builds to the same file name; keep this one aside.
     let kept = copy.join(format!("lib{}.so", tag.replace('-', "_")));
     std::fs::copy(built.get("fixture_old_api").expect("old-api .so built"), &kept).expect("keep");

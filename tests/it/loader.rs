@@ -129,3 +129,20 @@ fn fit_context_carries_seed_classes_epochs_and_stop_across_the_abi() {
     assert_eq!(err.kind(), ErrorKind::Stopped);
     assert!(stopped.epochs.is_empty());
 }
+
+/// The plugin-api before the typed API and `feature_importances` (the
+/// revision this wave started from): its binaries must still load.
+const BEFORE_TYPED_API: &str = "cc1b419";
+
+#[test]
+fn a_plugin_built_against_the_previous_plugin_api_is_refused_naming_the_rebuild() {
+    // abi_stable lets a host load a library whose vtables have *more*
+    // methods than it knows, not fewer: appending feature_importances made
+    // 0.1 binaries unloadable, hence ABI 0.2, and this one line.
+    let so = mlhost_tests::api_at_rev_so(BEFORE_TYPED_API);
+    let reason = loader::load(&so).unwrap_err().reason;
+    assert_eq!(
+        reason,
+        "built against plugin-api 0.1.0 but host has 0.2.0; rebuild the plugin against mlhost-plugin-api 0.2"
+    );
+}

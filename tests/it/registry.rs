@@ -46,9 +46,9 @@ fn every_broken_file_is_rejected_with_its_own_reason_while_the_good_one_loads() 
     std::fs::write(sb.path().join("plugins/half.so"), &full[..full.len() / 3]).unwrap();
     sb.add_plugin(fixture_so("no-root"), "libno_root.so");
     sb.add_plugin(fixture_so("panic-ctor"), "libpanic_ctor.so");
-    sb.add_plugin(&old_api_so("0.2.0"), "libold_api.so");
+    sb.add_plugin(&old_api_so("0.1.0"), "libold_api.so");
     sb.add_plugin(
-        &altered_api_so("api-wide-control", env!("CARGO_PKG_VERSION"), widen_control),
+        &altered_api_so("api-wide-control", &mlhost_tests::plugin_api_version(), widen_control),
         "libwide.so",
     );
     let ww = sb.add_plugin(baseline_so(), "libshared.so");
@@ -76,7 +76,7 @@ fn every_broken_file_is_rejected_with_its_own_reason_while_the_good_one_loads() 
         ),
         (
             "old_api",
-            "built against plugin-api 0.2.0 but host has 0.1.0; rebuild the plugin against mlhost-plugin-api 0.1",
+            "built against plugin-api 0.1.0 but host has 0.2.0; rebuild the plugin against mlhost-plugin-api 0.2",
         ),
         ("wide", "layout mismatch in type Control: "),
         ("panic-ctor", "constructor panicked: fixture: constructor exploded"),
@@ -101,7 +101,7 @@ fn every_broken_file_is_rejected_with_its_own_reason_while_the_good_one_loads() 
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("1 ready, 9 rejected, 0 disabled"), "{text}");
-    assert!(text.contains("rejected old_api: built against plugin-api 0.2.0"), "{text}");
+    assert!(text.contains("rejected old_api: built against plugin-api 0.1.0"), "{text}");
 }
 
 /// Same version number, different layout: `Control` becomes 4 bytes wide.
@@ -229,7 +229,7 @@ fn empty_plugin_dir_says_how_to_get_plugins() {
         .replace(&sb.path().display().to_string(), "$SANDBOX");
     expect_test::expect![[r#"
 
-        0 ready, 0 rejected, 0 disabled (plugin-api 0.1.0)
+        0 ready, 0 rejected, 0 disabled (plugin-api 0.2.0)
         warning: no *.so plugin files in $SANDBOX/plugins; build the plugins (`cargo build --release`) or drop a .so there"#]]
     .assert_eq(&tail);
 }
