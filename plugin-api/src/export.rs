@@ -194,8 +194,20 @@ impl<M: Model> Adapter<M> {
     }
 }
 
-fn poisoned(what: &str) -> Error {
+pub(crate) fn poisoned(what: &str) -> Error {
     Error::msg(format!("{what} refused: this model panicked earlier; build a new one"))
+}
+
+/// `fit`'s inputs from the C ABI, one target per row.
+pub(crate) fn fit_inputs<'a>(
+    x: MatrixFfi<'a>,
+    y: RSlice<'a, f64>,
+) -> Result<(Matrix<'a>, &'a [f64])> {
+    let x = Matrix::from_ffi(x)?;
+    if y.len() != x.rows() {
+        return Err(Error::invalid_input(format!("{} targets for {} rows", y.len(), x.rows())));
+    }
+    Ok((x, y.as_slice()))
 }
 
 impl<M: Model> ModelFfi for Adapter<M> {
@@ -206,16 +218,9 @@ impl<M: Model> ModelFfi for Adapter<M> {
         ctx: HostContextFfi_TO<'_, RMut<'_, ()>>,
     ) -> RResult<(), ErrorFfi> {
         self.call_mut("fit", |m| {
-            let x = Matrix::from_ffi(x)?;
-            if y.len() != x.rows() {
-                return Err(Error::invalid_input(format!(
-                    "{} targets for {} rows",
-                    y.len(),
-                    x.rows()
-                )));
-            }
+            let (x, y) = fit_inputs(x, y)?;
             let mut ctx = ctx;
-            m.fit(x, y.as_slice(), &mut FitContext::new(&mut ctx))
+            m.fit(x, y, &mut FitContext::new(&mut ctx))
         })
     }
     fn predict(&self, x: MatrixFfi<'_>, mut out: RSliceMut<'_, f64>) -> RResult<(), ErrorFfi> {

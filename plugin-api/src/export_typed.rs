@@ -12,7 +12,7 @@ use abi_stable::std_types::{RBox, RResult, RSlice, RSliceMut, RVec};
 
 use crate::data::{FitContext, Matrix};
 use crate::error::{Error, ErrorKind, Result};
-use crate::export::{guard, info_to_ffi, params_from_ffi, to_rresult};
+use crate::export::{fit_inputs, guard, info_to_ffi, params_from_ffi, poisoned, to_rresult};
 use crate::ffi::{
     ErrorFfi, HostContextFfi_TO, MatrixFfi, ModelBox, ModelFfi, ModelFfi_TO, ParamFfi,
 };
@@ -240,9 +240,7 @@ struct Typed<E: Tasks> {
 impl<E: Tasks> Typed<E> {
     fn fitted(&self, what: &str) -> Result<&dyn AnyFitted> {
         if self.poisoned {
-            return Err(Error::msg(format!(
-                "{what} refused: this model panicked earlier; build a new one"
-            )));
+            return Err(poisoned(what));
         }
         self.fitted
             .as_deref()
@@ -254,9 +252,7 @@ impl<E: Tasks> Typed<E> {
         f: impl FnOnce(&mut Self) -> Result<T>,
     ) -> RResult<T, ErrorFfi> {
         if self.poisoned {
-            return to_rresult(Err(Error::msg(format!(
-                "{what} refused: this model panicked earlier; build a new one"
-            ))));
+            return to_rresult(Err(poisoned(what)));
         }
         let result = guard(what, || f(self));
         if matches!(&result, Err(e) if e.kind() == ErrorKind::Panicked) {
@@ -274,17 +270,10 @@ impl<E: Tasks> ModelFfi for Typed<E> {
         ctx: HostContextFfi_TO<'_, RMut<'_, ()>>,
     ) -> RResult<(), ErrorFfi> {
         self.run("fit", |me| {
-            let x = Matrix::from_ffi(x)?;
-            if y.len() != x.rows() {
-                return Err(Error::invalid_input(format!(
-                    "{} targets for {} rows",
-                    y.len(),
-                    x.rows()
-                )));
-            }
+            let (x, y) = fit_inputs(x, y)?;
             let mut ctx = ctx;
             me.fitted = None;
-            me.fitted = Some(E::fit(&me.params, x, y.as_slice(), &mut FitContext::new(&mut ctx))?);
+            me.fitted = Some(E::fit(&me.params, x, y, &mut FitContext::new(&mut ctx))?);
             Ok(())
         })
     }
