@@ -197,3 +197,19 @@ fn a_plugin_overwritten_in_place_while_serve_runs_cannot_reach_the_server() {
     assert_eq!(status["jobs"]["byStatus"]["succeeded"], 1, "ran the probed bytes: {status:#}");
     assert!(server.is_running());
 }
+
+#[test]
+fn a_plugin_that_passes_its_probe_but_hangs_in_the_host_fails_alone() {
+    let cases = [
+        ("hostinfo-hang", "init_trap", "hung while loading in the host (no answer within 2 s"),
+        ("hostnew-hang", "init-trap", "constructor hung: new() did not return within 2 s"),
+    ];
+    for (trap, id, expected) in cases {
+        let sb = trap_sandbox();
+        let started = Instant::now();
+        let report = registry_with(&sb, trap, &[]);
+        assert!(started.elapsed() < Duration::from_secs(30), "{trap}: bounded by the watchdog");
+        assert_eq!(row(&report, "baseline")["state"], "ready", "{trap}");
+        assert_rejected(&report, id, expected);
+    }
+}
