@@ -331,6 +331,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { bind } => {
             let registry = discover(&config, false)?;
+            refuse_if_wedged(&registry)?;
             let bind = bind.unwrap_or(config.api.bind);
             crate::api::serve(config, registry, bind)?;
         }
@@ -455,6 +456,23 @@ fn discover(config: &Config, reprobe: bool) -> anyhow::Result<Registry> {
     Ok(registry)
 }
 
+/// After a plugin hung inside dlopen, this process cannot start a thread
+/// (each one waits on the loader's lock): `registry` can still report, a
+/// run or a server cannot start.
+fn refuse_if_wedged(registry: &Registry) -> anyhow::Result<()> {
+    if !crate::loader::wedged() {
+        return Ok(());
+    }
+    let culprit = registry
+        .candidates
+        .iter()
+        .find(|c| c.reason().is_some_and(|r| r.starts_with("hung while loading in the host")))
+        .map_or_else(|| "a plugin".to_owned(), |c| format!("plugin file '{}'", c.id));
+    anyhow::bail!(
+        "{culprit} hung inside the dynamic loader in this process, which can start no threads now; remove it and run again (`mlhost registry` shows it)"
+    )
+}
+
 fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let isolation = match args.isolation {
         Some(IsolationArg::Thread) => Isolation::Thread,
@@ -496,6 +514,7 @@ fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow:
     let cancel = spec.cancel.clone();
     let _ = ctrlc::set_handler(move || cancel.stop());
     let registry = discover(config, false)?;
+    refuse_if_wedged(&registry)?;
     let mut store = Store::open(&config.database)?;
     let relay =
         relay_config(config).map(|cfg| crate::events::Relay::spawn(config.database.clone(), cfg));

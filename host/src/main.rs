@@ -8,7 +8,15 @@ use mlhost::cli::{BadInput, Cli, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on bad usage
-    match run(cli, &mut std::io::stdout().lock()) {
+    let outcome = run(cli, &mut std::io::stdout().lock());
+    if mlhost::loader::wedged() {
+        // A plugin hung inside dlopen: a normal exit would wait on its lock.
+        if let Err(err) = &outcome {
+            eprintln!("error: {err:#}");
+        }
+        mlhost::loader::exit_now(i32::from(outcome.is_err()));
+    }
+    match outcome {
         Ok(code) => code,
         // `mlhost runs | head`: a closed pipe is not an error.
         Err(err)

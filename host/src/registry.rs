@@ -385,6 +385,17 @@ fn trial_constructions(
         })
         .collect();
     let at: Vec<usize> = calls.iter().map(|(i, ..)| *i).collect();
+    if loader::wedged() {
+        // A plugin hung inside dlopen holds the loader's lock: no new thread
+        // can start, so no trial construction can run.
+        let mut out: Vec<Candidate> = pending.into_iter().map(|(c, _)| c).collect();
+        for i in at {
+            out[i].state = State::Rejected {
+                reason: "not built: another plugin hung inside the dynamic loader in this process; remove it and run again".to_owned(),
+            };
+        }
+        return out;
+    }
     let built = watchdog.run_each(calls, AfterOverrun::GoOn, |(_, p, params)| {
         p.new_model(&params).map(drop).map_err(|e| match e.kind() {
             mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),

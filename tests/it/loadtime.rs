@@ -32,12 +32,51 @@ fn trap_sandbox() -> Sandbox {
     sb
 }
 
+/// `mlhost registry --json` with the trap set.
 fn registry_with(sb: &Sandbox, trap: &str, extra: &[&str]) -> Value {
     let mut args = vec!["registry", "--json"];
     args.extend_from_slice(extra);
-    let out = sb.mlhost_env(&args, &[("MLHOST_FIXTURE_TRAP", trap)]);
-    assert_eq!(out.status.code(), Some(0), "{trap}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("registry prints JSON")
+    let (code, stdout, stderr) = bounded(sb, &args, trap);
+    assert_eq!(code, Some(0), "{trap}: {stderr}");
+    serde_json::from_slice(&stdout).expect("registry prints JSON")
+}
+
+/// Runs `mlhost ARGS` with the trap set; a command that does not end within
+/// a minute is a hung host: killed, and the test fails.
+fn bounded(sb: &Sandbox, args: &[&str], trap: &str) -> (Option<i32>, Vec<u8>, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(mlhost_tests::mlhost_bin())
+        .current_dir(sb.path())
+        .args(args)
+        .env("MLHOST_FIXTURE_TRAP", trap)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{trap}: `mlhost {args:?}` did not end: the host hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code(), reader.join().unwrap(), err_reader.join().unwrap())
 }
 
 fn assert_rejected(report: &Value, id: &str, expected: &str) {
@@ -212,4 +251,22 @@ fn a_plugin_that_passes_its_probe_but_hangs_in_the_host_fails_alone() {
         assert_eq!(row(&report, "baseline")["state"], "ready", "{trap}");
         assert_rejected(&report, id, expected);
     }
+}
+
+#[test]
+fn a_plugin_hung_inside_dlopen_in_the_host_does_not_hang_the_commands() {
+    // The hung thread holds the dynamic loader's lock for good: no thread
+    // can start after it and a normal exit would wait on it too.
+    let trap = "hostinit-hang";
+    let sb = trap_sandbox();
+    let report = registry_with(&sb, trap, &[]);
+    assert_rejected(&report, "init_trap", "hung while loading in the host (no answer within 2 s");
+    assert_rejected(
+        &report,
+        "baseline",
+        "not built: another plugin hung inside the dynamic loader",
+    );
+    let (code, _, stderr) = bounded(&sb, &["eval", "--dataset", "builtin:iris"], trap);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("plugin file 'init_trap' hung inside the dynamic loader"), "{stderr}");
 }

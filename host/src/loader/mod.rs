@@ -67,6 +67,34 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
+/// Set once a plugin's code hung inside dlopen in this process: that thread
+/// holds the dynamic loader's lock for good.
+static WEDGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that a dlopen in this process never returned.
+pub fn mark_wedged() {
+    WEDGED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether a dlopen in this process never returned (see [`exit_now`]).
+pub fn wedged() -> bool {
+    WEDGED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Ends the process at once with `code`, after flushing stdout and stderr,
+/// without atexit handlers or library destructors. A normal exit runs
+/// glibc's `_dl_fini`, which takes the loader lock a hung dlopen holds, and
+/// would never return.
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` takes no pointers and never returns; skipping
+    // destructors is the point (they would wait on the wedged lock), and
+    // the only buffered output, std's stdout, was flushed just above.
+    unsafe { libc::_exit(code) }
+}
+
 /// A file that could not be used as a plugin, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {

@@ -103,6 +103,7 @@ impl Watchdog {
         };
         let mut gen_id = 0;
         let mut running = spawn(gen_id);
+        let mut idle_waits = 0;
         while running {
             let due = lock(&batch).current.map(|(_, at)| at + self.limit);
             let wait = due.map_or(self.limit, |d| d.saturating_duration_since(Instant::now()));
@@ -111,6 +112,18 @@ impl Watchdog {
                 Ok(_) => {}
                 Err(_) => {
                     let mut b = lock(&batch);
+                    if b.current.is_none() {
+                        // A whole limit without starting an item: the worker
+                        // is stuck before its first (a thread cannot even
+                        // start while a hung dlopen holds the loader's lock).
+                        idle_waits += 1;
+                        if idle_waits > 1 {
+                            b.generation = u64::MAX;
+                            break;
+                        }
+                        continue;
+                    }
+                    idle_waits = 0;
                     let overran = b.current.is_some_and(|(_, at)| at.elapsed() >= self.limit);
                     if overran {
                         // Left behind with its item; a panicked call (plugin

@@ -12,7 +12,9 @@ use std::time::Duration;
 use mlhost_plugin_api::ParamValue;
 
 use crate::config::Config;
-use crate::loader::{self, Inspected, Plugin, Rejection};
+use std::sync::atomic::Ordering;
+
+use crate::loader::{self, Inspected, LoadStep, Plugin, Rejection};
 use crate::probe::{AfterOverrun, CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
 use crate::store::{ProbeVerdict, Store};
 
@@ -118,11 +120,15 @@ impl Loading<'_> {
             })
             .collect();
         let dir = self.image_dir.clone();
-        // A file hung inside dlopen holds the dynamic loader's lock: every
-        // later dlopen would wait for it too, so the rest are not tried.
-        let opened = self
-            .watchdog
-            .run_each(files, AfterOverrun::Stop, move |f| loader::open(&f, dir.as_deref()));
+        // Where the call in flight is: a hang inside dlopen holds the dynamic
+        // loader's lock for good (no thread can start after it, so the
+        // watchdog gives up on the rest), a hang in info() does not.
+        let in_dlopen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = in_dlopen.clone();
+        let opened = self.watchdog.run_each(files, AfterOverrun::GoOn, move |f| {
+            let mut on_step = |s: LoadStep| flag.store(s == LoadStep::Dlopen, Ordering::SeqCst);
+            loader::open_observed(&f, dir.as_deref(), &mut on_step)
+        });
         let secs = self.watchdog.limit().as_secs();
         let mut hung: Option<String> = None;
         opened
@@ -130,6 +136,9 @@ impl Loading<'_> {
             .zip(names)
             .map(|(r, (sha256, name))| {
                 r.unwrap_or_else(|| {
+                    if in_dlopen.load(Ordering::SeqCst) {
+                        loader::mark_wedged();
+                    }
                     let reason = match &hung {
                         None => format!(
                             "hung while loading in the host (no answer within {secs} s; left behind); fix the plugin's initialization"
