@@ -15,6 +15,7 @@ use crate::registry::{Loading, Registry};
 
 mod plugin_new;
 mod registry_view;
+mod score_file;
 
 use crate::split::Protocol;
 use crate::store::Store;
@@ -254,7 +255,7 @@ pub enum BadInput {
 /// Runs a parsed command, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     if let Command::Metrics { file, pos_label, json } = &cli.command {
-        return crate::score_file::run(file, pos_label.as_deref(), *json, out);
+        return score_file::run(file, pos_label.as_deref(), *json, out);
     }
     if let Command::Worker = &cli.command {
         crate::worker::worker_main(std::io::stdin().lock(), out)?;

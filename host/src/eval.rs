@@ -8,21 +8,23 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params, Task};
+use mlhost_plugin_api::{Params, Task};
 use serde::Serialize;
 
 use crate::config::Isolation;
 use crate::dataset::{self, Dataset, Source, Target, TaskHint};
-use crate::loader::{FitHooks, Plugin};
-use crate::metrics::{self, ClassInput, RegInput};
+use crate::loader::Plugin;
+use crate::metrics;
 use crate::pool::{self, Ended, Event, StopFlag};
-use crate::preprocess::{Scale, Scaler};
+use crate::preprocess::Scale;
 use crate::registry::{Registry, State};
-use crate::snapshot::DataView;
 use crate::split::{self, Fold, Protocol};
 use crate::store::{ResultRow, Store, StoreError};
+pub use crate::trend::Patience;
+
+use crate::job::{FoldScores, Job, JobFailure, run_job};
 use crate::worker::{ChildJob, Crashes, WorkerSpec, params_json, run_in_child};
 
 /// What to run.
@@ -157,22 +159,6 @@ struct PlannedJob {
     model_id: String,
     version: String,
     plan: Planned,
-}
-
-/// A job's successful outcome: per fold, the metrics and the time taken.
-pub(crate) type FoldScores = Vec<(BTreeMap<String, Option<f64>>, i64)>;
-
-/// Why a job did not succeed.
-#[derive(Debug)]
-pub(crate) struct JobFailure {
-    pub(crate) status: &'static str,
-    pub(crate) error: String,
-}
-
-impl JobFailure {
-    pub(crate) fn failed(error: String) -> Self {
-        JobFailure { status: "failed", error }
-    }
 }
 
 /// Runs `spec` against `registry`, storing everything in `store`.
@@ -538,204 +524,6 @@ fn plan_candidate(c: &crate::Candidate, task: Task) -> Planned {
     }
 }
 
-/// Where jobs send their epochs: a channel, so training never waits for
-/// the database.
-pub type EpochSink = std::sync::mpsc::Sender<crate::store::EpochRow>;
-
-struct JobHooks<'a> {
-    seed: u64,
-    n_classes: usize,
-    stop: &'a StopFlag,
-    job_id: &'a str,
-    fold: usize,
-    sink: Option<&'a EpochSink>,
-    early: Option<Patience>,
-    history: Vec<crate::trend::Epoch>,
-    last: Instant,
-    /// (stopped epoch, best epoch) when early stopping ended training.
-    stopped: Option<(u32, Option<u32>)>,
-}
-
-impl FitHooks for JobHooks<'_> {
-    fn seed(&self) -> u64 {
-        self.seed
-    }
-    fn n_classes(&self) -> usize {
-        self.n_classes
-    }
-    fn should_stop(&self) -> bool {
-        self.stop.is_set()
-    }
-    fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
-        let now = Instant::now();
-        let get = |name: &str| metrics.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-        self.history.push(crate::trend::Epoch {
-            epoch,
-            train_loss: get("train_loss"),
-            val_loss: get("val_loss"),
-        });
-        if let Some(sink) = self.sink {
-            let mut m: BTreeMap<&str, f64> = metrics.iter().copied().collect();
-            m.insert("duration_ms", now.duration_since(self.last).as_secs_f64() * 1000.0);
-            let _ = sink.send(crate::store::EpochRow {
-                job_id: self.job_id.to_owned(),
-                fold: self.fold as i64,
-                epoch: i64::from(epoch),
-                metrics_json: serde_json::to_string(&m).expect("metrics serialize"),
-                recorded_at: crate::store::now(),
-            });
-        }
-        self.last = now;
-        if self.stop.is_set() {
-            return Control::Stop;
-        }
-        if let Some(p) = self.early {
-            let trend = crate::trend::analyze(&self.history, p);
-            if trend.plateau {
-                self.stopped = Some((epoch, trend.best_epoch));
-                return Control::Stop;
-            }
-        }
-        Control::Continue
-    }
-}
-
-pub use crate::trend::Patience;
-
-/// What one job runs.
-pub(crate) struct Job<'a> {
-    pub(crate) plugin: &'a Plugin,
-    pub(crate) params: &'a Params,
-    pub(crate) scale: Scale,
-    pub(crate) seed: u64,
-    pub(crate) pos_label: u32,
-    pub(crate) job_id: &'a str,
-    pub(crate) epochs: Option<&'a EpochSink>,
-    pub(crate) early: Option<Patience>,
-}
-
-/// One candidate, every fold: a fresh model per fold, fitted on the
-/// training rows and scored on the test rows (views into the shared
-/// snapshot; a scaled copy of the fold only when the candidate scales).
-pub(crate) fn run_job(
-    job: &Job<'_>,
-    data: DataView<'_>,
-    folds: &[Fold],
-    stop: &StopFlag,
-) -> Result<FoldScores, JobFailure> {
-    let Job { plugin, params, scale, seed, pos_label, job_id, epochs, early } = *job;
-    let y = data.y;
-    let k = data.n_classes;
-    let cols = data.cols;
-    let stopped =
-        || JobFailure { status: "timed_out", error: "stopped at its deadline".to_owned() };
-    let mut out = Vec::with_capacity(folds.len());
-    for (f, fold) in folds.iter().enumerate() {
-        if stop.is_set() {
-            return Err(stopped());
-        }
-        let fail = |what: &str, e: &mlhost_plugin_api::Error| {
-            if e.kind() == ErrorKind::Stopped && stop.is_set() {
-                stopped()
-            } else {
-                JobFailure::failed(format!("fold {f}: {what}: {}", e.message()))
-            }
-        };
-        let mut model = plugin.new_model(params).map_err(|e| fail("constructor", &e))?;
-        let mut x_train =
-            Matrix::select(data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?;
-        let mut x_test =
-            Matrix::select(data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?;
-        // Fitted on the training rows only: nothing of the test fold leaks.
-        let scaled =
-            Scaler::fit(scale, x_train).map(|s| (s.transform(x_train), s.transform(x_test)));
-        if let Some((train, test)) = &scaled {
-            x_train =
-                Matrix::new(train, fold.train.len(), cols).map_err(|e| fail("scaling", &e))?;
-            x_test = Matrix::new(test, fold.test.len(), cols).map_err(|e| fail("scaling", &e))?;
-        }
-        let y_train: Vec<f64> = fold.train.iter().map(|&i| y[i as usize]).collect();
-        let t0 = Instant::now();
-        let mut hooks = JobHooks {
-            seed,
-            n_classes: k,
-            stop,
-            job_id,
-            fold: f,
-            sink: epochs,
-            early,
-            history: Vec::new(),
-            last: Instant::now(),
-            stopped: None,
-        };
-        model.fit(x_train, &y_train, &mut hooks).map_err(|e| fail("fit", &e))?;
-        let fit_seconds = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let mut pred = vec![0.0; fold.test.len()];
-        model.predict(x_test, &mut pred).map_err(|e| fail("predict", &e))?;
-        let mut proba = vec![0.0; if k > 0 { fold.test.len() * k } else { 0 }];
-        let has_proba = k > 0
-            && model.predict_proba(x_test, &mut proba).map_err(|e| fail("predict_proba", &e))?;
-        let predict_seconds = t1.elapsed().as_secs_f64();
-        check_predictions(&pred, k).map_err(|e| JobFailure::failed(format!("fold {f}: {e}")))?;
-        if has_proba {
-            check_proba(&proba, k).map_err(|e| JobFailure::failed(format!("fold {f}: {e}")))?;
-        }
-        let y_test: Vec<f64> = fold.test.iter().map(|&i| y[i as usize]).collect();
-        let scores = if k > 0 {
-            let codes = |v: &[f64]| v.iter().map(|&c| c as u32).collect::<Vec<u32>>();
-            metrics::classification(ClassInput {
-                y_true: &codes(&y_test),
-                y_pred: &codes(&pred),
-                proba: has_proba.then_some(&proba[..]),
-                n_classes: k,
-                pos_label,
-            })
-        } else {
-            metrics::regression(RegInput { y_true: &y_test, y_pred: &pred })
-        }
-        .map_err(|e| JobFailure::failed(format!("fold {f}: scoring: {e}")))?;
-        let mut m = scores.to_map();
-        m.insert("fit_seconds".to_owned(), Some(fit_seconds));
-        if let Some((stopped, best)) = hooks.stopped {
-            m.insert("stopped_epoch".to_owned(), Some(f64::from(stopped)));
-            m.insert("best_epoch".to_owned(), best.map(f64::from));
-        }
-        m.insert("predict_seconds".to_owned(), Some(predict_seconds));
-        out.push((m, ((fit_seconds + predict_seconds) * 1000.0).round() as i64));
-    }
-    Ok(out)
-}
-
-fn check_predictions(pred: &[f64], k: usize) -> Result<(), String> {
-    if let Some((i, v)) = pred.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(format!("predict returned {v} for test row {i}; predictions must be finite"));
-    }
-    if k > 0
-        && let Some((i, v)) =
-            pred.iter().enumerate().find(|(_, v)| v.fract() != 0.0 || **v < 0.0 || **v >= k as f64)
-    {
-        return Err(format!("predict returned {v} for test row {i}, not a class code in 0..{k}"));
-    }
-    Ok(())
-}
-
-fn check_proba(proba: &[f64], k: usize) -> Result<(), String> {
-    for (i, row) in proba.chunks_exact(k).enumerate() {
-        // A rounding error's worth outside [0, 1] is float noise, not a bug.
-        if let Some(p) = row.iter().find(|p| !(-1e-9..=1.0 + 1e-9).contains(*p)) {
-            return Err(format!(
-                "predict_proba returned {p} for test row {i}; probabilities lie in [0, 1]"
-            ));
-        }
-        let sum: f64 = row.iter().sum();
-        if (sum - 1.0).abs() > 1e-6 {
-            return Err(format!("predict_proba row {i} sums to {sum}, not 1"));
-        }
-    }
-    Ok(())
-}
-
 fn result_rows(job: &PlannedJob, folds: &FoldScores) -> Vec<ResultRow> {
     let row = |fold: i64, metrics: &BTreeMap<String, Option<f64>>, ms: i64| ResultRow {
         model_id: job.model_id.clone(),
@@ -799,32 +587,4 @@ pub fn report(store: &Store, run_id: &str) -> Result<Option<RunReport>, StoreErr
         })
         .collect();
     Ok(Some(RunReport { run_id: run.id, dataset_id: run.dataset_id, status: run.status, models }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plugin_output_is_validated() {
-        assert_eq!(check_predictions(&[0.0, 1.0], 2), Ok(()));
-        assert_eq!(
-            check_predictions(&[0.0, f64::NAN], 2).unwrap_err(),
-            "predict returned NaN for test row 1; predictions must be finite"
-        );
-        assert_eq!(
-            check_predictions(&[0.5], 2).unwrap_err(),
-            "predict returned 0.5 for test row 0, not a class code in 0..2"
-        );
-        assert_eq!(check_predictions(&[2.5], 0), Ok(()));
-        assert_eq!(check_proba(&[0.25, 0.75], 2), Ok(()));
-        assert_eq!(
-            check_proba(&[0.5, 0.6], 2).unwrap_err(),
-            "predict_proba row 0 sums to 1.1, not 1"
-        );
-        assert_eq!(
-            check_proba(&[1.5, -0.5], 2).unwrap_err(),
-            "predict_proba returned 1.5 for test row 0; probabilities lie in [0, 1]"
-        );
-    }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use mlhost_plugin_api::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{FoldScores, Job, JobFailure, run_job};
+use crate::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
 use crate::pool::StopFlag;
 use crate::preprocess::Scale;
 use crate::snapshot::Snapshot;
@@ -133,7 +133,7 @@ pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<
     output.flush()
 }
 
-fn run_spec(spec: &WorkerSpec, epochs: crate::eval::EpochSink) -> WorkerOutcome {
+fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
     let failed = |error: String| WorkerOutcome::Failed { status: "failed".into(), error };
     if let Some(mb) = spec.max_memory_mb {
         let bytes = mb.saturating_mul(1 << 20);
@@ -209,7 +209,7 @@ pub struct ChildJob {
     /// Shared by the run's jobs.
     pub crashes: Crashes,
     /// Where the child's epochs go.
-    pub epochs: crate::eval::EpochSink,
+    pub epochs: EpochSink,
 }
 
 /// Runs `job` in a child process, killing it when `stop` is set.

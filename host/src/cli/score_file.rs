@@ -11,11 +11,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::BadInput;
+use super::{BadInput, write_table};
 use crate::metrics::{self, ClassInput, RegInput, Scores};
 
 /// Reads `file`, scores it, and prints the metrics.
-pub fn run(
+pub(super) fn run(
     file: &Path,
     pos_label: Option<&str>,
     json: bool,
@@ -34,7 +34,7 @@ pub fn run(
             .iter()
             .map(|(n, v)| vec![(*n).to_owned(), v.map_or("null".to_owned(), |v| format!("{v}"))])
             .collect();
-        crate::cli::write_table(out, &["METRIC", "VALUE"], &rows)?;
+        write_table(out, &["METRIC", "VALUE"], &rows)?;
         for w in &scores.warnings {
             writeln!(out, "warning: {w}")?;
         }
@@ -43,7 +43,7 @@ pub fn run(
 }
 
 /// Scores CSV `bytes` (named `name` in errors).
-pub fn score(name: &str, bytes: &[u8], pos_label: Option<&str>) -> Result<Scores, String> {
+pub(super) fn score(name: &str, bytes: &[u8], pos_label: Option<&str>) -> Result<Scores, String> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
     let header: Vec<String> =
         reader.headers().map_err(|e| format!("{name}: {e}"))?.iter().map(str::to_owned).collect();
