@@ -7,17 +7,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mlhost_plugin_api::Task;
 
-use crate::config::{Config, ConfigError, Isolation};
-use crate::eval::{self, EvalError, Progress, RunReport, RunSpec};
+use crate::config::{Config, ConfigError};
+use crate::eval::{self, RunReport};
 use crate::registry::{Loading, Registry};
 
+mod eval_cmd;
 mod plugin_new;
 mod registry_view;
 mod score_file;
 
-use crate::split::Protocol;
 use crate::store::Store;
 pub use registry_view::write_registry_table;
 
@@ -274,7 +273,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Metrics { .. } | Command::Worker | Command::Probe | Command::Plugin { .. } => {
             unreachable!("handled above")
         }
-        Command::Eval(args) => return eval_command(&config, args, out),
+        Command::Eval(args) => return eval_cmd::run(&config, args, out),
         Command::Watch { run } => return watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
             let store = Store::open(&config.database)?;
@@ -474,115 +473,6 @@ fn refuse_if_wedged(registry: &Registry) -> anyhow::Result<()> {
     )
 }
 
-fn eval_command(config: &Config, args: EvalArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    let isolation = match args.isolation {
-        Some(IsolationArg::Thread) => Isolation::Thread,
-        Some(IsolationArg::Process) => Isolation::Process,
-        None => config.eval.isolation,
-    };
-    let protocol = match args.holdout {
-        Some(test_fraction) => Protocol::Holdout { test_fraction },
-        None => Protocol::KFold { k: args.folds.unwrap_or(config.eval.folds) as usize },
-    };
-    let spec = RunSpec {
-        dataset: args.dataset.clone(),
-        label: args.label.clone(),
-        models: args.models.clone(),
-        workers: args.workers.unwrap_or(config.eval.workers) as usize,
-        protocol,
-        seed: args.seed,
-        timeout: std::time::Duration::from_secs(
-            args.timeout_secs.unwrap_or(config.eval.timeout_secs),
-        ),
-        task: args.task.map(|t| match t {
-            TaskArg::Classification => Task::Classification,
-            TaskArg::Regression => Task::Regression,
-        }),
-        pos_label: args.pos_label.clone(),
-        isolation,
-        quarantine_after: config.eval.quarantine_after,
-        max_memory_mb: config.eval.max_memory_mb,
-        workers_from: Some(eval::WorkerSetup {
-            exe: std::env::current_exe()?,
-            snapshot_dir: crate::worker::snapshot_dir(&config.database),
-        }),
-        cancel: crate::pool::StopFlag::default(),
-        run_id: None,
-        early_stopping: args.early_stopping,
-    };
-    // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
-    // queued ones are not started, and the run can be resumed.
-    let cancel = spec.cancel.clone();
-    let _ = ctrlc::set_handler(move || cancel.stop());
-    let registry = discover(config, false)?;
-    refuse_if_wedged(&registry)?;
-    let mut store = Store::open(&config.database)?;
-    let relay =
-        relay_config(config).map(|cfg| crate::events::Relay::spawn(config.database.clone(), cfg));
-    let mut bar = Bar::new();
-    let outcome = match &args.resume {
-        Some(run) => {
-            let (from, cancel) = (spec.workers_from.clone(), spec.cancel.clone());
-            eval::resume(&registry, &mut store, run, from, cancel, &mut bar)
-        }
-        None => eval::evaluate(&registry, &mut store, &spec, &mut bar),
-    };
-    let report = match outcome {
-        Ok(r) => r,
-        Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
-        Err(EvalError::Store(e)) => return Err(e.into()),
-        Err(EvalError::Host(e)) => anyhow::bail!(e),
-    };
-    bar.done();
-    if let Some(relay) = relay {
-        relay.finish();
-    }
-    write_run(&report, args.json, out)?;
-    if args.models.is_empty() && args.resume.is_none() {
-        // A plain `eval` runs what fits; say what it left out and why, on
-        // stderr when stdout is JSON.
-        for line in skipped(&registry, &report) {
-            if args.json {
-                eprintln!("{line}");
-            } else {
-                writeln!(out, "{line}")?;
-            }
-        }
-    }
-    if report.status == "cancelled" {
-        eprintln!("cancelled; `mlhost eval --resume {}` runs the rest", report.run_id);
-        return Ok(ExitCode::from(130));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// One line per candidate a plain `eval` did not run: rejected, for another
-/// task, or disabled.
-fn skipped(registry: &Registry, report: &RunReport) -> Vec<String> {
-    let ran: std::collections::HashSet<&str> =
-        report.models.iter().map(|m| m.model_id.as_str()).collect();
-    let mut lines: Vec<String> = registry
-        .candidates
-        .iter()
-        .filter(|c| !ran.contains(c.id.as_str()))
-        .map(|c| match c.reason() {
-            Some(reason) => format!("skipped {}: rejected: {reason}", c.id),
-            None => format!(
-                "skipped {}: its plugin does {}, not this dataset's task (name it with --models to see why in full)",
-                c.id,
-                c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ")
-            ),
-        })
-        .collect();
-    lines.extend(
-        registry
-            .disabled
-            .iter()
-            .map(|id| format!("skipped {id}: disabled in models.toml (enabled = false)")),
-    );
-    lines
-}
-
 /// `mlhost watch RUN`: redraws every 500 ms until the run ends.
 fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
@@ -651,57 +541,6 @@ fn relay_config(config: &Config) -> Option<crate::events::RelayConfig> {
         stream: config.events.stream.clone(),
         maxlen: config.events.maxlen,
     })
-}
-
-/// A progress bar on a terminal (jobs done of total, running models,
-/// elapsed); nothing when stderr is piped.
-struct Bar {
-    bar: Option<indicatif::ProgressBar>,
-    running: Vec<String>,
-}
-
-impl Bar {
-    fn new() -> Self {
-        use std::io::IsTerminal;
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new(0);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {pos}/{len} jobs  {msg}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            b
-        });
-        Bar { bar, running: Vec::new() }
-    }
-    fn done(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl Progress for Bar {
-    fn started(&mut self, model_id: &str) {
-        self.running.push(model_id.to_owned());
-        if let Some(b) = &self.bar {
-            b.inc_length(1);
-            b.set_message(format!("running: {}", self.running.join(", ")));
-        }
-    }
-    fn finished(&mut self, model_id: &str, _status: &str) {
-        let was_running =
-            self.running.iter().position(|m| m == model_id).map(|i| self.running.remove(i));
-        if let Some(b) = &self.bar {
-            if was_running.is_none() {
-                b.inc_length(1);
-            }
-            b.inc(1);
-            b.set_message(format!("running: {}", self.running.join(", ")));
-        }
-    }
 }
 
 /// A run as JSON or as the comparison table (sorted by F1, R² for
