@@ -16,7 +16,7 @@ use mlhost_plugin_api::{ParamSpec, ParamValue, Params, Task};
 use crate::config::{Config, ConfigError};
 use crate::loader::{self, Plugin};
 use crate::preprocess::Scale;
-use crate::probe::{AfterOverrun, Watchdog};
+use crate::probe::Watchdog;
 
 mod entries;
 mod loading;
@@ -396,7 +396,7 @@ fn trial_constructions(
         }
         return out;
     }
-    let built = watchdog.run_each(calls, AfterOverrun::GoOn, |(_, p, params)| {
+    let built = watchdog.run_each(calls, |(_, p, params)| {
         p.new_model(&params).map(drop).map_err(|e| match e.kind() {
             mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
             mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),

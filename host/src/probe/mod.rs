@@ -17,7 +17,7 @@ mod child;
 mod watchdog;
 
 pub use child::probe_main;
-pub use watchdog::{AfterOverrun, Watchdog};
+pub use watchdog::Watchdog;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};

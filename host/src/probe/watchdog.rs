@@ -29,16 +29,6 @@ fn lock<B>(m: &std::sync::Mutex<B>) -> std::sync::MutexGuard<'_, B> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// What a batch does once a call overran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AfterOverrun {
-    /// The rest run on a fresh thread.
-    GoOn,
-    /// The rest are not run (`None`): the hung call may hold a lock they
-    /// need, as a constructor hung inside dlopen holds the loader's.
-    Stop,
-}
-
 /// What the caller and the batch worker of [`Watchdog::run_each`] share.
 struct Batch<I, T> {
     queue: std::collections::VecDeque<(usize, I)>,
@@ -59,7 +49,6 @@ impl Watchdog {
     pub fn run_each<I, T>(
         &mut self,
         items: Vec<I>,
-        after_overrun: AfterOverrun,
         f: impl Fn(I) -> T + Send + Sync + 'static,
     ) -> Vec<Option<T>>
     where
@@ -132,7 +121,7 @@ impl Watchdog {
                         b.generation = gen_id;
                         b.current = None;
                         drop(b);
-                        running = after_overrun == AfterOverrun::GoOn && spawn(gen_id);
+                        running = spawn(gen_id);
                     }
                 }
             }
@@ -150,30 +139,17 @@ mod tests {
     #[test]
     fn a_batch_goes_on_past_a_hung_item_on_a_fresh_thread() {
         let mut dog = Watchdog::new(Duration::from_millis(300));
-        let got = dog.run_each(vec![1u64, 2, 0, 4], AfterOverrun::GoOn, |ms| {
+        let got = dog.run_each(vec![1u64, 2, 0, 4], |ms| {
             if ms == 0 {
                 std::thread::sleep(Duration::from_secs(3600));
             }
             ms * 10
         });
         assert_eq!(got, [Some(10), Some(20), None, Some(40)]);
-        let threads =
-            dog.run_each(vec![(); 3], AfterOverrun::GoOn, |()| std::thread::current().id());
+        let threads = dog.run_each(vec![(); 3], |()| std::thread::current().id());
         assert!(threads.iter().all(|t| *t == threads[0]), "one thread for the batch");
-        let got = dog.run_each(vec![1u8, 0, 3], AfterOverrun::GoOn, |x| {
-            if x == 0 { panic!("boom") } else { x }
-        });
+        let got = dog.run_each(vec![1u8, 0, 3], |x| if x == 0 { panic!("boom") } else { x });
         assert_eq!(got, [Some(1), None, Some(3)], "a panic is a hang, never the caller's end");
-        assert_eq!(
-            dog.run_each(Vec::<u8>::new(), AfterOverrun::GoOn, |x| x),
-            Vec::<Option<u8>>::new()
-        );
-        let stop = dog.run_each(vec![1u64, 0, 4], AfterOverrun::Stop, |ms| {
-            if ms == 0 {
-                std::thread::sleep(Duration::from_secs(3600));
-            }
-            ms
-        });
-        assert_eq!(stop, [Some(1), None, None], "nothing runs after a hang");
+        assert_eq!(dog.run_each(Vec::<u8>::new(), |x| x), Vec::<Option<u8>>::new());
     }
 }

@@ -15,7 +15,7 @@ use crate::config::Config;
 use std::sync::atomic::Ordering;
 
 use crate::loader::{self, Inspected, LoadStep, Plugin, Rejection};
-use crate::probe::{AfterOverrun, CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
+use crate::probe::{CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
 use crate::store::{ProbeVerdict, Store};
 
 use super::Entry;
@@ -125,7 +125,7 @@ impl Loading<'_> {
         // watchdog gives up on the rest), a hang in info() does not.
         let in_dlopen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = in_dlopen.clone();
-        let opened = self.watchdog.run_each(files, AfterOverrun::GoOn, move |f| {
+        let opened = self.watchdog.run_each(files, move |f| {
             let mut on_step = |s: LoadStep| flag.store(s == LoadStep::Dlopen, Ordering::SeqCst);
             loader::open_observed(&f, dir.as_deref(), &mut on_step)
         });
