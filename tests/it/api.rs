@@ -103,11 +103,29 @@ fn errors_are_problem_documents() {
         assert_eq!(body["status"], want);
         assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
     }
-    // A full queue: one run executes, one waits, the next is refused.
+    // A full queue: one run executes, one waits, the next is refused. The
+    // first run is seen running before the rest are posted, so whether the
+    // runner has taken it yet does not decide the answers.
     let slow = r#"{"dataset": "builtin:iris", "models": ["slow"], "folds": 2}"#;
-    let mut codes = Vec::new();
+    let first = ureq::post(&format!("{}/api/ml/evaluations", s.url))
+        .set("Content-Type", "application/json")
+        .send_string(slow)
+        .unwrap();
+    let mut codes = vec![first.status()];
+    let run: Value = serde_json::from_str(&first.into_string().unwrap()).unwrap();
+    let status_url = format!("{}/api/ml/evaluations/{}", s.url, run["runId"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let st: Value =
+            serde_json::from_str(&ureq::get(&status_url).call().unwrap().into_string().unwrap())
+                .unwrap();
+        if st["status"] != "queued" || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let mut refused = None;
-    for _ in 0..4 {
+    for _ in 0..3 {
         let resp = ureq::post(&format!("{}/api/ml/evaluations", s.url))
             .set("Content-Type", "application/json")
             .send_string(slow);
