@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mlhost::config::Isolation;
-use mlhost::eval::{self, Quiet, RunSpec};
+use mlhost::data::split::Protocol;
+use mlhost::engine::eval::{self, Quiet, RunSpec};
 use mlhost::metrics::{self, ClassInput};
-use mlhost::split::Protocol;
 use mlhost::store::Store;
 use mlhost::{Config, Registry};
 use mlhost_plugin_api::SeededRng as Rng;
@@ -54,7 +54,7 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         quarantine_after: 3,
         max_memory_mb: None,
         workers_from: None,
-        cancel: mlhost::pool::StopFlag::default(),
+        cancel: mlhost::engine::pool::StopFlag::default(),
         run_id: None,
         early_stopping: None,
     }

@@ -8,7 +8,7 @@
 //! the same root-module symbol.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mlhost::loader::{self, FitHooks};
+use mlhost::plugin::loader::{self, FitHooks};
 use mlhost_plugin_api::{
     Classifier, Control, FittedClassifier, Matrix, ParamSet, Proba, StandaloneContext,
 };

@@ -3,10 +3,10 @@
 //! through its loaded release `.so`. Measures, never asserts.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use mlhost::dataset::{self, Source, TaskHint};
-use mlhost::loader::{self, FitHooks};
-use mlhost::preprocess::{Scale, Scaler};
-use mlhost::split::{self, Protocol};
+use mlhost::data::dataset::{self, Source, TaskHint};
+use mlhost::data::preprocess::{Scale, Scaler};
+use mlhost::data::split::{self, Protocol};
+use mlhost::plugin::loader::{self, FitHooks};
 use mlhost_plugin_api::{Control, Matrix, Task};
 use mlhost_tests::{cargo_build, root};
 

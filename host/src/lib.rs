@@ -21,23 +21,16 @@
 pub mod api;
 pub mod cli;
 pub mod config;
-pub mod dataset;
-pub mod eval;
-pub mod events;
-pub mod job;
-pub mod loader;
+pub mod data;
+pub mod domain;
+pub mod engine;
+#[cfg(test)]
+mod layers;
 pub mod metrics;
-pub mod plot;
-pub mod pool;
-pub mod preprocess;
-pub mod probe;
+pub mod plugin;
 pub mod registry;
-pub mod snapshot;
-pub mod split;
+pub mod service;
 pub mod store;
-pub mod trend;
-pub mod wire;
-pub mod worker;
 
 pub use config::{Config, ConfigError};
 pub use registry::{Candidate, Registry, State};

@@ -9,12 +9,12 @@ use mlhost::cli::{BadInput, Cli, run};
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on bad usage
     let outcome = run(cli, &mut std::io::stdout().lock());
-    if mlhost::loader::wedged() {
+    if mlhost::plugin::loader::wedged() {
         // A plugin hung inside dlopen: a normal exit would wait on its lock.
         if let Err(err) = &outcome {
             eprintln!("error: {err:#}");
         }
-        mlhost::loader::exit_now(i32::from(outcome.is_err()));
+        mlhost::plugin::loader::exit_now(i32::from(outcome.is_err()));
     }
     match outcome {
         Ok(code) => code,

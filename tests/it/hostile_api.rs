@@ -31,7 +31,7 @@ const OUTSIDE: &str = "must name a file inside the data directories ([api] data_
 const WATCHDOG: Duration = Duration::from_secs(120);
 
 fn iris() -> &'static str {
-    mlhost::dataset::BUILTINS.iter().find(|(n, ..)| *n == "iris").expect("iris is built in").2
+    mlhost::data::dataset::BUILTINS.iter().find(|(n, ..)| *n == "iris").expect("iris is built in").2
 }
 
 /// A sandbox with the baseline plugin, a data dir full of traps, a folder

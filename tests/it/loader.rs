@@ -1,6 +1,6 @@
 //! Calling real plugins in-process through the loader: panics stay errors.
 
-use mlhost::loader::{self, FitHooks};
+use mlhost::plugin::loader::{self, FitHooks};
 use mlhost_plugin_api::{Control, ErrorKind, Matrix};
 use mlhost_tests::{baseline_so, fixture_so};
 

@@ -4,8 +4,8 @@
 //! bytes by their own. Where a plugin offers feature importances, there is
 //! one per feature.
 
-use mlhost::dataset::{self, Source, TaskHint};
-use mlhost::loader::{self, FitHooks, Model};
+use mlhost::data::dataset::{self, Source, TaskHint};
+use mlhost::plugin::loader::{self, FitHooks, Model};
 use mlhost_plugin_api::{Control, Matrix};
 use mlhost_tests::{REFERENCE_PLUGINS, plugin_so};
 

@@ -1,6 +1,6 @@
 //! `mlhost registry` against real plugin files, good and broken on purpose.
 
-use mlhost::loader::sha256_hex;
+use mlhost::plugin::loader::sha256_hex;
 use mlhost_tests::{Sandbox, altered_api_so, baseline_so, fixture_so, old_api_so};
 use serde_json::Value;
 

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::{AppState, Problem};
-use crate::dataset::BUILTINS;
+use crate::data::dataset::BUILTINS;
 
 const HOW_TO_UPLOAD: &str = "upload the CSV with `POST /api/ml/datasets` (body: the file, e.g. `curl --data-binary @FILE.csv`) and pass the \"dataset\" it answers with (\"dataset:ID\")";
 

@@ -38,7 +38,7 @@ pub use datasets::{is_upload_id, uploads_dir};
 pub use problem::Problem;
 
 use crate::config::Config;
-use crate::eval::{self, EvalError, Quiet, RunSpec};
+use crate::engine::eval::{self, EvalError, Quiet, RunSpec};
 use crate::registry::Registry;
 use crate::store::Store;
 use datasets::Resolved;
@@ -232,9 +232,9 @@ async fn models(State(state): State<Arc<AppState>>) -> Json<crate::registry::Rep
 pub fn serve(config: Config, registry: Registry, bind: std::net::SocketAddr) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let relay = config.events.redis_url.clone().map(|url| {
-        crate::events::Relay::spawn(
+        crate::service::relay::Relay::spawn(
             config.database.clone(),
-            crate::events::RelayConfig {
+            crate::service::relay::RelayConfig {
                 redis_url: url,
                 stream: config.events.stream.clone(),
                 maxlen: config.events.maxlen,

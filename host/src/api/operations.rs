@@ -23,9 +23,9 @@ pub(super) struct TrendQuery {
     min_delta: Option<f64>,
 }
 
-fn patience(q: &TrendQuery) -> Result<crate::trend::Patience, Problem> {
-    let d = crate::trend::Patience::default();
-    let p = crate::trend::Patience {
+fn patience(q: &TrendQuery) -> Result<crate::metrics::trend::Patience, Problem> {
+    let d = crate::metrics::trend::Patience::default();
+    let p = crate::metrics::trend::Patience {
         patience: q.patience.unwrap_or(d.patience),
         min_delta: q.min_delta.unwrap_or(d.min_delta),
     };
@@ -58,7 +58,7 @@ pub(super) async fn operation_metrics(
     if rows.is_empty() {
         return Err(Problem::not_found(format!("no epochs recorded for operation '{id}'")));
     }
-    let mut doc = crate::trend::report(&rows, p);
+    let mut doc = crate::metrics::trend::report(&rows, p);
     doc["operationId"] = id.into();
     Ok(Json(doc))
 }
@@ -126,7 +126,7 @@ pub(super) async fn record_operation_metrics(
                 format!("epoch {}: metric {name:?} = {v} is not a finite named value", e.epoch),
             ));
         }
-        rows.push(crate::store::EpochRow {
+        rows.push(crate::domain::EpochRow {
             job_id: id.clone(),
             fold: e.fold,
             epoch: e.epoch,
@@ -139,7 +139,7 @@ pub(super) async fn record_operation_metrics(
         store.record_epochs(&rows).map_err(Problem::internal)?;
         store.epochs(&id).map_err(Problem::internal)?
     };
-    let mut doc = crate::trend::report(&all, crate::trend::Patience::default());
+    let mut doc = crate::metrics::trend::report(&all, crate::metrics::trend::Patience::default());
     doc["operationId"] = id.into();
     Ok((StatusCode::CREATED, Json(doc)).into_response())
 }

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{AppState, Pending, Problem, Queued, datasets};
-use crate::eval::{RunSpec, WorkerSetup};
-use crate::split::Protocol;
+use crate::data::split::Protocol;
+use crate::engine::eval::{RunSpec, WorkerSetup};
 
 /// `POST /api/ml/evaluations`, mirroring `mlhost eval`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -84,9 +84,9 @@ pub(super) async fn start_run(
         max_memory_mb: state.config.eval.max_memory_mb,
         workers_from: Some(WorkerSetup {
             exe: state.exe.clone(),
-            snapshot_dir: crate::worker::snapshot_dir(&state.config.database),
+            snapshot_dir: crate::engine::worker::snapshot_dir(&state.config.database),
         }),
-        cancel: crate::pool::StopFlag::default(),
+        cancel: crate::engine::pool::StopFlag::default(),
         run_id: Some(run_id.clone()),
         early_stopping: None,
     };

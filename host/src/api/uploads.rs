@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::datasets::upload_path;
 use super::{AppState, Problem};
-use crate::dataset::{self, TaskHint};
+use crate::data::dataset::{self, TaskHint};
 
 /// `POST /api/ml/datasets?label=COL`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -158,7 +158,7 @@ fn store_upload(
     }
     file.sync_all().map_err(Problem::internal)?;
     drop(file);
-    let id = crate::loader::sha256_hex_of(hasher.finalize().as_slice());
+    let id = crate::domain::hex(hasher.finalize().as_slice());
     let open = || fs::File::open(&tmp).map(BufReader::new).map_err(Problem::internal);
     let data = dataset::parse_csv("upload", open()?, label, TaskHint::Infer).map_err(|e| {
         let why = e.to_string().replace("pass --label COLUMN", "pass ?label=COLUMN");

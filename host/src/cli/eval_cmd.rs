@@ -10,9 +10,9 @@ use super::{
     BadInput, EvalArgs, IsolationArg, TaskArg, discover, refuse_if_wedged, relay_config, write_run,
 };
 use crate::config::{Config, Isolation};
-use crate::eval::{self, EvalError, Progress, RunReport, RunSpec};
+use crate::data::split::Protocol;
+use crate::engine::eval::{self, EvalError, Progress, RunReport, RunSpec};
 use crate::registry::Registry;
-use crate::split::Protocol;
 use crate::store::Store;
 
 pub(super) fn run(
@@ -49,9 +49,9 @@ pub(super) fn run(
         max_memory_mb: config.eval.max_memory_mb,
         workers_from: Some(eval::WorkerSetup {
             exe: std::env::current_exe()?,
-            snapshot_dir: crate::worker::snapshot_dir(&config.database),
+            snapshot_dir: crate::engine::worker::snapshot_dir(&config.database),
         }),
-        cancel: crate::pool::StopFlag::default(),
+        cancel: crate::engine::pool::StopFlag::default(),
         run_id: None,
         early_stopping: args.early_stopping,
     };
@@ -62,8 +62,8 @@ pub(super) fn run(
     let registry = discover(config, false)?;
     refuse_if_wedged(&registry)?;
     let mut store = Store::open(&config.database)?;
-    let relay =
-        relay_config(config).map(|cfg| crate::events::Relay::spawn(config.database.clone(), cfg));
+    let relay = relay_config(config)
+        .map(|cfg| crate::service::relay::Relay::spawn(config.database.clone(), cfg));
     let mut bar = Bar::new();
     let outcome = match &args.resume {
         Some(run) => {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::ConfigError;
-use crate::preprocess::Scale;
+use crate::data::preprocess::Scale;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

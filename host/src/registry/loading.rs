@@ -14,8 +14,8 @@ use mlhost_plugin_api::ParamValue;
 use crate::config::Config;
 use std::sync::atomic::Ordering;
 
-use crate::loader::{self, Inspected, LoadStep, Plugin, Rejection};
-use crate::probe::{CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
+use crate::plugin::loader::{self, Inspected, LoadStep, Plugin, Rejection};
+use crate::plugin::probe::{CtorProbe, PROBE_PROTOCOL, Prober, Verdict, Watchdog};
 use crate::store::{ProbeVerdict, Store};
 
 use super::Entry;
@@ -61,7 +61,7 @@ impl Loading<'_> {
             cache: None,
             reprobe: false,
             watchdog: Watchdog::new(Duration::from_secs(config.plugins.probe_timeout_secs)),
-            image_dir: Some(crate::probe::image_dir(&config.database)),
+            image_dir: Some(crate::plugin::probe::image_dir(&config.database)),
             warnings: Vec::new(),
         }
     }
@@ -69,7 +69,7 @@ impl Loading<'_> {
     /// Probes every new file with `exe probe` first, caching verdicts in
     /// `cache`.
     pub fn probing<'s>(config: &Config, exe: PathBuf, cache: Option<&'s mut Store>) -> Loading<'s> {
-        let image_dir = Some(crate::probe::image_dir(&config.database));
+        let image_dir = Some(crate::plugin::probe::image_dir(&config.database));
         Loading {
             prober: Some(Prober {
                 exe,
@@ -270,7 +270,7 @@ impl Loading<'_> {
 /// --reprobe` asks again; a clean rejection of the bytes is not.
 fn cached(reason: Option<String>) -> String {
     let reason = reason.unwrap_or_else(|| "rejected by its probe".into());
-    if crate::probe::is_death(&reason) { format!("[cached] {reason}") } else { reason }
+    if crate::plugin::probe::is_death(&reason) { format!("[cached] {reason}") } else { reason }
 }
 
 /// Params as JSON, ints staying ints.

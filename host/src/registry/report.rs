@@ -7,8 +7,8 @@ use mlhost_plugin_api::{ParamSpec, ParamValue};
 use serde::Serialize;
 
 use super::{Registry, State};
-use crate::loader;
-use crate::wire::param_json;
+use crate::plugin::loader;
+use crate::plugin::wire::param_json;
 
 impl Registry {
     /// The report in the shape DESIGN.md fixes.

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 
 use super::{PROBE_PROTOCOL, ProbeLine, ProbeRequest};
-use crate::loader;
+use crate::plugin::loader;
 
 /// The child's side: read a request from `input`, load the file and call
 /// the constructors, writing (and flushing) each step before it runs. A
@@ -82,7 +82,7 @@ pub fn probe_main(input: impl Read, mut output: impl Write) -> std::io::Result<(
         say(&ProbeLine::New { key: key.clone() })?;
         // A clean error (invalid params, a caught panic) is an answer: the
         // host makes the same call and reports it. Only a death counts.
-        if let Ok(given) = crate::wire::params_from_json(&ctor.params)
+        if let Ok(given) = crate::plugin::wire::params_from_json(&ctor.params)
             && let Ok(params) = plugin.info.resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
         {
             drop(plugin.new_model(&params));

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::trend::{Epoch, Patience, analyze};
+use crate::metrics::trend::{Epoch, Patience, analyze};
 
 /// Draws `folds` (fold number, history) to `path`.
 pub fn loss_curves(

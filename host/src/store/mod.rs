@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod probes;
 
+pub use crate::domain::EpochRow;
 pub use probes::ProbeVerdict;
 
 /// A database problem, with the file and, for the common ones, what to do.
@@ -594,22 +595,6 @@ impl Store {
         let r = self.conn.query_row(sql, [run_id], |r| r.get(0)).optional();
         self.wrap(r).map(|v| v.unwrap_or(0))
     }
-}
-
-/// One epoch of one fold of a job.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EpochRow {
-    /// The job (operation).
-    pub job_id: String,
-    /// The fold whose model trained.
-    pub fold: i64,
-    /// Counts from 1.
-    pub epoch: i64,
-    /// `{name: value}`, including `duration_ms`.
-    pub metrics_json: String,
-    /// RFC 3339.
-    pub recorded_at: String,
 }
 
 /// One outbox event.

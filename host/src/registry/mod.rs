@@ -14,15 +14,15 @@ use std::sync::Arc;
 use mlhost_plugin_api::{ParamSpec, ParamValue, Params, Task};
 
 use crate::config::{Config, ConfigError};
-use crate::loader::{self, Plugin};
-use crate::preprocess::Scale;
-use crate::probe::Watchdog;
+use crate::data::preprocess::Scale;
+use crate::plugin::loader::{self, Plugin};
+use crate::plugin::probe::Watchdog;
 
 mod entries;
 mod loading;
 mod report;
 
-pub use crate::wire::param_json;
+pub use crate::plugin::wire::param_json;
 pub use entries::{Entry, parse_entries, read_entries};
 pub use loading::Loading;
 use loading::{ctor_key, ctor_probes};

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
-use crate::eval::{self, RunReport};
+use crate::engine::eval::{self, RunReport};
 use crate::registry::{Loading, Registry};
 
 mod eval_cmd;
+pub mod plot;
 mod plugin_new;
 mod registry_view;
 mod score_file;
@@ -150,7 +151,7 @@ pub enum PluginAction {
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// `builtin:NAME` (breast_cancer, iris, wine, diabetes) or a CSV path.
-    #[arg(long, default_value = crate::dataset::DEFAULT_DATASET)]
+    #[arg(long, default_value = crate::data::dataset::DEFAULT_DATASET)]
     pub dataset: String,
     /// The label column (default: the built-in's, or the CSV's last column).
     #[arg(long)]
@@ -185,7 +186,7 @@ pub struct EvalArgs {
     /// Stop each model's training once validation loss stops improving:
     /// `patience=5,min_delta=0.001` (either part may be left out).
     #[arg(long, value_name = "SPEC", value_parser = parse_early_stopping)]
-    pub early_stopping: Option<crate::trend::Patience>,
+    pub early_stopping: Option<crate::metrics::trend::Patience>,
     /// Resume a stored run: run again every job that did not succeed, with
     /// the run's own settings (the other flags are ignored).
     #[arg(long, value_name = "RUN")]
@@ -195,8 +196,8 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-fn parse_early_stopping(s: &str) -> Result<crate::trend::Patience, String> {
-    let mut p = crate::trend::Patience::default();
+fn parse_early_stopping(s: &str) -> Result<crate::metrics::trend::Patience, String> {
+    let mut p = crate::metrics::trend::Patience::default();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected key=value"))?;
         match k.trim() {
@@ -257,7 +258,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         return score_file::run(file, pos_label.as_deref(), *json, out);
     }
     if let Command::Worker = &cli.command {
-        crate::worker::worker_main(std::io::stdin().lock(), out)?;
+        crate::engine::worker::worker_main(std::io::stdin().lock(), out)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Plugin { action: PluginAction::New { path, name, api } } = &cli.command {
@@ -265,7 +266,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Probe = &cli.command {
-        crate::probe::probe_main(std::io::stdin().lock(), out)?;
+        crate::plugin::probe::probe_main(std::io::stdin().lock(), out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let config = Config::load(&cli.config).map_err(BadInput::Config)?;
@@ -278,7 +279,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Analyze { job, patience, min_delta, json, plot } => {
             let store = Store::open(&config.database)?;
             let rows = store.epochs(&job)?;
-            let p = crate::trend::Patience { patience: patience.max(1), min_delta };
+            let p = crate::metrics::trend::Patience { patience: patience.max(1), min_delta };
             if let Some(path) = &plot {
                 if rows.is_empty() {
                     return Err(BadInput::Other(format!(
@@ -286,22 +287,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     ))
                     .into());
                 }
-                let mut folds: std::collections::BTreeMap<i64, Vec<crate::trend::Epoch>> =
+                let mut folds: std::collections::BTreeMap<i64, Vec<crate::metrics::trend::Epoch>> =
                     Default::default();
                 for r in &rows {
                     let m: serde_json::Value =
                         serde_json::from_str(&r.metrics_json).unwrap_or_default();
-                    folds.entry(r.fold).or_default().push(crate::trend::Epoch {
+                    folds.entry(r.fold).or_default().push(crate::metrics::trend::Epoch {
                         epoch: r.epoch as u32,
                         train_loss: m["train_loss"].as_f64(),
                         val_loss: m["val_loss"].as_f64(),
                     });
                 }
                 let folds: Vec<_> = folds.into_iter().collect();
-                crate::plot::loss_curves(path, &format!("job {job}"), &folds, p)
+                crate::cli::plot::loss_curves(path, &format!("job {job}"), &folds, p)
                     .map_err(BadInput::Other)?;
             }
-            let mut doc = crate::trend::report(&rows, p);
+            let mut doc = crate::metrics::trend::report(&rows, p);
             doc["operationId"] = job.clone().into();
             if json {
                 serde_json::to_writer_pretty(&mut *out, &doc)?;
@@ -344,8 +345,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 .into());
             };
             if follow {
-                let relay = crate::events::Relay::spawn(config.database.clone(), cfg);
-                let stop = crate::pool::StopFlag::default();
+                let relay = crate::service::relay::Relay::spawn(config.database.clone(), cfg);
+                let stop = crate::engine::pool::StopFlag::default();
                 let flag = stop.clone();
                 let _ = ctrlc::set_handler(move || flag.stop());
                 while !stop.is_set() {
@@ -353,7 +354,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 }
                 relay.finish();
             } else {
-                let n = crate::events::publish_once(&config.database, &cfg)?;
+                let n = crate::service::relay::publish_once(&config.database, &cfg)?;
                 writeln!(out, "published {n} events to {}", cfg.stream)?;
             }
         }
@@ -460,7 +461,7 @@ fn discover(config: &Config, reprobe: bool) -> anyhow::Result<Registry> {
 /// (each one waits on the loader's lock): `registry` can still report, a
 /// run or a server cannot start.
 fn refuse_if_wedged(registry: &Registry) -> anyhow::Result<()> {
-    if !crate::loader::wedged() {
+    if !crate::plugin::loader::wedged() {
         return Ok(());
     }
     let culprit = registry
@@ -488,20 +489,23 @@ fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<Exit
             let epochs = store.epochs(&job.id)?;
             let last = epochs.last();
             let fold = last.map_or(0, |e| e.fold);
-            let history: Vec<crate::trend::Epoch> = epochs
+            let history: Vec<crate::metrics::trend::Epoch> = epochs
                 .iter()
                 .filter(|e| e.fold == fold)
                 .map(|e| {
                     let m: serde_json::Value =
                         serde_json::from_str(&e.metrics_json).unwrap_or_default();
-                    crate::trend::Epoch {
+                    crate::metrics::trend::Epoch {
                         epoch: e.epoch as u32,
                         train_loss: m["train_loss"].as_f64(),
                         val_loss: m["val_loss"].as_f64(),
                     }
                 })
                 .collect();
-            let trend = crate::trend::analyze(&history, crate::trend::Patience::default());
+            let trend = crate::metrics::trend::analyze(
+                &history,
+                crate::metrics::trend::Patience::default(),
+            );
             let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
             let latest = history.last();
             rows.push(vec![
@@ -535,8 +539,8 @@ fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<Exit
     }
 }
 
-fn relay_config(config: &Config) -> Option<crate::events::RelayConfig> {
-    Some(crate::events::RelayConfig {
+fn relay_config(config: &Config) -> Option<crate::service::relay::RelayConfig> {
+    Some(crate::service::relay::RelayConfig {
         redis_url: config.events.redis_url.clone()?,
         stream: config.events.stream.clone(),
         maxlen: config.events.maxlen,

@@ -20,12 +20,12 @@ use std::time::Duration;
 use mlhost_plugin_api::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
-use crate::pool::StopFlag;
-use crate::preprocess::Scale;
-use crate::snapshot::Snapshot;
-use crate::split::{self, Protocol};
-pub use crate::wire::{params_from_json, params_json, signal_name};
+use crate::data::preprocess::Scale;
+use crate::data::snapshot::Snapshot;
+use crate::data::split::{self, Protocol};
+use crate::engine::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
+use crate::engine::pool::StopFlag;
+pub use crate::plugin::wire::{params_from_json, params_json, signal_name};
 
 /// The host↔worker protocol version; a worker refuses another in one line.
 pub const WORKER_PROTOCOL: u32 = 1;
@@ -61,7 +61,7 @@ pub struct WorkerSpec {
     /// The job, for its epoch records.
     pub job_id: String,
     /// Early stopping on validation loss.
-    pub early_stopping: Option<crate::trend::Patience>,
+    pub early_stopping: Option<crate::metrics::trend::Patience>,
 }
 
 /// What a worker prints on stdout.
@@ -86,7 +86,7 @@ pub enum WorkerOutcome {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 enum Line {
-    EpochRow(crate::store::EpochRow),
+    EpochRow(crate::domain::EpochRow),
     Outcome(WorkerOutcome),
 }
 
@@ -141,7 +141,7 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
             return failed(format!("cannot set the memory limit: {e}"));
         }
     }
-    let plugin = match crate::loader::load(&spec.plugin) {
+    let plugin = match crate::plugin::loader::load(&spec.plugin) {
         Ok(p) => p,
         Err(r) => return failed(format!("rejected: {}", r.reason)),
     };

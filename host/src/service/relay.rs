@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::pool::StopFlag;
+use crate::domain::StopFlag;
 use crate::store::Store;
 
 /// Where events go.

@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::loader::{Inspected, LoadStep, one_line};
-use crate::wire::signal_name;
+use crate::plugin::loader::{Inspected, LoadStep, one_line};
+use crate::plugin::wire::signal_name;
 
 /// Whether `reason` is a probe's account of a death or a hang (which may
 /// depend on the moment, unlike a clean rejection of the bytes).

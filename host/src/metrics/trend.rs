@@ -126,7 +126,7 @@ pub fn analyze(history: &[Epoch], p: Patience) -> Trend {
 }
 
 /// A job's (operation's) epochs grouped by fold, each with its trend.
-pub fn report(rows: &[crate::store::EpochRow], p: Patience) -> serde_json::Value {
+pub fn report(rows: &[crate::domain::EpochRow], p: Patience) -> serde_json::Value {
     let mut folds: std::collections::BTreeMap<i64, Vec<(Epoch, serde_json::Value)>> =
         Default::default();
     for r in rows {

@@ -14,18 +14,18 @@ use mlhost_plugin_api::{Params, Task};
 use serde::Serialize;
 
 use crate::config::Isolation;
-use crate::dataset::{self, Dataset, Source, Target, TaskHint};
-use crate::loader::Plugin;
+use crate::data::dataset::{self, Dataset, Source, Target, TaskHint};
+use crate::data::preprocess::Scale;
+use crate::data::split::{self, Fold, Protocol};
+use crate::engine::pool::{self, Ended, Event, StopFlag};
 use crate::metrics;
-use crate::pool::{self, Ended, Event, StopFlag};
-use crate::preprocess::Scale;
+pub use crate::metrics::trend::Patience;
+use crate::plugin::loader::Plugin;
 use crate::registry::{Registry, State};
-use crate::split::{self, Fold, Protocol};
 use crate::store::{ResultRow, Store, StoreError};
-pub use crate::trend::Patience;
 
-use crate::job::{FoldScores, Job, JobFailure, run_job};
-use crate::worker::{ChildJob, Crashes, WorkerSpec, params_json, run_in_child};
+use crate::engine::job::{FoldScores, Job, JobFailure, run_job};
+use crate::engine::worker::{ChildJob, Crashes, WorkerSpec, params_json, run_in_child};
 
 /// What to run.
 #[derive(Debug, Clone, Serialize)]
@@ -308,17 +308,18 @@ fn execute(
             return Err(EvalError::Host("process isolation needs the mlhost executable".into()));
         }
         (Isolation::Process, Some(setup)) => {
-            let snapshot = crate::snapshot::write(&setup.snapshot_dir, &data).map_err(|e| {
-                EvalError::Host(format!(
-                    "cannot write the dataset snapshot in {}: {e}",
-                    setup.snapshot_dir.display()
-                ))
-            })?;
+            let snapshot =
+                crate::data::snapshot::write(&setup.snapshot_dir, &data).map_err(|e| {
+                    EvalError::Host(format!(
+                        "cannot write the dataset snapshot in {}: {e}",
+                        setup.snapshot_dir.display()
+                    ))
+                })?;
             Some((setup.exe.clone(), snapshot, Crashes::default()))
         }
     };
     // Epochs go to their own writer, so training never waits for SQLite.
-    let (epoch_tx, epoch_rx) = std::sync::mpsc::channel::<crate::store::EpochRow>();
+    let (epoch_tx, epoch_rx) = std::sync::mpsc::channel::<crate::domain::EpochRow>();
     let epoch_writer = {
         let mut epoch_store = Store::open(&store_path(store))?;
         std::thread::spawn(move || {
@@ -346,7 +347,7 @@ fn execute(
                 let job = ChildJob {
                     exe,
                     spec: WorkerSpec {
-                        worker_protocol: crate::worker::WORKER_PROTOCOL,
+                        worker_protocol: crate::engine::worker::WORKER_PROTOCOL,
                         plugin: plugin.image.clone(),
                         params: params_json(params),
                         scale: *scale,

@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params};
 
-use crate::loader::{FitHooks, Plugin};
+use crate::data::preprocess::{Scale, Scaler};
+use crate::data::snapshot::DataView;
+use crate::data::split::Fold;
+use crate::engine::pool::StopFlag;
 use crate::metrics::{self, ClassInput, RegInput};
-use crate::pool::StopFlag;
-use crate::preprocess::{Scale, Scaler};
-use crate::snapshot::DataView;
-use crate::split::Fold;
+use crate::plugin::loader::{FitHooks, Plugin};
 
 /// A job's successful outcome: per fold, the metrics and the time taken.
 pub(crate) type FoldScores = Vec<(BTreeMap<String, Option<f64>>, i64)>;
@@ -35,7 +35,7 @@ impl JobFailure {
 
 /// Where jobs send their epochs: a channel, so training never waits for
 /// the database.
-pub type EpochSink = std::sync::mpsc::Sender<crate::store::EpochRow>;
+pub type EpochSink = std::sync::mpsc::Sender<crate::domain::EpochRow>;
 
 struct JobHooks<'a> {
     seed: u64,
@@ -45,7 +45,7 @@ struct JobHooks<'a> {
     fold: usize,
     sink: Option<&'a EpochSink>,
     early: Option<Patience>,
-    history: Vec<crate::trend::Epoch>,
+    history: Vec<crate::metrics::trend::Epoch>,
     last: Instant,
     /// (stopped epoch, best epoch) when early stopping ended training.
     stopped: Option<(u32, Option<u32>)>,
@@ -64,7 +64,7 @@ impl FitHooks for JobHooks<'_> {
     fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
         let now = Instant::now();
         let get = |name: &str| metrics.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-        self.history.push(crate::trend::Epoch {
+        self.history.push(crate::metrics::trend::Epoch {
             epoch,
             train_loss: get("train_loss"),
             val_loss: get("val_loss"),
@@ -72,7 +72,7 @@ impl FitHooks for JobHooks<'_> {
         if let Some(sink) = self.sink {
             let mut m: BTreeMap<&str, f64> = metrics.iter().copied().collect();
             m.insert("duration_ms", now.duration_since(self.last).as_secs_f64() * 1000.0);
-            let _ = sink.send(crate::store::EpochRow {
+            let _ = sink.send(crate::domain::EpochRow {
                 job_id: self.job_id.to_owned(),
                 fold: self.fold as i64,
                 epoch: i64::from(epoch),
@@ -85,7 +85,7 @@ impl FitHooks for JobHooks<'_> {
             return Control::Stop;
         }
         if let Some(p) = self.early {
-            let trend = crate::trend::analyze(&self.history, p);
+            let trend = crate::metrics::trend::analyze(&self.history, p);
             if trend.plateau {
                 self.stopped = Some((epoch, trend.best_epoch));
                 return Control::Stop;
@@ -95,7 +95,7 @@ impl FitHooks for JobHooks<'_> {
     }
 }
 
-use crate::trend::Patience;
+use crate::metrics::trend::Patience;
 
 /// What one job runs.
 pub(crate) struct Job<'a> {

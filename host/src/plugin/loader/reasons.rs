@@ -165,7 +165,7 @@ mod tests {
         let long = one_line(&"word ".repeat(100));
         assert_eq!(long.chars().count(), MAX_REASON_CHARS);
         assert!(long.ends_with('…'));
-        let r = crate::loader::Rejection::new(None, format!("x{}", "y".repeat(500)));
+        let r = crate::plugin::loader::Rejection::new(None, format!("x{}", "y".repeat(500)));
         assert_eq!(r.reason.chars().count(), MAX_REASON_CHARS);
     }
 

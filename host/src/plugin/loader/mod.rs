@@ -297,16 +297,7 @@ fn private_dir(dir: &Path) -> Result<(), String> {
 
 /// Lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha256_hex_of(Sha256::digest(bytes).as_slice())
-}
-
-/// Lowercase hex of a digest.
-pub fn sha256_hex_of(digest: &[u8]) -> String {
-    use std::fmt::Write;
-    digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::domain::hex(Sha256::digest(bytes).as_slice())
 }
 
 fn open_module(path: &Path, on_step: &mut dyn FnMut(LoadStep)) -> Result<PluginModRef, String> {

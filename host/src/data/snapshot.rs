@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::dataset::Dataset;
+use crate::data::dataset::Dataset;
 
 const MAGIC: &[u8; 8] = b"MLHSNAP1";
 const HEADER: usize = 64;
@@ -108,7 +108,7 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Source, TaskHint, load};
+    use crate::data::dataset::{Source, TaskHint, load};
 
     #[test]
     fn round_trips_a_dataset_and_rejects_damage() {

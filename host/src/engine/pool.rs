@@ -8,25 +8,10 @@
 //! has not returned after a grace period is abandoned (its thread is left to
 //! finish on its own) so the run always ends.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// A job's cooperative stop request.
-#[derive(Debug, Clone, Default)]
-pub struct StopFlag(Arc<AtomicBool>);
-
-impl StopFlag {
-    /// Asks the job to stop.
-    pub fn stop(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-    /// Whether a stop was asked for.
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use crate::domain::StopFlag;
 
 /// How a job ended, as the pool saw it.
 #[derive(Debug)]
@@ -181,7 +166,8 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn limits(workers: usize, timeout: Duration) -> Limits {
         Limits { workers, timeout, max_abandoned: 8, cancel: StopFlag::default() }

@@ -51,6 +51,10 @@ impl Scores {
     pub fn to_map(&self) -> BTreeMap<String, Option<f64>> {
         self.values.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect()
     }
+    /// As a metric record.
+    pub fn to_set(&self) -> crate::domain::MetricSet {
+        self.values.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect()
+    }
 }
 
 /// Everything computed once per input and shared by the metrics.
@@ -442,21 +446,11 @@ fn mape(r: &RegInput<'_>) -> Result<f64, String> {
     Ok(s / r.y_true.len() as f64)
 }
 
-/// Mean and population standard deviation (numpy's default) of the defined
-/// values; `None` when no fold defined the metric.
-pub fn mean_std(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
-    let defined: Vec<f64> = values.iter().flatten().copied().collect();
-    if defined.is_empty() {
-        return (None, None);
-    }
-    let n = defined.len() as f64;
-    let mean = defined.iter().sum::<f64>() / n;
-    let var = defined.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-    (Some(mean), Some(var.sqrt()))
-}
+pub use crate::domain::mean_std;
 
 #[cfg(test)]
 mod tests;
+pub mod trend;
 
 #[cfg(test)]
 mod radix_tests {

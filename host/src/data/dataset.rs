@@ -16,10 +16,10 @@ use sha2::{Digest, Sha256};
 /// The built-in datasets: name, label column, CSV text (scikit-learn's copies
 /// of the UCI sets; breast_cancer keeps scikit-learn's coding, 1 = benign).
 pub const BUILTINS: &[(&str, &str, &str)] = &[
-    ("breast_cancer", "target", include_str!("../data/breast_cancer.csv")),
-    ("iris", "species", include_str!("../data/iris.csv")),
-    ("wine", "class", include_str!("../data/wine.csv")),
-    ("diabetes", "progression", include_str!("../data/diabetes.csv")),
+    ("breast_cancer", "target", include_str!("../../data/breast_cancer.csv")),
+    ("iris", "species", include_str!("../../data/iris.csv")),
+    ("wine", "class", include_str!("../../data/wine.csv")),
+    ("diabetes", "progression", include_str!("../../data/diabetes.csv")),
 ];
 
 /// The dataset `mlhost eval` uses when none is given.
@@ -386,7 +386,7 @@ fn canonical_id(features: &[String], label: &str, x: &[f64], labels: &[String]) 
         h.update(l.as_bytes());
         h.update(b"\0");
     }
-    crate::loader::sha256_hex_of(h.finalize().as_slice())
+    crate::domain::hex(h.finalize().as_slice())
 }
 
 #[cfg(test)]

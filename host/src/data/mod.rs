@@ -1,0 +1,10 @@
+//! Data a run reads: datasets (CSV or built-in) into one immutable
+//! snapshot, the snapshot file process workers map, per-fold
+//! preprocessing, and the splitters that make folds.
+//!
+//! Depends on `domain` only.
+
+pub mod dataset;
+pub mod preprocess;
+pub mod snapshot;
+pub mod split;

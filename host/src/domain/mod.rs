@@ -1,0 +1,29 @@
+//! Plain types every layer shares: ids, statuses, metric records, the stop
+//! flag. Nothing here does I/O or knows about plugins, SQLite or HTTP; every
+//! other module may use it, and it uses none of them.
+
+mod ids;
+mod metric_set;
+mod status;
+mod stop;
+
+pub use ids::{DatasetId, JobId, RunId, hex};
+pub use metric_set::{MetricSet, mean_std, summarize};
+pub use status::{JobStatus, RunStatus, UnknownStatus};
+pub use stop::StopFlag;
+
+/// One epoch of one fold of a job, as reported by an iterative plugin.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochRow {
+    /// The job (operation).
+    pub job_id: String,
+    /// The fold whose model trained.
+    pub fold: i64,
+    /// Counts from 1.
+    pub epoch: i64,
+    /// `{name: value}`, including `duration_ms`.
+    pub metrics_json: String,
+    /// RFC 3339.
+    pub recorded_at: String,
+}

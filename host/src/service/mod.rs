@@ -1,0 +1,6 @@
+//! The use cases the CLI and the HTTP API share: start or resume a run,
+//! read runs back, relay the outbox.
+//!
+//! Depends on everything below it; nothing below depends on it.
+
+pub mod relay;
