@@ -6,9 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use mlhost::config::Isolation;
-use mlhost::data::split::Protocol;
-use mlhost::engine::eval::{self, Quiet, RunSpec};
+use mlhost::domain::{Isolation, Protocol, RunSpec};
+use mlhost::engine::{self, Quiet, RunContext, WorkerSetup};
 use mlhost::metrics::{self, ClassInput};
 use mlhost::store::Store;
 use mlhost::{Config, Registry};
@@ -53,9 +52,6 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         isolation: Isolation::Thread,
         quarantine_after: 3,
         max_memory_mb: None,
-        workers_from: None,
-        cancel: mlhost::engine::pool::StopFlag::default(),
-        run_id: None,
         early_stopping: None,
     }
 }
@@ -90,13 +86,19 @@ fn job_overhead(c: &mut Criterion) {
     {
         let s = spec(&data, ids.clone(), 3, protocol);
         g.bench_function(name, |b| {
-            b.iter(|| eval::evaluate(&registry, &mut store, &s, &mut Quiet).unwrap())
+            b.iter(|| {
+                engine::evaluate(&registry, &mut store, &s, &RunContext::default(), &mut Quiet)
+                    .unwrap()
+            })
         });
     }
     // The fixed part of a run: dataset load + one job, to subtract.
     let one = spec(&data, vec!["b0".to_owned()], 3, Protocol::Holdout { test_fraction: 0.2 });
     g.bench_function("holdout_1_job", |b| {
-        b.iter(|| eval::evaluate(&registry, &mut store, &one, &mut Quiet).unwrap())
+        b.iter(|| {
+            engine::evaluate(&registry, &mut store, &one, &RunContext::default(), &mut Quiet)
+                .unwrap()
+        })
     });
     g.finish();
 }
@@ -120,12 +122,15 @@ fn isolation_overhead(c: &mut Criterion) {
     for isolation in [Isolation::Thread, Isolation::Process] {
         let mut s = spec(&data, ids.clone(), 3, Protocol::Holdout { test_fraction: 0.2 });
         s.isolation = isolation;
-        s.workers_from = Some(eval::WorkerSetup {
-            exe: exe.clone(),
-            snapshot_dir: dir.path().join("snapshots"),
-        });
+        let ctx = RunContext {
+            workers_from: Some(WorkerSetup {
+                exe: exe.clone(),
+                snapshot_dir: dir.path().join("snapshots"),
+            }),
+            ..RunContext::default()
+        };
         g.bench_function(format!("{isolation:?}"), |b| {
-            b.iter(|| eval::evaluate(&registry, &mut store, &s, &mut Quiet).unwrap())
+            b.iter(|| engine::evaluate(&registry, &mut store, &s, &ctx, &mut Quiet).unwrap())
         });
     }
     g.finish();
@@ -147,7 +152,10 @@ fn worker_speedup(c: &mut Criterion) {
     for workers in [1usize, 2] {
         let s = spec(&data, ids.clone(), workers, Protocol::Holdout { test_fraction: 0.2 });
         g.bench_with_input(BenchmarkId::new("workers", workers), &s, |b, s| {
-            b.iter(|| eval::evaluate(&registry, &mut store, s, &mut Quiet).unwrap())
+            b.iter(|| {
+                engine::evaluate(&registry, &mut store, s, &RunContext::default(), &mut Quiet)
+                    .unwrap()
+            })
         });
     }
     g.finish();

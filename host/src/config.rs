@@ -57,15 +57,7 @@ impl ConfigError {
     }
 }
 
-/// How each evaluation job is isolated from the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Isolation {
-    /// Jobs run on worker threads; panics are caught, timeouts are cooperative.
-    Thread,
-    /// Jobs run in child processes; crashes and hangs cannot reach the host.
-    Process,
-}
+pub use crate::domain::Isolation;
 
 /// `[eval]`: defaults for evaluation runs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -100,6 +92,20 @@ impl Default for EvalConfig {
             folds: 5,
             quarantine_after: 3,
             max_memory_mb: None,
+        }
+    }
+}
+
+impl EvalConfig {
+    /// What a run request falls back on.
+    pub fn run_defaults(&self) -> crate::domain::RunDefaults {
+        crate::domain::RunDefaults {
+            workers: self.workers,
+            folds: self.folds,
+            timeout_secs: self.timeout_secs,
+            isolation: self.isolation,
+            quarantine_after: self.quarantine_after,
+            max_memory_mb: self.max_memory_mb,
         }
     }
 }

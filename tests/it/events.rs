@@ -100,7 +100,7 @@ fn every_state_change_arrives_in_redis_with_its_envelope() {
     assert_eq!(got[4].1["payload"]["error"], "fold 0: fit: fixture: the solver did not converge");
     // The outbox agrees, and everything is marked published.
     let store = Store::open(&sb.path().join("mlhost.db")).unwrap();
-    let ids: Vec<String> = store.run_events(run_id).unwrap().into_iter().map(|e| e.id).collect();
+    let ids: Vec<String> = store.run_events(run_id, 0).unwrap().into_iter().map(|e| e.id).collect();
     assert_eq!(ids, got.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>());
     assert!(store.pending_events(10).unwrap().is_empty());
 }

@@ -244,7 +244,7 @@ fn ctrl_c_cancels_cleanly_and_the_run_can_be_resumed() {
             break id;
         }
         if Instant::now() > deadline {
-            break String::new();
+            break String::new().into();
         }
     };
     let kill = std::process::Command::new("kill").args(["-INT", &host.id().to_string()]).status();

@@ -8,6 +8,7 @@ mod hostile_db;
 mod isolation;
 mod loader;
 mod loadtime;
+mod logging;
 mod persistence;
 mod plugin_new;
 mod quality;

@@ -38,8 +38,10 @@ pub use datasets::{is_upload_id, uploads_dir};
 pub use problem::Problem;
 
 use crate::config::Config;
-use crate::engine::eval::{self, EvalError, Quiet, RunSpec};
+use crate::domain::RunSpec;
+use crate::engine::{EvalError, Quiet, RunContext};
 use crate::registry::Registry;
+use crate::service::runs as run_service;
 use crate::store::Store;
 use datasets::Resolved;
 
@@ -54,6 +56,7 @@ enum Pending {
 #[derive(Debug)]
 struct Queued {
     spec: RunSpec,
+    ctx: RunContext,
     dataset: Resolved,
 }
 
@@ -84,13 +87,13 @@ impl AppState {
         let (reg, pend) = (registry.clone(), pending.clone());
         let data_dirs = config.api.data_dirs.clone();
         for d in data_dirs.iter().filter(|d| !d.is_dir()) {
-            eprintln!("api: data dir {} is not a folder; paths in it are refused", d.display());
+            tracing::warn!(dir = %d.display(), "[api] data_dirs entry is not a folder; paths in it are refused");
         }
         std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || {
-            for Queued { spec, dataset } in rx {
-                let id = spec.run_id.clone().unwrap_or_default();
+            for Queued { spec, ctx, dataset } in rx {
+                let id = ctx.run_id.as_ref().map(ToString::to_string).unwrap_or_default();
                 let outcome = match datasets::recheck(&data_dirs, &dataset) {
-                    Ok(()) => eval::evaluate(&reg, &mut runner_store, &spec, &mut Quiet),
+                    Ok(()) => run_service::start(&reg, &mut runner_store, &spec, &ctx, &mut Quiet),
                     Err(why) => Err(EvalError::BadInput(why)),
                 };
                 let mut pending = pend.lock().unwrap_or_else(|e| e.into_inner());
@@ -104,12 +107,12 @@ impl AppState {
                         pending.insert(id, Pending::Refused(why));
                     }
                     Err(EvalError::Host(why)) => {
-                        eprintln!("run {id}: {why}");
+                        tracing::error!(run_id = %id, error = %why, "run could not start");
                         let why = "the server could not run it; see its log".to_owned();
                         pending.insert(id, Pending::Refused(why));
                     }
                     Err(EvalError::Store(e)) => {
-                        eprintln!("run {id}: {e}");
+                        tracing::error!(run_id = %id, error = %e, "run failed on the database");
                         pending.insert(id, Pending::Refused("the database failed".into()));
                     }
                 }

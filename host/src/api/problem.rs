@@ -79,7 +79,7 @@ impl Problem {
     /// A failure of the server itself: the cause goes to the server's log,
     /// never to the caller (it may name paths or SQL).
     pub(super) fn internal(cause: impl std::fmt::Display) -> Self {
-        eprintln!("api: internal error: {cause}");
+        tracing::error!(cause = %cause, "internal error answered with 500");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",

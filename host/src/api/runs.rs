@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{AppState, Pending, Problem, Queued, datasets};
-use crate::data::split::Protocol;
-use crate::engine::eval::{RunSpec, WorkerSetup};
+use crate::domain::{RunId, RunRequest, RunSpec, StopFlag};
+use crate::engine::{RunContext, WorkerSetup};
 
 /// `POST /api/ml/evaluations`, mirroring `mlhost eval`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -54,44 +54,29 @@ pub(super) async fn start_run(
         ));
     }
     let dataset = datasets::resolve(&state, &req.dataset)?;
-    let workers = req.workers.unwrap_or(state.config.eval.workers);
-    if !(1..=256).contains(&workers) {
-        return Err(Problem::invalid(
-            "invalid-params",
-            format!("workers must be between 1 and 256, got {workers}"),
-        ));
-    }
-    let folds = req.folds.unwrap_or(state.config.eval.folds);
-    if !(2..=100).contains(&folds) {
-        return Err(Problem::invalid(
-            "invalid-params",
-            format!("folds must be between 2 and 100, got {folds}"),
-        ));
-    }
-    let run_id = uuid::Uuid::now_v7().to_string();
-    let spec = RunSpec {
-        dataset: dataset.spec.clone(),
+    let request = RunRequest {
+        dataset: Some(dataset.spec.clone()),
         label: req.label,
         models: req.models.unwrap_or_default(),
-        workers: workers as usize,
-        protocol: Protocol::KFold { k: folds as usize },
+        workers: req.workers,
+        folds: req.folds,
         seed: req.seed,
-        timeout: std::time::Duration::from_secs(state.config.eval.timeout_secs),
-        task: None,
-        pos_label: None,
-        isolation: state.config.eval.isolation,
-        quarantine_after: state.config.eval.quarantine_after,
-        max_memory_mb: state.config.eval.max_memory_mb,
+        ..RunRequest::default()
+    };
+    let spec = RunSpec::resolve(request, &state.config.eval.run_defaults())
+        .map_err(|e| Problem::invalid("invalid-params", e.to_string()))?;
+    let run_id = RunId::generate();
+    let ctx = RunContext {
         workers_from: Some(WorkerSetup {
             exe: state.exe.clone(),
             snapshot_dir: crate::engine::worker::snapshot_dir(&state.config.database),
         }),
-        cancel: crate::engine::pool::StopFlag::default(),
+        cancel: StopFlag::default(),
         run_id: Some(run_id.clone()),
-        early_stopping: None,
     };
+    let run_id = run_id.to_string();
     state.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(run_id.clone(), Pending::Queued);
-    match state.queue.try_send(Queued { spec, dataset }) {
+    match state.queue.try_send(Queued { spec, ctx, dataset }) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) => {
             state.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
@@ -129,10 +114,9 @@ pub(super) async fn run_status(
         }
     };
     if let Some((jobs, run)) = stored {
-        let mut counts: std::collections::BTreeMap<String, usize> =
-            std::collections::BTreeMap::new();
+        let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
         for j in &jobs {
-            *counts.entry(j.status.clone()).or_default() += 1;
+            *counts.entry(j.status.as_str()).or_default() += 1;
         }
         return Ok(Json(json!({
             "runId": run.id, "status": run.status, "datasetId": run.dataset_id,
@@ -169,7 +153,7 @@ pub(super) async fn run_results(
             json!({
                 "modelId": r.model_id, "modelVersion": r.model_version, "datasetId": run.dataset_id,
                 "fold": r.fold, "durationMs": r.duration_ms,
-                "metrics": serde_json::from_str::<serde_json::Value>(&r.metrics_json).unwrap_or_default(),
+                "metrics": r.metrics,
             })
         })
         .collect();
@@ -214,10 +198,9 @@ pub(super) async fn run_events(
                     .store
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .run_events(&id)
+                    .run_events(&id, last)
                     .unwrap_or_default();
-                let seen = last;
-                for e in events.into_iter().filter(|e| e.seq > seen) {
+                for e in events {
                     last = e.seq;
                     done |= e.event_type == "run.completed";
                     let mut envelope = e.envelope();

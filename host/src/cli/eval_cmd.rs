@@ -9,10 +9,11 @@ use mlhost_plugin_api::Task;
 use super::{
     BadInput, EvalArgs, IsolationArg, TaskArg, discover, refuse_if_wedged, relay_config, write_run,
 };
-use crate::config::{Config, Isolation};
-use crate::data::split::Protocol;
-use crate::engine::eval::{self, EvalError, Progress, RunReport, RunSpec};
+use crate::config::Config;
+use crate::domain::{Isolation, JobStatus, RunRequest, RunSpec, RunStatus, StopFlag};
+use crate::engine::{EvalError, Progress, RunContext, WorkerSetup};
 use crate::registry::Registry;
+use crate::service::runs::{self, RunReport};
 use crate::store::Store;
 
 pub(super) fn run(
@@ -20,44 +21,39 @@ pub(super) fn run(
     args: EvalArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
-    let isolation = match args.isolation {
-        Some(IsolationArg::Thread) => Isolation::Thread,
-        Some(IsolationArg::Process) => Isolation::Process,
-        None => config.eval.isolation,
-    };
-    let protocol = match args.holdout {
-        Some(test_fraction) => Protocol::Holdout { test_fraction },
-        None => Protocol::KFold { k: args.folds.unwrap_or(config.eval.folds) as usize },
-    };
-    let spec = RunSpec {
-        dataset: args.dataset.clone(),
+    let request = RunRequest {
+        dataset: Some(args.dataset.clone()),
         label: args.label.clone(),
         models: args.models.clone(),
-        workers: args.workers.unwrap_or(config.eval.workers) as usize,
-        protocol,
+        workers: args.workers,
+        folds: args.folds,
+        holdout: args.holdout,
         seed: args.seed,
-        timeout: std::time::Duration::from_secs(
-            args.timeout_secs.unwrap_or(config.eval.timeout_secs),
-        ),
+        timeout_secs: args.timeout_secs,
         task: args.task.map(|t| match t {
             TaskArg::Classification => Task::Classification,
             TaskArg::Regression => Task::Regression,
         }),
         pos_label: args.pos_label.clone(),
-        isolation,
-        quarantine_after: config.eval.quarantine_after,
-        max_memory_mb: config.eval.max_memory_mb,
-        workers_from: Some(eval::WorkerSetup {
+        isolation: args.isolation.map(|i| match i {
+            IsolationArg::Thread => Isolation::Thread,
+            IsolationArg::Process => Isolation::Process,
+        }),
+        early_stopping: args.early_stopping,
+    };
+    let spec = RunSpec::resolve(request, &config.eval.run_defaults())
+        .map_err(|e| BadInput::Other(e.to_string()))?;
+    let ctx = RunContext {
+        workers_from: Some(WorkerSetup {
             exe: std::env::current_exe()?,
             snapshot_dir: crate::engine::worker::snapshot_dir(&config.database),
         }),
-        cancel: crate::engine::pool::StopFlag::default(),
+        cancel: StopFlag::default(),
         run_id: None,
-        early_stopping: args.early_stopping,
     };
     // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
     // queued ones are not started, and the run can be resumed.
-    let cancel = spec.cancel.clone();
+    let cancel = ctx.cancel.clone();
     let _ = ctrlc::set_handler(move || cancel.stop());
     let registry = discover(config, false)?;
     refuse_if_wedged(&registry)?;
@@ -66,11 +62,8 @@ pub(super) fn run(
         .map(|cfg| crate::service::relay::Relay::spawn(config.database.clone(), cfg));
     let mut bar = Bar::new();
     let outcome = match &args.resume {
-        Some(run) => {
-            let (from, cancel) = (spec.workers_from.clone(), spec.cancel.clone());
-            eval::resume(&registry, &mut store, run, from, cancel, &mut bar)
-        }
-        None => eval::evaluate(&registry, &mut store, &spec, &mut bar),
+        Some(run) => runs::resume(&registry, &mut store, run, &ctx, &mut bar),
+        None => runs::start(&registry, &mut store, &spec, &ctx, &mut bar),
     };
     let report = match outcome {
         Ok(r) => r,
@@ -94,7 +87,7 @@ pub(super) fn run(
             }
         }
     }
-    if report.status == "cancelled" {
+    if report.status == RunStatus::Cancelled {
         eprintln!("cancelled; `mlhost eval --resume {}` runs the rest", report.run_id);
         return Ok(ExitCode::from(130));
     }
@@ -166,7 +159,7 @@ impl Progress for Bar {
             b.set_message(format!("running: {}", self.running.join(", ")));
         }
     }
-    fn finished(&mut self, model_id: &str, _status: &str) {
+    fn finished(&mut self, model_id: &str, _status: JobStatus) {
         let was_running =
             self.running.iter().position(|m| m == model_id).map(|i| self.running.remove(i));
         if let Some(b) = &self.bar {

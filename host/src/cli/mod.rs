@@ -9,10 +9,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
-use crate::engine::eval::{self, RunReport};
+use crate::domain::JobStatus;
 use crate::registry::{Loading, Registry};
+use crate::service::runs::{self, ModelReport, RunReport};
+pub use logging::LogFormat;
 
 mod eval_cmd;
+pub mod logging;
 pub mod plot;
 mod plugin_new;
 mod registry_view;
@@ -28,6 +31,11 @@ pub struct Cli {
     /// The host config file.
     #[arg(long, global = true, default_value = "config/mlhost.toml")]
     pub config: PathBuf,
+    /// The log on stderr: `text`, or `json` (one object per line, with the
+    /// run, job and fold it belongs to). Its level comes from `RUST_LOG`
+    /// (default `warn`; `info` for `serve`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -254,6 +262,12 @@ pub enum BadInput {
 
 /// Runs a parsed command, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    // A worker's and a probe's stderr is read by the host that started
+    // them (the last line names a crash): they log nothing there.
+    if !matches!(cli.command, Command::Worker | Command::Probe) {
+        let default = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
+        logging::init(cli.log_format, default);
+    }
     if let Command::Metrics { file, pos_label, json } = &cli.command {
         return score_file::run(file, pos_label.as_deref(), *json, out);
     }
@@ -364,7 +378,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             let mut rows = Vec::new();
             for r in &runs {
                 let jobs = store.jobs(&r.id)?;
-                let ok = jobs.iter().filter(|j| j.status == "succeeded").count();
+                let ok = jobs.iter().filter(|j| j.status == JobStatus::Succeeded).count();
                 rows.push(serde_json::json!({
                     "runId": r.id, "createdAt": r.created_at, "status": r.status,
                     "datasetId": r.dataset_id, "jobs": jobs.len(), "succeeded": ok,
@@ -398,7 +412,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
         Command::Show { run, json } => {
             let store = Store::open(&config.database)?;
-            let Some(report) = eval::report(&store, &run)? else {
+            let Some(report) = runs::report(&store, &run)? else {
                 return Err(BadInput::Other(format!(
                     "no run '{run}' in {}; `mlhost runs` lists them",
                     config.database.display()
@@ -483,10 +497,10 @@ fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<Exit
     };
     let tty = std::io::stdout().is_terminal();
     loop {
-        let run = store.run(&first.id)?.expect("runs are never deleted");
+        let run = store.run(first.id.as_str())?.expect("runs are never deleted");
         let mut rows = Vec::new();
         for job in store.jobs(&run.id)? {
-            let epochs = store.epochs(&job.id)?;
+            let epochs = store.epochs(job.id.as_str())?;
             let last = epochs.last();
             let fold = last.map_or(0, |e| e.fold);
             let history: Vec<crate::metrics::trend::Epoch> = epochs
@@ -510,7 +524,7 @@ fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<Exit
             let latest = history.last();
             rows.push(vec![
                 job.model_id.clone(),
-                job.status.clone(),
+                job.status.to_string(),
                 if last.is_some() { fold.to_string() } else { "-".into() },
                 latest.map_or("-".into(), |e| e.epoch.to_string()),
                 fmt(latest.and_then(|e| e.train_loss)),
@@ -529,7 +543,7 @@ fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<Exit
             &rows,
         )?;
         out.flush()?;
-        if run.status != "running" && run.status != "queued" {
+        if run.status.is_finished() {
             return Ok(ExitCode::SUCCESS);
         }
         if !tty {
@@ -554,7 +568,7 @@ pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io
         serde_json::to_writer_pretty(&mut *out, report)?;
         return writeln!(out);
     }
-    let regression = report.models.iter().any(|m| m.metrics.contains_key("r2"));
+    let regression = report.models.iter().any(|m| m.metrics.contains("r2"));
     let columns: &[&str] = if regression {
         &["r2", "rmse", "mae"]
     } else {
@@ -563,15 +577,13 @@ pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io
     let columns: Vec<&str> = columns
         .iter()
         .copied()
-        .filter(|c| report.models.iter().any(|m| m.metrics.get(*c).copied().flatten().is_some()))
+        .filter(|c| report.models.iter().any(|m| m.metrics.get(c).is_some()))
         .collect();
-    let mut models: Vec<&eval::ModelReport> = report.models.iter().collect();
-    let key = |m: &eval::ModelReport| {
-        m.metrics.get(columns.first().copied().unwrap_or("")).copied().flatten()
-    };
+    let mut models: Vec<&ModelReport> = report.models.iter().collect();
+    let key = |m: &ModelReport| m.metrics.get(columns.first().copied().unwrap_or(""));
     models.sort_by(|a, b| {
-        (b.status == "succeeded")
-            .cmp(&(a.status == "succeeded"))
+        (b.status == JobStatus::Succeeded)
+            .cmp(&(a.status == JobStatus::Succeeded))
             .then(
                 key(b).unwrap_or(f64::NEG_INFINITY).total_cmp(&key(a).unwrap_or(f64::NEG_INFINITY)),
             )
@@ -585,25 +597,14 @@ pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io
         .map(|m| {
             let mut row = vec![m.model_id.clone(), m.model_version.clone()];
             for c in &columns {
-                row.push(
-                    match (
-                        m.metrics.get(*c).copied().flatten(),
-                        m.metrics_std.get(*c).copied().flatten(),
-                    ) {
-                        (Some(mean), Some(std)) => format!("{mean:.4} ± {std:.4}"),
-                        (Some(mean), None) => format!("{mean:.4}"),
-                        _ => "-".to_owned(),
-                    },
-                );
+                row.push(match (m.metrics.get(c), m.metrics_std.get(c)) {
+                    (Some(mean), Some(std)) => format!("{mean:.4} ± {std:.4}"),
+                    (Some(mean), None) => format!("{mean:.4}"),
+                    _ => "-".to_owned(),
+                });
             }
-            row.push(
-                m.metrics
-                    .get("fit_seconds")
-                    .copied()
-                    .flatten()
-                    .map_or("-".to_owned(), |s| format!("{s:.4}")),
-            );
-            row.push(m.status.clone());
+            row.push(m.metrics.get("fit_seconds").map_or("-".to_owned(), |s| format!("{s:.4}")));
+            row.push(m.status.to_string());
             row
         })
         .collect();

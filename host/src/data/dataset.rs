@@ -23,7 +23,7 @@ pub const BUILTINS: &[(&str, &str, &str)] = &[
 ];
 
 /// The dataset `mlhost eval` uses when none is given.
-pub const DEFAULT_DATASET: &str = "builtin:breast_cancer";
+pub use crate::domain::DEFAULT_DATASET;
 
 /// Why a dataset cannot be used. Every variant names where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

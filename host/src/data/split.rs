@@ -10,24 +10,7 @@
 use mlhost_plugin_api::SeededRng as Rng;
 use mlhost_plugin_api::Task;
 
-/// How a run splits the data.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Protocol {
-    /// k-fold cross-validation (stratified for classification).
-    #[serde(rename = "kfold")]
-    KFold {
-        /// Number of folds, at least 2.
-        #[serde(rename = "folds")]
-        k: usize,
-    },
-    /// One train/test split with this fraction held out for testing.
-    Holdout {
-        /// In (0, 1).
-        #[serde(rename = "testFraction")]
-        test_fraction: f64,
-    },
-}
+pub use crate::domain::Protocol;
 
 /// One fold: row indices into the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,14 @@ macro_rules! id_type {
             }
         }
 
+        /// Reads as the string it is (`&run.id` where a `&str` is wanted).
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0

@@ -4,11 +4,18 @@
 
 mod ids;
 mod metric_set;
+mod predictions;
+mod spec;
 mod status;
 mod stop;
 
 pub use ids::{DatasetId, JobId, RunId, hex};
 pub use metric_set::{MetricSet, mean_std, summarize};
+pub use predictions::{FoldPredictions, f64_bytes, f64s_from, u32_bytes, u32s_from};
+pub use spec::{
+    DEFAULT_DATASET, Isolation, Patience, Protocol, RunDefaults, RunRequest, RunSpec, SpecError,
+    bounds,
+};
 pub use status::{JobStatus, RunStatus, UnknownStatus};
 pub use stop::StopFlag;
 

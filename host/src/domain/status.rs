@@ -44,6 +44,13 @@ macro_rules! status_enum {
             }
         }
 
+        /// Compares with the stored name (`status == "succeeded"`).
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())

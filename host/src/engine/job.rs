@@ -13,23 +13,39 @@ use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params};
 use crate::data::preprocess::{Scale, Scaler};
 use crate::data::snapshot::DataView;
 use crate::data::split::Fold;
+use crate::domain::{FoldPredictions, JobStatus, MetricSet};
 use crate::engine::pool::StopFlag;
 use crate::metrics::{self, ClassInput, RegInput};
 use crate::plugin::loader::{FitHooks, Plugin};
 
-/// A job's successful outcome: per fold, the metrics and the time taken.
-pub(crate) type FoldScores = Vec<(BTreeMap<String, Option<f64>>, i64)>;
+/// What one fold of a job produced.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FoldOutcome {
+    /// Its scores, with `fit_seconds` and `predict_seconds`.
+    pub metrics: MetricSet,
+    /// Fit + predict time.
+    pub duration_ms: i64,
+    /// What the model said about the held-out rows.
+    pub predictions: FoldPredictions,
+}
+
+/// A job's successful outcome: every fold's.
+pub type FoldScores = Vec<FoldOutcome>;
 
 /// Why a job did not succeed.
-#[derive(Debug)]
-pub(crate) struct JobFailure {
-    pub(crate) status: &'static str,
-    pub(crate) error: String,
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobFailure {
+    /// `Failed`, `TimedOut` or `Cancelled`.
+    pub status: JobStatus,
+    /// Why, in one line.
+    pub error: String,
 }
 
 impl JobFailure {
-    pub(crate) fn failed(error: String) -> Self {
-        JobFailure { status: "failed", error }
+    /// A plain failure.
+    pub fn failed(error: String) -> Self {
+        JobFailure { status: JobStatus::Failed, error }
     }
 }
 
@@ -99,14 +115,14 @@ use crate::metrics::trend::Patience;
 
 /// What one job runs.
 pub(crate) struct Job<'a> {
-    pub(crate) plugin: &'a Plugin,
-    pub(crate) params: &'a Params,
-    pub(crate) scale: Scale,
-    pub(crate) seed: u64,
-    pub(crate) pos_label: u32,
-    pub(crate) job_id: &'a str,
-    pub(crate) epochs: Option<&'a EpochSink>,
-    pub(crate) early: Option<Patience>,
+    pub plugin: &'a Plugin,
+    pub params: &'a Params,
+    pub scale: Scale,
+    pub seed: u64,
+    pub pos_label: u32,
+    pub job_id: &'a str,
+    pub epochs: Option<&'a EpochSink>,
+    pub early: Option<Patience>,
 }
 
 /// One candidate, every fold: a fresh model per fold, fitted on the
@@ -123,9 +139,10 @@ pub(crate) fn run_job(
     let k = data.n_classes;
     let cols = data.cols;
     let stopped =
-        || JobFailure { status: "timed_out", error: "stopped at its deadline".to_owned() };
+        || JobFailure { status: JobStatus::TimedOut, error: "stopped at its deadline".to_owned() };
     let mut out = Vec::with_capacity(folds.len());
     for (f, fold) in folds.iter().enumerate() {
+        let _fold = tracing::debug_span!("fold", fold = f).entered();
         if stop.is_set() {
             return Err(stopped());
         }
@@ -190,14 +207,27 @@ pub(crate) fn run_job(
             metrics::regression(RegInput { y_true: &y_test, y_pred: &pred })
         }
         .map_err(|e| JobFailure::failed(format!("fold {f}: scoring: {e}")))?;
-        let mut m = scores.to_map();
-        m.insert("fit_seconds".to_owned(), Some(fit_seconds));
+        let mut m = scores.to_set();
+        m.insert("fit_seconds", Some(fit_seconds));
         if let Some((stopped, best)) = hooks.stopped {
-            m.insert("stopped_epoch".to_owned(), Some(f64::from(stopped)));
-            m.insert("best_epoch".to_owned(), best.map(f64::from));
+            m.insert("stopped_epoch", Some(f64::from(stopped)));
+            m.insert("best_epoch", best.map(f64::from));
         }
-        m.insert("predict_seconds".to_owned(), Some(predict_seconds));
-        out.push((m, ((fit_seconds + predict_seconds) * 1000.0).round() as i64));
+        m.insert("predict_seconds", Some(predict_seconds));
+        let predictions = FoldPredictions {
+            fold: f as i64,
+            rows: fold.test.clone(),
+            y_true: y_test,
+            y_pred: pred,
+            n_classes: k as u32,
+            proba: has_proba.then_some(proba),
+        };
+        tracing::debug!(fit_seconds, predict_seconds, "fold scored");
+        out.push(FoldOutcome {
+            metrics: m,
+            duration_ms: ((fit_seconds + predict_seconds) * 1000.0).round() as i64,
+            predictions,
+        });
     }
     Ok(out)
 }

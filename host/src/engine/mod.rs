@@ -1,11 +1,19 @@
-//! Runs: a plan of jobs (one trial each: a candidate, one parameter set,
-//! the protocol), executed on a bounded pool of threads or child
-//! processes, with every outcome flowing back to the one thread that
+//! Runs: a plan of trials (one job each: a candidate, one parameter set,
+//! the protocol), executed on a bounded pool by an executor (threads or
+//! child processes), with every outcome flowing back to the one thread that
 //! writes the store.
 //!
-//! Depends on `domain`, `plugin`, `registry`, `data`, `metrics`, `store`.
+//! `plan` decides the trials, `executor` turns one into work, `pool` runs
+//! the work, `job` is what a worker does fold by fold (the same in a thread
+//! and in a `mlhost worker` process, whose side is `worker`), `writer`
+//! records outcomes, and `run` ties them together.
 
-pub mod eval;
+mod executor;
 pub mod job;
+mod plan;
 pub mod pool;
+mod run;
 pub mod worker;
+mod writer;
+
+pub use run::{EvalError, Progress, Quiet, RunContext, WorkerSetup, evaluate, resume};

@@ -10,6 +10,8 @@
 //! run is not started again in that run.
 
 use std::collections::{BTreeMap, HashMap};
+
+use crate::domain::JobStatus;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -28,7 +30,8 @@ use crate::engine::pool::StopFlag;
 pub use crate::plugin::wire::{params_from_json, params_json, signal_name};
 
 /// The host↔worker protocol version; a worker refuses another in one line.
-pub const WORKER_PROTOCOL: u32 = 1;
+/// 2: outcomes carry each fold's held-out predictions.
+pub const WORKER_PROTOCOL: u32 = 2;
 
 /// What a worker process runs: one job, every fold.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,15 +71,15 @@ pub struct WorkerSpec {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum WorkerOutcome {
-    /// Per fold, metrics and milliseconds.
+    /// Per fold, metrics, milliseconds and predictions.
     Succeeded {
         /// As `FoldScores`.
-        folds: Vec<(BTreeMap<String, Option<f64>>, i64)>,
+        folds: FoldScores,
     },
     /// Why it did not succeed.
     Failed {
         /// failed | timed_out.
-        status: String,
+        status: JobStatus,
         /// The reason.
         error: String,
     },
@@ -94,7 +97,7 @@ enum Line {
 /// then the outcome to `output`, one JSON line each. Plugin failures are
 /// outcomes; only I/O errors are errors.
 pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<()> {
-    let refused = |error: String| WorkerOutcome::Failed { status: "failed".into(), error };
+    let refused = |error: String| WorkerOutcome::Failed { status: JobStatus::Failed, error };
     // The version is read first: a host of another build may send a spec of
     // another shape, and the answer must say "versions", not "field x".
     let spec = serde_json::from_reader::<_, serde_json::Value>(input)
@@ -125,7 +128,7 @@ pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<
         output.flush()?;
     }
     let outcome = job.join().unwrap_or_else(|_| WorkerOutcome::Failed {
-        status: "failed".into(),
+        status: JobStatus::Failed,
         error: "the worker's job thread panicked".into(),
     });
     serde_json::to_writer(&mut output, &Line::Outcome(outcome))?;
@@ -134,7 +137,7 @@ pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<
 }
 
 fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
-    let failed = |error: String| WorkerOutcome::Failed { status: "failed".into(), error };
+    let failed = |error: String| WorkerOutcome::Failed { status: JobStatus::Failed, error };
     if let Some(mb) = spec.max_memory_mb {
         let bytes = mb.saturating_mul(1 << 20);
         if let Err(e) = rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes) {
@@ -176,7 +179,7 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
     // The host enforces the timeout by killing this process.
     match run_job(&job, data, &folds, &StopFlag::default()) {
         Ok(folds) => WorkerOutcome::Succeeded { folds },
-        Err(f) => WorkerOutcome::Failed { status: f.status.to_owned(), error: f.error },
+        Err(f) => WorkerOutcome::Failed { status: f.status, error: f.error },
     }
 }
 
@@ -277,7 +280,7 @@ pub(crate) fn run_in_child(job: &ChildJob, stop: &StopFlag) -> Result<FoldScores
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(JobFailure {
-                    status: "timed_out",
+                    status: JobStatus::TimedOut,
                     error: "killed at its deadline".to_owned(),
                 });
             }
@@ -296,7 +299,11 @@ pub(crate) fn run_in_child(job: &ChildJob, stop: &StopFlag) -> Result<FoldScores
         return match outcome {
             WorkerOutcome::Succeeded { folds } => Ok(folds),
             WorkerOutcome::Failed { status, error } => Err(JobFailure {
-                status: if status == "timed_out" { "timed_out" } else { "failed" },
+                status: if status == JobStatus::TimedOut {
+                    JobStatus::TimedOut
+                } else {
+                    JobStatus::Failed
+                },
                 error,
             }),
         };
@@ -367,7 +374,7 @@ mod tests {
         worker_main(&b"{\"workerProtocol\": 99}"[..], &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
-            text.contains("worker protocol mismatch: the host speaks 99, this worker 1"),
+            text.contains("worker protocol mismatch: the host speaks 99, this worker 2"),
             "{text}"
         );
     }

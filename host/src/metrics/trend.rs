@@ -19,21 +19,7 @@ pub struct Epoch {
     pub val_loss: Option<f64>,
 }
 
-/// When to call it a plateau.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Patience {
-    /// Epochs without an improvement larger than `min_delta`.
-    pub patience: u32,
-    /// The smallest decrease of validation loss that counts.
-    pub min_delta: f64,
-}
-
-impl Default for Patience {
-    fn default() -> Self {
-        Patience { patience: 5, min_delta: 0.001 }
-    }
-}
+pub use crate::domain::Patience;
 
 /// What the history says.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -185,7 +185,34 @@ impl Registry {
         }
         reg.candidates.extend(trial_constructions(pending, &mut loading.watchdog));
         reg.candidates.sort_by(|a, b| a.id.cmp(&b.id));
+        reg.log();
         Ok(reg)
+    }
+
+    /// One INFO line per candidate: discovered (ready) or rejected, why.
+    fn log(&self) {
+        for c in &self.candidates {
+            let path = c.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            match c.reason() {
+                None => tracing::info!(
+                    model = %c.id,
+                    plugin = c.plugin.as_deref().unwrap_or(""),
+                    version = c.version.as_deref().unwrap_or(""),
+                    path,
+                    "plugin discovered"
+                ),
+                Some(reason) => tracing::info!(
+                    model = %c.id,
+                    plugin = c.plugin.as_deref().unwrap_or(""),
+                    path,
+                    reason,
+                    "plugin rejected"
+                ),
+            }
+        }
+        for w in &self.warnings {
+            tracing::info!(warning = %w, "registry");
+        }
     }
 
     /// Checks every file (probe), opens those that passed as one batch,

@@ -4,3 +4,4 @@
 //! Depends on everything below it; nothing below depends on it.
 
 pub mod relay;
+pub mod runs;

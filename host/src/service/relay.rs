@@ -156,7 +156,7 @@ impl Relay {
                                 }
                                 Outage::Store => "the outbox can be read again".to_owned(),
                             };
-                            eprintln!("events: {what}; published {n} waiting events");
+                            tracing::warn!(published = n, "events: {what}");
                         }
                         pause = MIN_BACKOFF;
                     }
@@ -173,8 +173,9 @@ impl Relay {
                         };
                         if outage != Some(now) {
                             outage = Some(now);
-                            eprintln!(
-                                "events: {e}; events wait in the outbox and go out when it is back (retrying)"
+                            tracing::warn!(
+                                error = %e,
+                                "events wait in the outbox and go out when it is back (retrying)"
                             );
                         }
                         pause = (pause * 2).min(MAX_BACKOFF);

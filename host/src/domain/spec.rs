@@ -1,0 +1,327 @@
+//! What a run is asked to do. Command-line flags, API bodies and the config
+//! file's `[eval]` defaults all meet in [`RunSpec::resolve`], the one place
+//! their bounds are checked; the resolved spec is what the engine runs and
+//! what `runs.spec_json` stores (and `eval --resume` reads back).
+
+use std::time::Duration;
+
+use mlhost_plugin_api::Task;
+use serde::{Deserialize, Serialize};
+
+/// How a run splits the data.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Protocol {
+    /// k-fold cross-validation (stratified for classification).
+    #[serde(rename = "kfold")]
+    KFold {
+        /// Number of folds, at least 2.
+        #[serde(rename = "folds")]
+        k: usize,
+    },
+    /// One train/test split with this fraction held out for testing.
+    Holdout {
+        /// In (0, 1).
+        #[serde(rename = "testFraction")]
+        test_fraction: f64,
+    },
+}
+
+/// How each evaluation job is isolated from the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// Jobs run on worker threads; panics are caught, timeouts are cooperative.
+    Thread,
+    /// Jobs run in child processes; crashes and hangs cannot reach the host.
+    Process,
+}
+
+/// When to call a validation-loss curve a plateau.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Patience {
+    /// Epochs without an improvement larger than `min_delta`.
+    pub patience: u32,
+    /// The smallest decrease of validation loss that counts.
+    pub min_delta: f64,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Patience { patience: 5, min_delta: 0.001 }
+    }
+}
+
+/// The built-in dataset a run uses when none is named.
+pub const DEFAULT_DATASET: &str = "builtin:breast_cancer";
+
+/// Bounds of the numbers a run accepts (the same for flags, API and config).
+pub mod bounds {
+    use std::ops::RangeInclusive;
+    /// `workers`.
+    pub const WORKERS: RangeInclusive<u32> = 1..=256;
+    /// `folds`.
+    pub const FOLDS: RangeInclusive<u32> = 2..=100;
+    /// `timeout_secs` (a week at most).
+    pub const TIMEOUT_SECS: RangeInclusive<u64> = 1..=604_800;
+}
+
+/// What a front end asks for; `None` takes the default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunRequest {
+    /// `builtin:NAME` or a CSV path (default [`DEFAULT_DATASET`]).
+    pub dataset: Option<String>,
+    /// Label column (default: the built-in's, or the last column).
+    pub label: Option<String>,
+    /// Candidate ids; empty = every ready candidate that can do the task.
+    pub models: Vec<String>,
+    /// At most this many jobs at once.
+    pub workers: Option<u32>,
+    /// k of k-fold.
+    pub folds: Option<u32>,
+    /// Hold out this fraction instead of cross-validating.
+    pub holdout: Option<f64>,
+    /// Shuffle seed.
+    pub seed: Option<u64>,
+    /// Per-job timeout.
+    pub timeout_secs: Option<u64>,
+    /// Force the task instead of inferring it.
+    pub task: Option<Task>,
+    /// Positive class (binary), by its label in the data.
+    pub pos_label: Option<String>,
+    /// Threads or child processes.
+    pub isolation: Option<Isolation>,
+    /// Stop training once validation loss stops improving.
+    pub early_stopping: Option<Patience>,
+}
+
+/// The defaults a request falls back on (the config's `[eval]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunDefaults {
+    /// `[eval] workers`.
+    pub workers: u32,
+    /// `[eval] folds`.
+    pub folds: u32,
+    /// `[eval] timeout_secs`.
+    pub timeout_secs: u64,
+    /// `[eval] isolation`.
+    pub isolation: Isolation,
+    /// `[eval] quarantine_after`.
+    pub quarantine_after: u32,
+    /// `[eval] max_memory_mb`.
+    pub max_memory_mb: Option<u64>,
+}
+
+/// A request the engine cannot run; the message names the setting and the
+/// accepted values.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecError(pub String);
+
+/// A resolved, checked run: what the engine runs and `runs.spec_json` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSpec {
+    /// `builtin:NAME` or a CSV path.
+    pub dataset: String,
+    /// Label column.
+    pub label: Option<String>,
+    /// Candidate ids; empty = every ready candidate that can do the task.
+    pub models: Vec<String>,
+    /// At most this many jobs at once.
+    pub workers: usize,
+    /// Folds or holdout.
+    pub protocol: Protocol,
+    /// Shuffle seed; without one, folds are scikit-learn's unshuffled ones.
+    pub seed: Option<u64>,
+    /// Per-job timeout.
+    #[serde(rename = "timeoutSecs", with = "secs")]
+    pub timeout: Duration,
+    /// The task: forced by the request, or (once stored) the one inferred.
+    #[serde(default, with = "task_name")]
+    pub task: Option<Task>,
+    /// Positive class (binary), by its label in the data.
+    pub pos_label: Option<String>,
+    /// Threads or child processes.
+    pub isolation: Isolation,
+    /// Process isolation: crashes before a plugin is quarantined.
+    pub quarantine_after: u32,
+    /// Process isolation: memory limit per worker, MB.
+    pub max_memory_mb: Option<u64>,
+    /// Stop a model's training once validation loss stops improving.
+    #[serde(default)]
+    pub early_stopping: Option<Patience>,
+}
+
+fn check<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, SpecError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(SpecError(format!(
+            "{name} must be between {} and {}, got {value}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+impl RunSpec {
+    /// Fills `req` from `defaults` and checks every bound, once.
+    pub fn resolve(req: RunRequest, defaults: &RunDefaults) -> Result<RunSpec, SpecError> {
+        let workers = check("workers", req.workers.unwrap_or(defaults.workers), bounds::WORKERS)?;
+        let protocol = match (req.holdout, req.folds) {
+            (Some(_), Some(_)) => {
+                return Err(SpecError(
+                    "folds and holdout exclude each other; give one of them".into(),
+                ));
+            }
+            (Some(f), None) if !(f > 0.0 && f < 1.0) => {
+                return Err(SpecError(format!(
+                    "holdout must be a fraction between 0 and 1 (exclusive), got {f}"
+                )));
+            }
+            (Some(test_fraction), None) => Protocol::Holdout { test_fraction },
+            (None, folds) => {
+                let k = check("folds", folds.unwrap_or(defaults.folds), bounds::FOLDS)?;
+                Protocol::KFold { k: k as usize }
+            }
+        };
+        let timeout = check(
+            "timeout_secs",
+            req.timeout_secs.unwrap_or(defaults.timeout_secs),
+            bounds::TIMEOUT_SECS,
+        )?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = req.models.iter().find(|m| !seen.insert(m.as_str())) {
+            return Err(SpecError(format!("model '{twice}' is listed twice")));
+        }
+        if let Some(p) = req.early_stopping
+            && (p.patience == 0 || !(p.min_delta >= 0.0 && p.min_delta.is_finite()))
+        {
+            return Err(SpecError(
+                "early stopping needs patience >= 1 and a finite min_delta >= 0".into(),
+            ));
+        }
+        Ok(RunSpec {
+            dataset: req.dataset.unwrap_or_else(|| DEFAULT_DATASET.to_owned()),
+            label: req.label,
+            models: req.models,
+            workers: workers as usize,
+            protocol,
+            seed: req.seed,
+            timeout: Duration::from_secs(timeout),
+            task: req.task,
+            pos_label: req.pos_label,
+            isolation: req.isolation.unwrap_or(defaults.isolation),
+            quarantine_after: defaults.quarantine_after,
+            max_memory_mb: defaults.max_memory_mb,
+            early_stopping: req.early_stopping,
+        })
+    }
+}
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+mod task_name {
+    use mlhost_plugin_api::Task;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &Option<Task>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(t.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Task>, D::Error> {
+        match Option::<String>::deserialize(d)?.as_deref() {
+            None => Ok(None),
+            Some("classification") => Ok(Some(Task::Classification)),
+            Some("regression") => Ok(Some(Task::Regression)),
+            Some(other) => Err(serde::de::Error::custom(format!("unknown task '{other}'"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> RunDefaults {
+        RunDefaults {
+            workers: 3,
+            folds: 5,
+            timeout_secs: 3600,
+            isolation: Isolation::Thread,
+            quarantine_after: 3,
+            max_memory_mb: None,
+        }
+    }
+
+    #[test]
+    fn defaults_fill_what_the_request_leaves_out() {
+        let spec = RunSpec::resolve(RunRequest::default(), &defaults()).unwrap();
+        assert_eq!(spec.dataset, DEFAULT_DATASET);
+        assert_eq!((spec.workers, spec.protocol), (3, Protocol::KFold { k: 5 }));
+        assert_eq!(spec.timeout, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn every_bound_is_checked_with_a_message_that_names_it() {
+        let bad = |req: RunRequest| RunSpec::resolve(req, &defaults()).unwrap_err().0;
+        let req = RunRequest::default;
+        assert_eq!(
+            bad(RunRequest { workers: Some(0), ..req() }),
+            "workers must be between 1 and 256, got 0"
+        );
+        assert_eq!(
+            bad(RunRequest { folds: Some(1), ..req() }),
+            "folds must be between 2 and 100, got 1"
+        );
+        assert!(bad(RunRequest { holdout: Some(1.0), ..req() }).contains("holdout"));
+        assert!(
+            bad(RunRequest { holdout: Some(0.2), folds: Some(3), ..req() }).contains("exclude")
+        );
+        assert!(bad(RunRequest { timeout_secs: Some(0), ..req() }).starts_with("timeout_secs"));
+        let twice = RunRequest { models: vec!["a".into(), "a".into()], ..req() };
+        assert_eq!(bad(twice), "model 'a' is listed twice");
+    }
+
+    #[test]
+    fn the_stored_form_reads_back_and_old_specs_still_read() {
+        let mut spec = RunSpec::resolve(RunRequest::default(), &defaults()).unwrap();
+        spec.task = Some(Task::Regression);
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["timeoutSecs"], 3600.0);
+        assert_eq!(json["task"], "regression");
+        assert_eq!(json["protocol"], serde_json::json!({"kind": "kfold", "folds": 5}));
+        assert_eq!(serde_json::from_value::<RunSpec>(json).unwrap(), spec);
+        // As mlhost 0.1 (schema 4) stored it.
+        let old = r#"{"dataset":"builtin:iris","label":null,"models":["baseline"],"workers":2,
+            "seed":7,"posLabel":null,"isolation":"thread","quarantineAfter":3,"maxMemoryMb":null,
+            "earlyStopping":null,"task":"classification","timeoutSecs":3600.0,
+            "protocol":{"kind":"kfold","folds":3}}"#;
+        let old: RunSpec = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (old.task, old.protocol),
+            (Some(Task::Classification), Protocol::KFold { k: 3 })
+        );
+    }
+}

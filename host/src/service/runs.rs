@@ -1,0 +1,134 @@
+//! Runs as the CLI and the API use them: start one, resume one, read one
+//! back as a report.
+
+use serde::Serialize;
+
+use crate::domain::{JobId, JobStatus, MetricSet, RunId, RunSpec, RunStatus, summarize};
+use crate::engine::{self, EvalError, Progress, RunContext};
+use crate::registry::Registry;
+use crate::store::{Store, StoreError};
+
+/// `mlhost eval --json`, and what `show` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// Run id.
+    #[schema(value_type = String)]
+    pub run_id: RunId,
+    /// Dataset snapshot id.
+    pub dataset_id: String,
+    /// Run status.
+    #[schema(value_type = String)]
+    pub status: RunStatus,
+    /// One entry per job.
+    pub models: Vec<ModelReport>,
+}
+
+/// One job's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelReport {
+    /// The job: the id `mlhost analyze` and `/operations/{id}/metrics` take.
+    #[schema(value_type = String)]
+    pub job_id: JobId,
+    /// Candidate id.
+    pub model_id: String,
+    /// Plugin version.
+    pub model_version: String,
+    /// Job status.
+    #[schema(value_type = String)]
+    pub status: JobStatus,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// Mean over folds (`null` where undefined).
+    #[schema(value_type = std::collections::BTreeMap<String, Option<f64>>)]
+    pub metrics: MetricSet,
+    /// Population standard deviation over folds.
+    #[schema(value_type = std::collections::BTreeMap<String, Option<f64>>)]
+    pub metrics_std: MetricSet,
+    /// Per fold.
+    #[schema(value_type = Vec<std::collections::BTreeMap<String, Option<f64>>>)]
+    pub folds: Vec<MetricSet>,
+}
+
+/// Runs `spec` and reports it.
+pub fn start(
+    registry: &Registry,
+    store: &mut Store,
+    spec: &RunSpec,
+    ctx: &RunContext,
+    progress: &mut dyn Progress,
+) -> Result<RunReport, EvalError> {
+    let run_id = engine::evaluate(registry, store, spec, ctx, progress)?;
+    Ok(report(store, run_id.as_str())?.expect("the run was just stored"))
+}
+
+/// Resumes run `run_id` and reports it.
+pub fn resume(
+    registry: &Registry,
+    store: &mut Store,
+    run_id: &str,
+    ctx: &RunContext,
+    progress: &mut dyn Progress,
+) -> Result<RunReport, EvalError> {
+    let run_id = engine::resume(registry, store, run_id, ctx, progress)?;
+    Ok(report(store, run_id.as_str())?.expect("the run was just stored"))
+}
+
+/// Rebuilds a run's report from the store; `None` for an unknown run.
+pub fn report(store: &Store, run_id: &str) -> Result<Option<RunReport>, StoreError> {
+    let Some(run) = store.run(run_id)? else { return Ok(None) };
+    let results = store.results(&run.id)?;
+    let models = store
+        .jobs(&run.id)?
+        .into_iter()
+        .map(|job| {
+            let folds: Vec<MetricSet> = results
+                .iter()
+                .filter(|r| r.job_id == job.id && r.fold >= 0)
+                .map(|r| r.metrics.clone())
+                .collect();
+            let (metrics, metrics_std) = summarize(&folds);
+            ModelReport {
+                job_id: job.id,
+                model_id: job.model_id,
+                model_version: job.model_version,
+                status: job.status,
+                error: job.error,
+                metrics,
+                metrics_std,
+                folds,
+            }
+        })
+        .collect();
+    Ok(Some(RunReport {
+        run_id: run.id,
+        dataset_id: run.dataset_id.to_string(),
+        status: run.status,
+        models,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A database written by mlhost 0.1 (schema 4, `tests/fixtures/db`,
+    /// made by `mlhost eval` at 1453631; its `show --json` output is
+    /// beside it) shows every run exactly as 0.1 showed it.
+    #[test]
+    fn runs_of_a_schema_4_database_show_as_they_did() {
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/db");
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("old.db");
+        std::fs::copy(fixtures.join("schema-v4.db"), &db).unwrap();
+        let text = std::fs::read_to_string(fixtures.join("schema-v4.expected.json")).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let store = crate::store::Store::open(&db).unwrap();
+        let shown = expected["show"].as_object().unwrap();
+        assert_eq!(shown.len(), 3);
+        for (id, old) in shown {
+            let report = super::report(&store, id).unwrap().unwrap();
+            assert_eq!(&serde_json::to_value(report).unwrap(), old, "run {id}");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `events`: the outbox. Each event is written in the transaction of the
+//! state change it announces; the relay publishes it later. Payloads are
+//! typed here and serialized by serde, never assembled in SQL.
+
+use std::collections::BTreeMap;
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::jobs::NewJob;
+use super::{Result, Store, now};
+use crate::domain::{DatasetId, JobId, JobStatus, MetricSet, RunId, RunStatus};
+
+/// An event as the outbox stores it, by type (the payloads DESIGN.md names).
+#[derive(Debug, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+pub(super) enum Event<'a> {
+    /// `run.started`: the run and its queued jobs.
+    RunStarted { dataset_id: &'a DatasetId, jobs: &'a [NewJob], spec: &'a serde_json::Value },
+    /// `run.started` again, for `eval --resume`.
+    RunResumed,
+    /// `evaluation.started`.
+    EvaluationStarted { job_id: &'a JobId, model_id: &'a str, model_version: &'a str, attempt: i64 },
+    /// `evaluation.completed`, with the mean metrics.
+    EvaluationCompleted {
+        job_id: &'a JobId,
+        model_id: &'a str,
+        model_version: &'a str,
+        metrics: Option<&'a MetricSet>,
+        folds: usize,
+    },
+    /// `evaluation.failed`, with the error.
+    EvaluationFailed {
+        job_id: &'a JobId,
+        model_id: &'a str,
+        model_version: &'a str,
+        status: JobStatus,
+        error: Option<&'a str>,
+    },
+    /// `run.completed`, with the job counts by status.
+    RunCompleted { status: RunStatus, jobs: BTreeMap<String, i64> },
+}
+
+impl Event<'_> {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } | Event::RunResumed => "run.started",
+            Event::EvaluationStarted { .. } => "evaluation.started",
+            Event::EvaluationCompleted { .. } => "evaluation.completed",
+            Event::EvaluationFailed { .. } => "evaluation.failed",
+            Event::RunCompleted { .. } => "run.completed",
+        }
+    }
+
+    fn payload(&self) -> serde_json::Value {
+        match self {
+            Event::RunResumed => serde_json::json!({"resumed": true, "status": RunStatus::Running}),
+            Event::EvaluationCompleted { .. } => {
+                let mut v = serde_json::to_value(self).expect("events serialize");
+                v["status"] = JobStatus::Succeeded.as_str().into();
+                v
+            }
+            _ => serde_json::to_value(self).expect("events serialize"),
+        }
+    }
+}
+
+/// Writes an outbox event inside the caller's transaction, so the event
+/// exists exactly when the state change it describes does.
+pub(super) fn emit(
+    tx: &rusqlite::Transaction<'_>,
+    event: &Event<'_>,
+    run_id: &RunId,
+    at: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (id, event_type, run_id, occurred_at, payload_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        uuid::Uuid::now_v7().to_string(),
+        event.event_type(),
+        run_id,
+        at,
+        event.payload().to_string()
+    ])
+    .map(drop)
+}
+
+/// One outbox event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// Outbox order.
+    pub seq: i64,
+    /// `eventId`.
+    pub id: String,
+    /// `eventType`.
+    pub event_type: String,
+    /// The run it belongs to.
+    pub run_id: Option<String>,
+    /// RFC 3339.
+    pub occurred_at: String,
+    /// The payload.
+    pub payload_json: String,
+}
+
+impl EventRow {
+    /// The envelope DESIGN.md fixes: `{eventId, eventType, eventVersion,
+    /// occurredAt, runId, payload}`. A payload that is not JSON (written by
+    /// something else) is sent as a string rather than lost.
+    pub fn envelope(&self) -> serde_json::Value {
+        let payload = serde_json::from_str::<serde_json::Value>(&self.payload_json)
+            .unwrap_or_else(|_| self.payload_json.clone().into());
+        serde_json::json!({
+            "eventId": self.id,
+            "eventType": self.event_type,
+            "eventVersion": 1,
+            "occurredAt": self.occurred_at,
+            "runId": self.run_id,
+            "payload": payload,
+        })
+    }
+}
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        event_type: r.get(2)?,
+        run_id: r.get(3)?,
+        occurred_at: r.get(4)?,
+        payload_json: r.get(5)?,
+    })
+}
+
+impl Store {
+    /// Outbox events not yet published, oldest first (at most `limit`).
+    pub fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>> {
+        self.read(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT rowid, id, event_type, run_id, occurred_at, payload_json FROM events
+                 WHERE published_at IS NULL ORDER BY rowid LIMIT ?1",
+            )?;
+            q.query_map([limit as i64], event_row)?.collect()
+        })
+    }
+
+    /// Events of a run after outbox position `after` (0: all), oldest first.
+    pub fn run_events(&self, run_id: &str, after: i64) -> Result<Vec<EventRow>> {
+        self.read(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT rowid, id, event_type, run_id, occurred_at, payload_json FROM events
+                 WHERE run_id = ?1 AND rowid > ?2 ORDER BY rowid",
+            )?;
+            q.query_map(params![run_id, after], event_row)?.collect()
+        })
+    }
+
+    /// Marks an event published.
+    pub fn mark_published(&mut self, event_id: &str) -> Result<()> {
+        let at = now();
+        self.write(|tx| {
+            tx.execute("UPDATE events SET published_at = ?2 WHERE id = ?1", params![event_id, at])
+                .map(drop)
+        })
+    }
+}
