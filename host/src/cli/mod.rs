@@ -9,9 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
-use crate::domain::JobStatus;
 use crate::registry::{Loading, Registry};
-use crate::service::runs::{self, ModelReport, RunReport};
 pub use logging::LogFormat;
 
 mod eval_cmd;
@@ -19,10 +17,13 @@ pub mod logging;
 pub mod plot;
 mod plugin_new;
 mod registry_view;
+mod render;
+mod runs_cmd;
 mod score_file;
 
 use crate::store::Store;
 pub use registry_view::write_registry_table;
+pub use render::{write_run, write_table};
 
 /// Host for machine-learning models compiled as plugins.
 #[derive(Debug, Parser)]
@@ -289,60 +290,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             unreachable!("handled above")
         }
         Command::Eval(args) => return eval_cmd::run(&config, args, out),
-        Command::Watch { run } => return watch(&config, &run, out),
+        Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
-            let store = Store::open(&config.database)?;
-            let rows = store.epochs(&job)?;
             let p = crate::metrics::trend::Patience { patience: patience.max(1), min_delta };
-            if let Some(path) = &plot {
-                if rows.is_empty() {
-                    return Err(BadInput::Other(format!(
-                        "no epochs recorded for job {job}; nothing to plot"
-                    ))
-                    .into());
-                }
-                let mut folds: std::collections::BTreeMap<i64, Vec<crate::metrics::trend::Epoch>> =
-                    Default::default();
-                for r in &rows {
-                    let m: serde_json::Value =
-                        serde_json::from_str(&r.metrics_json).unwrap_or_default();
-                    folds.entry(r.fold).or_default().push(crate::metrics::trend::Epoch {
-                        epoch: r.epoch as u32,
-                        train_loss: m["train_loss"].as_f64(),
-                        val_loss: m["val_loss"].as_f64(),
-                    });
-                }
-                let folds: Vec<_> = folds.into_iter().collect();
-                crate::cli::plot::loss_curves(path, &format!("job {job}"), &folds, p)
-                    .map_err(BadInput::Other)?;
-            }
-            let mut doc = crate::metrics::trend::report(&rows, p);
-            doc["operationId"] = job.clone().into();
-            if json {
-                serde_json::to_writer_pretty(&mut *out, &doc)?;
-                writeln!(out)?;
-            } else if rows.is_empty() {
-                writeln!(
-                    out,
-                    "no epochs recorded for job {job}: its model reports none, or it has not trained yet"
-                )?;
-            } else {
-                for f in doc["folds"].as_array().into_iter().flatten() {
-                    let t = &f["trend"];
-                    writeln!(
-                        out,
-                        "fold {}: {} epochs, best epoch {} (val_loss {}), {} since improvement, overfitting: {}, plateau: {} -> {}",
-                        f["fold"],
-                        t["epochs"],
-                        t["bestEpoch"],
-                        t["bestValLoss"],
-                        t["epochsSinceImprovement"],
-                        t["overfitting"],
-                        t["plateau"],
-                        t["recommendation"].as_str().unwrap_or("")
-                    )?;
-                }
-            }
+            return runs_cmd::analyze(&config, &job, p, json, plot.as_deref(), out);
         }
         Command::Serve { bind } => {
             let registry = discover(&config, false)?;
@@ -372,55 +323,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 writeln!(out, "published {n} events to {}", cfg.stream)?;
             }
         }
-        Command::Runs { json } => {
-            let store = Store::open(&config.database)?;
-            let runs = store.runs()?;
-            let mut rows = Vec::new();
-            for r in &runs {
-                let jobs = store.jobs(&r.id)?;
-                let ok = jobs.iter().filter(|j| j.status == JobStatus::Succeeded).count();
-                rows.push(serde_json::json!({
-                    "runId": r.id, "createdAt": r.created_at, "status": r.status,
-                    "datasetId": r.dataset_id, "jobs": jobs.len(), "succeeded": ok,
-                    "finishedAt": r.finished_at,
-                }));
-            }
-            if json {
-                serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "runs": rows }))?;
-                writeln!(out)?;
-            } else if rows.is_empty() {
-                writeln!(
-                    out,
-                    "no runs yet in {}; start one with `mlhost eval`",
-                    config.database.display()
-                )?;
-            } else {
-                let table: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r["runId"].as_str().unwrap_or("").to_owned(),
-                            r["createdAt"].as_str().unwrap_or("").to_owned(),
-                            r["status"].as_str().unwrap_or("").to_owned(),
-                            r["datasetId"].as_str().unwrap_or("").chars().take(12).collect(),
-                            format!("{}/{}", r["succeeded"], r["jobs"]),
-                        ]
-                    })
-                    .collect();
-                write_table(out, &["RUN", "CREATED", "STATUS", "DATASET", "SUCCEEDED"], &table)?;
-            }
-        }
-        Command::Show { run, json } => {
-            let store = Store::open(&config.database)?;
-            let Some(report) = runs::report(&store, &run)? else {
-                return Err(BadInput::Other(format!(
-                    "no run '{run}' in {}; `mlhost runs` lists them",
-                    config.database.display()
-                ))
-                .into());
-            };
-            write_run(&report, json, out)?;
-        }
+        Command::Runs { json } => return runs_cmd::list(&config, json, out),
+        Command::Show { run, json } => return runs_cmd::show(&config, &run, json, out),
         Command::Registry { json, reprobe, model } => {
             let registry = discover(&config, reprobe)?;
             let report = registry.report();
@@ -488,161 +392,10 @@ fn refuse_if_wedged(registry: &Registry) -> anyhow::Result<()> {
     )
 }
 
-/// `mlhost watch RUN`: redraws every 500 ms until the run ends.
-fn watch(config: &Config, run: &str, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
-    use std::io::IsTerminal;
-    let store = Store::open(&config.database)?;
-    let Some(first) = store.run(run)? else {
-        return Err(BadInput::Other(format!("no run '{run}'; `mlhost runs` lists them")).into());
-    };
-    let tty = std::io::stdout().is_terminal();
-    loop {
-        let run = store.run(first.id.as_str())?.expect("runs are never deleted");
-        let mut rows = Vec::new();
-        for job in store.jobs(&run.id)? {
-            let epochs = store.epochs(job.id.as_str())?;
-            let last = epochs.last();
-            let fold = last.map_or(0, |e| e.fold);
-            let history: Vec<crate::metrics::trend::Epoch> = epochs
-                .iter()
-                .filter(|e| e.fold == fold)
-                .map(|e| {
-                    let m: serde_json::Value =
-                        serde_json::from_str(&e.metrics_json).unwrap_or_default();
-                    crate::metrics::trend::Epoch {
-                        epoch: e.epoch as u32,
-                        train_loss: m["train_loss"].as_f64(),
-                        val_loss: m["val_loss"].as_f64(),
-                    }
-                })
-                .collect();
-            let trend = crate::metrics::trend::analyze(
-                &history,
-                crate::metrics::trend::Patience::default(),
-            );
-            let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
-            let latest = history.last();
-            rows.push(vec![
-                job.model_id.clone(),
-                job.status.to_string(),
-                if last.is_some() { fold.to_string() } else { "-".into() },
-                latest.map_or("-".into(), |e| e.epoch.to_string()),
-                fmt(latest.and_then(|e| e.train_loss)),
-                fmt(latest.and_then(|e| e.val_loss)),
-                trend.best_epoch.map_or("-".into(), |b| b.to_string()),
-                if history.is_empty() { "-".into() } else { trend.recommendation.to_owned() },
-            ]);
-        }
-        if tty {
-            write!(out, "\x1b[2J\x1b[H")?;
-        }
-        writeln!(out, "run {}  {}", run.id, run.status)?;
-        write_table(
-            out,
-            &["MODEL", "STATUS", "FOLD", "EPOCH", "TRAIN_LOSS", "VAL_LOSS", "BEST", "TREND"],
-            &rows,
-        )?;
-        out.flush()?;
-        if run.status.is_finished() {
-            return Ok(ExitCode::SUCCESS);
-        }
-        if !tty {
-            writeln!(out)?;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    }
-}
-
 fn relay_config(config: &Config) -> Option<crate::service::relay::RelayConfig> {
     Some(crate::service::relay::RelayConfig {
         redis_url: config.events.redis_url.clone()?,
         stream: config.events.stream.clone(),
         maxlen: config.events.maxlen,
     })
-}
-
-/// A run as JSON or as the comparison table (sorted by F1, R² for
-/// regression), with each failure's reason below.
-pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io::Result<()> {
-    if json {
-        serde_json::to_writer_pretty(&mut *out, report)?;
-        return writeln!(out);
-    }
-    let regression = report.models.iter().any(|m| m.metrics.contains("r2"));
-    let columns: &[&str] = if regression {
-        &["r2", "rmse", "mae"]
-    } else {
-        &["f1", "accuracy", "roc_auc", "roc_auc_ovr", "log_loss"]
-    };
-    let columns: Vec<&str> = columns
-        .iter()
-        .copied()
-        .filter(|c| report.models.iter().any(|m| m.metrics.get(c).is_some()))
-        .collect();
-    let mut models: Vec<&ModelReport> = report.models.iter().collect();
-    let key = |m: &ModelReport| m.metrics.get(columns.first().copied().unwrap_or(""));
-    models.sort_by(|a, b| {
-        (b.status == JobStatus::Succeeded)
-            .cmp(&(a.status == JobStatus::Succeeded))
-            .then(
-                key(b).unwrap_or(f64::NEG_INFINITY).total_cmp(&key(a).unwrap_or(f64::NEG_INFINITY)),
-            )
-            .then(a.model_id.cmp(&b.model_id))
-    });
-    let mut header = vec!["MODEL".to_owned(), "VERSION".to_owned()];
-    header.extend(columns.iter().map(|c| c.to_uppercase()));
-    header.extend(["FIT_S".to_owned(), "STATUS".to_owned()]);
-    let rows: Vec<Vec<String>> = models
-        .iter()
-        .map(|m| {
-            let mut row = vec![m.model_id.clone(), m.model_version.clone()];
-            for c in &columns {
-                row.push(match (m.metrics.get(c), m.metrics_std.get(c)) {
-                    (Some(mean), Some(std)) => format!("{mean:.4} ± {std:.4}"),
-                    (Some(mean), None) => format!("{mean:.4}"),
-                    _ => "-".to_owned(),
-                });
-            }
-            row.push(m.metrics.get("fit_seconds").map_or("-".to_owned(), |s| format!("{s:.4}")));
-            row.push(m.status.to_string());
-            row
-        })
-        .collect();
-    writeln!(
-        out,
-        "run {}  dataset {}  {}",
-        report.run_id,
-        &report.dataset_id[..12.min(report.dataset_id.len())],
-        report.status
-    )?;
-    let header: Vec<&str> = header.iter().map(String::as_str).collect();
-    write_table(out, &header, &rows)?;
-    for m in models.iter().filter(|m| m.error.is_some()) {
-        writeln!(out, "{} {}: {}", m.status, m.model_id, m.error.as_deref().unwrap_or(""))?;
-    }
-    Ok(())
-}
-
-/// Left-aligned columns two spaces apart.
-pub fn write_table(
-    out: &mut dyn Write,
-    header: &[&str],
-    rows: &[Vec<String>],
-) -> std::io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
-    for row in std::iter::once(&header).chain(rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count())))
-            .collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
-    }
-    Ok(())
 }

@@ -34,3 +34,10 @@ pub struct EpochRow {
     /// RFC 3339.
     pub recorded_at: String,
 }
+
+impl EpochRow {
+    /// The values of `metrics_json`; an error names what is wrong with it.
+    pub fn metrics(&self) -> Result<MetricSet, serde_json::Error> {
+        MetricSet::from_json(&self.metrics_json)
+    }
+}

@@ -51,6 +51,46 @@ pub struct ModelReport {
     pub folds: Vec<MetricSet>,
 }
 
+/// One line of `mlhost runs`.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    /// Run id.
+    #[schema(value_type = String)]
+    pub run_id: RunId,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Run status.
+    #[schema(value_type = String)]
+    pub status: RunStatus,
+    /// Dataset snapshot id.
+    pub dataset_id: String,
+    /// Jobs in the run.
+    pub jobs: usize,
+    /// Jobs that succeeded.
+    pub succeeded: usize,
+    /// RFC 3339, once it ended.
+    pub finished_at: Option<String>,
+}
+
+/// Every run, newest first, with its job counts.
+pub fn list(store: &Store) -> Result<Vec<RunSummary>, StoreError> {
+    let mut out = Vec::new();
+    for r in store.runs()? {
+        let jobs = store.jobs(&r.id)?;
+        out.push(RunSummary {
+            succeeded: jobs.iter().filter(|j| j.status == JobStatus::Succeeded).count(),
+            jobs: jobs.len(),
+            run_id: r.id,
+            created_at: r.created_at,
+            status: r.status,
+            dataset_id: r.dataset_id.to_string(),
+            finished_at: r.finished_at,
+        });
+    }
+    Ok(out)
+}
+
 /// Runs `spec` and reports it.
 pub fn start(
     registry: &Registry,
