@@ -284,3 +284,49 @@ fn a_plain_eval_says_which_candidates_it_skipped_and_why() {
     assert!(serde_json::from_slice::<Value>(&out.stdout).is_ok());
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipped off: disabled"));
 }
+
+/// Each fold's held-out predictions are stored with the job, in both
+/// isolation modes: every row is predicted exactly once, the true values
+/// are the dataset's, and re-scoring them gives the stored accuracy.
+#[test]
+fn held_out_predictions_are_stored_and_rescore_to_the_stored_metrics() {
+    let sb = Sandbox::new();
+    sb.add_plugin(mlhost_tests::plugin_so("logistic"), "liblogistic.so");
+    for isolation in ["thread", "process"] {
+        let report = eval_json(
+            &sb,
+            &["--dataset", "builtin:iris", "--folds", "3", "--seed", "4"]
+                .into_iter()
+                .chain(["--models", "logistic", "--isolation", isolation])
+                .collect::<Vec<_>>(),
+        );
+        let m = model(&report, "logistic");
+        assert_eq!(m["status"], "succeeded", "{isolation}: {m}");
+        let job = m["jobId"].as_str().unwrap();
+        let store = store(&sb);
+        let folds = store.predictions(job).unwrap();
+        assert_eq!(folds.len(), 3, "{isolation}");
+        let mut seen = vec![0u32; 150];
+        for (f, p) in folds.iter().enumerate() {
+            assert_eq!(p.fold, f as i64);
+            assert_eq!(p.n_classes, 3);
+            assert_eq!(p.proba.as_ref().map(Vec::len), Some(3 * p.rows.len()));
+            for &r in &p.rows {
+                seen[r as usize] += 1;
+                // iris is ordered: 50 rows of each class.
+                assert_eq!(
+                    p.y_true[p.rows.iter().position(|x| *x == r).unwrap()],
+                    f64::from(r / 50)
+                );
+            }
+            let right = p.y_true.iter().zip(&p.y_pred).filter(|(t, y)| t == y).count();
+            let accuracy = right as f64 / p.rows.len() as f64;
+            let stored = m["folds"][f]["accuracy"].as_f64().unwrap();
+            assert!(
+                (accuracy - stored).abs() < 1e-12,
+                "{isolation} fold {f}: {accuracy} vs {stored}"
+            );
+        }
+        assert!(seen.iter().all(|&n| n == 1), "{isolation}: every row once: {seen:?}");
+    }
+}

@@ -108,6 +108,7 @@ impl Loading<'_> {
     /// watchdog: a file whose open or `info()` hangs is rejected and left
     /// behind, the others go on.
     pub(super) fn open_all(&mut self, files: Vec<Inspected>) -> Vec<Result<Plugin, Rejection>> {
+        let started = std::time::Instant::now();
         let names: Vec<(String, String)> = files
             .iter()
             .map(|f| {
@@ -129,6 +130,8 @@ impl Loading<'_> {
             let mut on_step = |s: LoadStep| flag.store(s == LoadStep::Dlopen, Ordering::SeqCst);
             loader::open_observed(&f, dir.as_deref(), &mut on_step)
         });
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!(files = opened.len(), ms, "opened in the host");
         let secs = self.watchdog.limit().as_secs();
         let mut hung: Option<String> = None;
         opened
@@ -191,7 +194,14 @@ impl Loading<'_> {
             }
         }
         while plugin.is_none() || !todo.is_empty() {
+            let started = std::time::Instant::now();
             let report = prober.probe(file, &todo);
+            tracing::debug!(
+                path = %file.path.display(),
+                constructors = todo.len(),
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                "probed in a child"
+            );
             let name = match &report.file {
                 Ok(name) => name.clone(),
                 Err(reason) => {
