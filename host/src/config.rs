@@ -58,21 +58,24 @@ impl ConfigError {
 }
 
 pub use crate::domain::Isolation;
+use crate::domain::bounds;
 
 /// `[eval]`: defaults for evaluation runs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvalConfig {
     /// At most this many jobs run at once (evalWorkers).
-    #[serde(deserialize_with = "bounded::<1, 256, _, _>")]
+    #[serde(deserialize_with = "bounded::<{ bounds::WORKERS.0 }, { bounds::WORKERS.1 }, _, _>")]
     pub workers: u32,
     /// Per-job timeout in seconds (evaluationTimeout).
-    #[serde(deserialize_with = "bounded::<1, 604_800, _, _>")]
+    #[serde(
+        deserialize_with = "bounded::<{ bounds::TIMEOUT_SECS.0 }, { bounds::TIMEOUT_SECS.1 }, _, _>"
+    )]
     pub timeout_secs: u64,
     /// Thread or process isolation.
     pub isolation: Isolation,
     /// Cross-validation folds.
-    #[serde(deserialize_with = "bounded::<2, 100, _, _>")]
+    #[serde(deserialize_with = "bounded::<{ bounds::FOLDS.0 }, { bounds::FOLDS.1 }, _, _>")]
     pub folds: u32,
     /// Process isolation: crashes of one plugin before it is not started
     /// again in the run.

@@ -56,15 +56,15 @@ impl Default for Patience {
 /// The built-in dataset a run uses when none is named.
 pub const DEFAULT_DATASET: &str = "builtin:breast_cancer";
 
-/// Bounds of the numbers a run accepts (the same for flags, API and config).
+/// Bounds (inclusive) of the numbers a run accepts: the same for flags, API
+/// bodies and the config file, which reads them from here.
 pub mod bounds {
-    use std::ops::RangeInclusive;
     /// `workers`.
-    pub const WORKERS: RangeInclusive<u32> = 1..=256;
+    pub const WORKERS: (u64, u64) = (1, 256);
     /// `folds`.
-    pub const FOLDS: RangeInclusive<u32> = 2..=100;
+    pub const FOLDS: (u64, u64) = (2, 100);
     /// `timeout_secs` (a week at most).
-    pub const TIMEOUT_SECS: RangeInclusive<u64> = 1..=604_800;
+    pub const TIMEOUT_SECS: (u64, u64) = (1, 604_800);
 }
 
 /// What a front end asks for; `None` takes the default.
@@ -154,19 +154,15 @@ pub struct RunSpec {
     pub early_stopping: Option<Patience>,
 }
 
-fn check<T: PartialOrd + std::fmt::Display + Copy>(
+fn check<T: Into<u64> + Copy>(
     name: &str,
     value: T,
-    range: std::ops::RangeInclusive<T>,
+    (min, max): (u64, u64),
 ) -> Result<T, SpecError> {
-    if range.contains(&value) {
+    if (min..=max).contains(&value.into()) {
         Ok(value)
     } else {
-        Err(SpecError(format!(
-            "{name} must be between {} and {}, got {value}",
-            range.start(),
-            range.end()
-        )))
+        Err(SpecError(format!("{name} must be between {min} and {max}, got {}", value.into())))
     }
 }
 
