@@ -316,7 +316,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 crate::cli::plot::loss_curves(path, &format!("job {job}"), &folds, p)
                     .map_err(BadInput::Other)?;
             }
-            let mut doc = crate::metrics::trend::report(&rows, p);
+            let mut doc = serde_json::to_value(crate::metrics::trend::report(&rows, p))?;
             doc["operationId"] = job.clone().into();
             if json {
                 serde_json::to_writer_pretty(&mut *out, &doc)?;
