@@ -11,7 +11,8 @@
 //! upload at `[api] max_upload_mb`. The bearer token, when configured,
 //! guards every route but `/health`, is compared in constant time and is
 //! never logged. Every answer's body is a typed DTO ([`dto`]) that the
-//! OpenAPI document ([`doc`]) names; live events are in [`events`].
+//! OpenAPI document ([`doc`]) names; live events reach SSE clients through
+//! a broadcast the runner's store feeds as it commits ([`events`]).
 
 mod datasets;
 mod doc;
@@ -36,6 +37,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -48,9 +50,13 @@ use crate::domain::RunSpec;
 use crate::engine::{EvalError, Quiet, RunContext};
 use crate::registry::Registry;
 use crate::service::runs as run_service;
-use crate::store::Store;
+use crate::store::{EventRow, Store};
 use datasets::Resolved;
 use dto::{Health, ModelCounts};
+
+/// How many events the broadcast to SSE clients holds for the slowest one;
+/// a client further behind reads the store instead.
+const EVENT_BUFFER: usize = 1024;
 
 /// A run known only in memory: queued, or refused before it started.
 #[derive(Debug, Clone)]
@@ -78,6 +84,8 @@ pub struct AppState {
     exe: PathBuf,
     /// Where uploads are stored ([`uploads_dir`] of the database).
     uploads: PathBuf,
+    /// Every event the runner commits, as it commits it (for SSE clients).
+    events: broadcast::Sender<Arc<EventRow>>,
 }
 
 impl AppState {
@@ -90,7 +98,15 @@ impl AppState {
         let registry = Arc::new(registry);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(config.api.queue as usize);
         let pending: Arc<Mutex<HashMap<String, Pending>>> = Arc::default();
-        let runner_store = Store::open(&config.database)?;
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let mut runner_store = Store::open(&config.database)?;
+        let announce = events.clone();
+        runner_store.on_commit(Box::new(move |rows| {
+            for row in rows {
+                // No subscriber is no error: nobody is following a run.
+                let _ = announce.send(Arc::new(row.clone()));
+            }
+        }));
         for d in config.api.data_dirs.iter().filter(|d| !d.is_dir()) {
             tracing::warn!(dir = %d.display(), "[api] data_dirs entry is not a folder; paths in it are refused");
         }
@@ -103,7 +119,7 @@ impl AppState {
         std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || runner.serve(rx))?;
         let store = Mutex::new(Store::open(&config.database)?);
         let uploads = uploads_dir(&config.database);
-        Ok(Arc::new(AppState { config, registry, queue: tx, pending, store, exe, uploads }))
+        Ok(Arc::new(AppState { config, registry, queue: tx, pending, store, exe, uploads, events }))
     }
 }
 
