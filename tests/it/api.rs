@@ -215,3 +215,83 @@ fn events_stream_live_and_the_openapi_document_lists_every_route() {
     }
     assert!(doc["components"]["schemas"]["EvalRequest"].is_object());
 }
+
+/// `(id, event, data)` of every event in a `text/event-stream` body.
+fn sse_frames(text: &str) -> Vec<(String, String, Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let field =
+                |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+            let data = serde_json::from_str(&field("data: ")?).expect("data is JSON");
+            Some((field("id: ")?, field("event: ")?, data))
+        })
+        .collect()
+}
+
+/// `(eventId, eventType)` of a run's events in the database, in outbox order.
+fn stored_events(sb: &Sandbox, run: &str) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(sb.path().join("mlhost.db")).unwrap();
+    let mut q =
+        db.prepare("SELECT id, event_type FROM events WHERE run_id = ?1 ORDER BY rowid").unwrap();
+    q.query_map([run], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn every_client_sees_every_event_of_a_run_in_order_and_the_stream_ends() {
+    let sb = sandbox("");
+    let s = sb.serve(&[]);
+    let post = |body: &str| {
+        let (code, _, v) = call(ureq::post(&format!("{}/api/ml/evaluations", s.url)), Some(body));
+        assert_eq!(code, 202, "{v}");
+        v["runId"].as_str().unwrap().to_owned()
+    };
+    // The first run keeps the runner busy for seconds, so the second is
+    // still queued when its clients connect: all they see comes live.
+    post(r#"{"dataset": "builtin:iris", "models": ["slow"], "folds": 5}"#);
+    let run = post(
+        r#"{"dataset": "builtin:iris", "models": ["slow", "base"], "folds": 2, "workers": 1}"#,
+    );
+    let events_url = format!("{}/api/ml/evaluations/{run}/events", s.url);
+    let follow = |url: String| {
+        std::thread::spawn(move || {
+            let resp = ureq::get(&url).timeout(Duration::from_secs(120)).call().unwrap();
+            resp.into_string().expect("the stream ends")
+        })
+    };
+    let clients: Vec<_> = (0..3).map(|_| follow(events_url.clone())).collect();
+    let (_, _, status) = call(ureq::get(&format!("{}/api/ml/evaluations/{run}", s.url)), None);
+    assert_eq!(status["status"], "queued", "{status}");
+    let mut streams: Vec<String> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    // One more after the end reads it all from the store.
+    streams.push(follow(events_url).join().unwrap());
+
+    let stored = stored_events(&sb, &run);
+    let types: Vec<&str> = stored.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "run.started",
+            "evaluation.started",
+            "evaluation.completed",
+            "evaluation.started",
+            "evaluation.completed",
+            "run.completed"
+        ]
+    );
+    for text in &streams {
+        let frames = sse_frames(text);
+        let seen: Vec<(String, String)> =
+            frames.iter().map(|(id, event, _)| (id.clone(), event.clone())).collect();
+        assert_eq!(seen, stored, "every event once, in outbox order:\n{text}");
+        for (id, event, data) in &frames {
+            assert_eq!(
+                (&data["eventId"], &data["eventType"]),
+                (&Value::from(id.as_str()), &Value::from(event.as_str()))
+            );
+            assert_eq!(
+                (data["runId"].as_str(), data["eventVersion"].as_u64()),
+                (Some(run.as_str()), Some(1))
+            );
+        }
+    }
+}

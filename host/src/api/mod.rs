@@ -10,13 +10,21 @@
 //! [`datasets`], uploads are stored by [`uploads`]; every JSON body is capped at `[api] max_body_kb`, an
 //! upload at `[api] max_upload_mb`. The bearer token, when configured,
 //! guards every route but `/health`, is compared in constant time and is
-//! never logged.
+//! never logged. Every answer's body is a typed DTO ([`dto`]) that the
+//! OpenAPI document ([`doc`]) names; live events reach SSE clients through
+//! a broadcast the runner's store feeds as it commits ([`events`]).
 
 mod datasets;
+mod doc;
+mod dto;
+mod events;
 mod operations;
 mod problem;
 mod runs;
 mod uploads;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,8 +36,8 @@ use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,8 +50,13 @@ use crate::domain::RunSpec;
 use crate::engine::{EvalError, Quiet, RunContext};
 use crate::registry::Registry;
 use crate::service::runs as run_service;
-use crate::store::Store;
+use crate::store::{EventRow, Store};
 use datasets::Resolved;
+use dto::{Health, ModelCounts};
+
+/// How many events the broadcast to SSE clients holds for the slowest one;
+/// a client further behind reads the store instead.
+const EVENT_BUFFER: usize = 1024;
 
 /// A run known only in memory: queued, or refused before it started.
 #[derive(Debug, Clone)]
@@ -71,6 +84,8 @@ pub struct AppState {
     exe: PathBuf,
     /// Where uploads are stored ([`uploads_dir`] of the database).
     uploads: PathBuf,
+    /// Every event the runner commits, as it commits it (for SSE clients).
+    events: broadcast::Sender<Arc<EventRow>>,
 }
 
 impl AppState {
@@ -83,102 +98,107 @@ impl AppState {
         let registry = Arc::new(registry);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(config.api.queue as usize);
         let pending: Arc<Mutex<HashMap<String, Pending>>> = Arc::default();
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
         let mut runner_store = Store::open(&config.database)?;
-        let (reg, pend) = (registry.clone(), pending.clone());
-        let data_dirs = config.api.data_dirs.clone();
-        for d in data_dirs.iter().filter(|d| !d.is_dir()) {
+        let announce = events.clone();
+        runner_store.on_commit(Box::new(move |rows| {
+            for row in rows {
+                // No subscriber is no error: nobody is following a run.
+                let _ = announce.send(Arc::new(row.clone()));
+            }
+        }));
+        for d in config.api.data_dirs.iter().filter(|d| !d.is_dir()) {
             tracing::warn!(dir = %d.display(), "[api] data_dirs entry is not a folder; paths in it are refused");
         }
-        std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || {
-            for Queued { spec, ctx, dataset } in rx {
-                let id = ctx.run_id.as_ref().map(ToString::to_string).unwrap_or_default();
-                let outcome = match datasets::recheck(&data_dirs, &dataset) {
-                    Ok(()) => run_service::start(&reg, &mut runner_store, &spec, &ctx, &mut Quiet),
-                    Err(why) => Err(EvalError::BadInput(why)),
-                };
-                let mut pending = pend.lock().unwrap_or_else(|e| e.into_inner());
-                match outcome {
-                    Ok(_) => {
-                        pending.remove(&id);
-                    }
-                    Err(EvalError::BadInput(why)) => {
-                        // Errors about the data name it as the caller did.
-                        let why = why.replace(&dataset.spec, &dataset.public);
-                        pending.insert(id, Pending::Refused(why));
-                    }
-                    Err(EvalError::Host(why)) => {
-                        tracing::error!(run_id = %id, error = %why, "run could not start");
-                        let why = "the server could not run it; see its log".to_owned();
-                        pending.insert(id, Pending::Refused(why));
-                    }
-                    Err(EvalError::Store(e)) => {
-                        tracing::error!(run_id = %id, error = %e, "run failed on the database");
-                        pending.insert(id, Pending::Refused("the database failed".into()));
-                    }
-                }
-            }
-        })?;
+        let runner = Runner {
+            registry: registry.clone(),
+            pending: pending.clone(),
+            store: runner_store,
+            data_dirs: config.api.data_dirs.clone(),
+        };
+        std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || runner.serve(rx))?;
         let store = Mutex::new(Store::open(&config.database)?);
         let uploads = uploads_dir(&config.database);
-        Ok(Arc::new(AppState { config, registry, queue: tx, pending, store, exe, uploads }))
+        Ok(Arc::new(AppState { config, registry, queue: tx, pending, store, exe, uploads, events }))
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(info(
-    title = "mlhost",
-    description = "Train and evaluate plugin models; upload datasets; read runs and results. \
-        Limits: a JSON body at most `[api] max_body_kb` (default 64 KB), an upload at most \
-        `[api] max_upload_mb` (default 256 MB); over either, 413. A posted dataset path must \
-        lie inside `[api] data_dirs`. When `[api] token` is set, every route but /health \
-        needs `Authorization: Bearer <token>`."
-))]
-struct ApiDoc;
+/// The runner thread: the single writer of runs posted to the API.
+struct Runner {
+    registry: Arc<Registry>,
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    store: Store,
+    data_dirs: Vec<PathBuf>,
+}
+
+impl Runner {
+    /// Runs what the queue brings, one at a time, until the queue closes.
+    fn serve(mut self, rx: std::sync::mpsc::Receiver<Queued>) {
+        for Queued { spec, ctx, dataset } in rx {
+            let id = ctx.run_id.as_ref().map(ToString::to_string).unwrap_or_default();
+            let outcome = match datasets::recheck(&self.data_dirs, &dataset) {
+                Ok(()) => {
+                    run_service::start(&self.registry, &mut self.store, &spec, &ctx, &mut Quiet)
+                }
+                Err(why) => Err(EvalError::BadInput(why)),
+            };
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            match outcome {
+                Ok(_) => {
+                    pending.remove(&id);
+                }
+                Err(EvalError::BadInput(why)) => {
+                    // Errors about the data name it as the caller did.
+                    let why = why.replace(&dataset.spec, &dataset.public);
+                    pending.insert(id, Pending::Refused(why));
+                }
+                Err(EvalError::Host(why)) => {
+                    tracing::error!(run_id = %id, error = %why, "run could not start");
+                    let why = "the server could not run it; see its log".to_owned();
+                    pending.insert(id, Pending::Refused(why));
+                }
+                Err(EvalError::Store(e)) => {
+                    tracing::error!(run_id = %id, error = %e, "run failed on the database");
+                    pending.insert(id, Pending::Refused("the database failed".into()));
+                }
+            }
+        }
+    }
+}
 
 /// The routes and the OpenAPI document that describes them, built together
 /// so the document cannot drift from the router.
-fn parts(state: &Arc<AppState>) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
+fn parts(config: &Config) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
     let body_limit =
-        usize::try_from(state.config.api.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX);
+        usize::try_from(config.api.max_body_kb.saturating_mul(1024)).unwrap_or(usize::MAX);
     let api = OpenApiRouter::new()
         .routes(routes!(models))
         .routes(routes!(runs::start_run))
         .routes(routes!(runs::run_status))
         .routes(routes!(runs::run_results))
-        .routes(routes!(runs::run_events))
+        .routes(routes!(events::run_events))
         .routes(routes!(operations::operation_metrics, operations::record_operation_metrics))
         .routes(routes!(uploads::upload_dataset))
         .routes(routes!(uploads::get_dataset))
         // JSON bodies; the upload streams its body and counts on its own.
         .layer(DefaultBodyLimit::max(body_limit));
-    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .routes(routes!(health))
         .nest("/api/ml", api)
         .split_for_parts();
-    document_limits(&mut doc, &state.config);
+    doc::complete(&mut doc, config);
     (router, doc)
 }
 
-/// Writes this server's limits into the 413 answers of the document.
-fn document_limits(doc: &mut utoipa::openapi::OpenApi, config: &Config) {
-    use utoipa::openapi::RefOr;
-    for (path, item) in doc.paths.paths.iter_mut() {
-        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
-            if let Some(RefOr::T(r)) = op.responses.responses.get_mut("413") {
-                let here = if path.ends_with("/datasets") {
-                    format!("{} MB", config.api.max_upload_mb)
-                } else {
-                    format!("{} KB", config.api.max_body_kb)
-                };
-                r.description = format!("{} (on this server: {here})", r.description);
-            }
-        }
-    }
+/// The OpenAPI document of the API as a server with `config` serves it at
+/// `/api/openapi.json`.
+pub fn openapi(config: &Config) -> utoipa::openapi::OpenApi {
+    parts(config).1
 }
 
 /// The whole router.
 pub fn app(state: Arc<AppState>) -> Router {
-    let (router, doc) = parts(&state);
+    let (router, doc) = parts(&state.config);
     let doc = Arc::new(doc);
     router
         .route("/api/openapi.json", axum::routing::get(move || async move { Json((*doc).clone()) }))
@@ -218,15 +238,15 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 /// Service status and counts of ready and rejected models.
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "status and model counts")))]
-async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health, description = "status and model counts")))]
+async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
     let ready = state.registry.ready().count();
     let rejected = state.registry.candidates.len() - ready;
-    Json(json!({"status": "ok", "models": {"ready": ready, "rejected": rejected}}))
+    Json(Health { models: ModelCounts { ready, rejected }, status: "ok" })
 }
 
 /// The registry report: every candidate, ready or rejected with a reason.
-#[utoipa::path(get, path = "/models", responses((status = 200, description = "the registry report"), (status = 401, description = "token missing or wrong")))]
+#[utoipa::path(get, path = "/models", responses((status = 200, body = crate::registry::Report, description = "the registry report"), (status = 401, description = "token missing or wrong")))]
 async fn models(State(state): State<Arc<AppState>>) -> Json<crate::registry::Report> {
     Json(state.registry.report())
 }
@@ -262,35 +282,4 @@ pub fn serve(config: Config, registry: Registry, bind: std::net::SocketAddr) -> 
         r.finish();
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_exact_bearer_token_matches() {
-        let t = "s3cret";
-        assert!(bearer_matches(Some("Bearer s3cret"), t));
-        assert!(bearer_matches(Some("bearer s3cret"), t));
-        for bad in
-            ["Bearer s3cre", "Bearer s3crett", "Bearer ", "Bearer", "Basic czNjcmV0", "s3cret", ""]
-        {
-            assert!(!bearer_matches(Some(bad), t), "{bad:?}");
-        }
-        assert!(!bearer_matches(None, t));
-        assert!(!bearer_matches(Some("Bearer "), ""), "an empty token never matches");
-    }
-
-    #[test]
-    fn upload_ids_are_64_lowercase_hex_digits() {
-        assert!(is_upload_id(&"ab12".repeat(16)));
-        for bad in ["", "../etc/passwd", &"AB12".repeat(16), &"ab1".repeat(21), &"g".repeat(64)] {
-            assert!(!is_upload_id(bad), "{bad:?}");
-        }
-        let mut traversal = "../".repeat(21);
-        traversal.push('x');
-        assert_eq!(traversal.len(), 64);
-        assert!(!is_upload_id(&traversal));
-    }
 }

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::dto::OperationMetrics;
 use super::{AppState, Problem};
 
 /// Trend thresholds in the query string.
@@ -40,13 +41,13 @@ fn patience(q: &TrendQuery) -> Result<crate::metrics::trend::Patience, Problem> 
 
 /// An operation's (a job's) epochs per fold, each fold with its trend.
 #[utoipa::path(get, path = "/operations/{id}/metrics", params(("id" = String, Path, description = "job id"), TrendQuery), responses(
-    (status = 200, description = "epochs and trend"), (status = 400, description = "unknown query parameter"), (status = 401, description = "token missing or wrong"), (status = 404, description = "no epochs recorded"),
+    (status = 200, body = OperationMetrics, description = "epochs and trend per fold"), (status = 400, description = "unknown query parameter"), (status = 401, description = "token missing or wrong"), (status = 404, description = "no epochs recorded"),
 ))]
 pub(super) async fn operation_metrics(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     query: Result<Query<TrendQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<OperationMetrics>, Problem> {
     let Query(q) = query.map_err(Problem::from_query)?;
     let p = patience(&q)?;
     let rows = state
@@ -58,9 +59,7 @@ pub(super) async fn operation_metrics(
     if rows.is_empty() {
         return Err(Problem::not_found(format!("no epochs recorded for operation '{id}'")));
     }
-    let mut doc = crate::metrics::trend::report(&rows, p);
-    doc["operationId"] = id.into();
-    Ok(Json(doc))
+    Ok(Json(OperationMetrics::new(id, crate::metrics::trend::report(&rows, p))))
 }
 
 /// Epochs reported by a trainer that runs elsewhere.
@@ -83,7 +82,7 @@ pub(super) struct EpochIn {
 /// Records epochs for an operation; answers with the updated trend.
 #[utoipa::path(post, path = "/operations/{id}/metrics", params(("id" = String, Path, description = "operation id")),
     request_body = EpochsIn, responses(
-    (status = 201, description = "recorded; the trend"), (status = 400, description = "malformed JSON or unknown field"),
+    (status = 201, body = OperationMetrics, description = "recorded; the epochs and trend per fold"), (status = 400, description = "malformed JSON or unknown field"),
     (status = 401, description = "token missing or wrong"),
     (status = 413, description = "the JSON body is larger than `[api] max_body_kb` (default 64 KB)"),
     (status = 422, description = "an epoch or value out of range"),
@@ -139,7 +138,6 @@ pub(super) async fn record_operation_metrics(
         store.record_epochs(&rows).map_err(Problem::internal)?;
         store.epochs(&id).map_err(Problem::internal)?
     };
-    let mut doc = crate::metrics::trend::report(&all, crate::metrics::trend::Patience::default());
-    doc["operationId"] = id.into();
-    Ok((StatusCode::CREATED, Json(doc)).into_response())
+    let report = crate::metrics::trend::report(&all, crate::metrics::trend::Patience::default());
+    Ok((StatusCode::CREATED, Json(OperationMetrics::new(id, report))).into_response())
 }

@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+
+use super::dto::ProblemDetails;
 
 /// An RFC 7807 problem.
 #[derive(Debug)]
@@ -108,12 +109,12 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = json!({
-            "type": format!("/problems/{}", self.slug),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-        });
+        let body = ProblemDetails {
+            detail: self.detail,
+            status: self.status.as_u16(),
+            title: self.title,
+            kind: format!("/problems/{}", self.slug),
+        };
         let mut r = (self.status, Json(body)).into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -1,5 +1,5 @@
-//! Runs: start one (queued for the runner thread), read its status,
-//! results and live events.
+//! Runs: start one (queued for the runner thread), read its status and
+//! results. Its live events are in [`super::events`].
 
 use std::sync::Arc;
 use std::sync::mpsc::TrySendError;
@@ -8,11 +8,10 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
+use super::dto::{PendingRun, ResultRecord, RunAccepted, RunResults, RunState, StoredRun};
 use super::{AppState, Pending, Problem, Queued, datasets};
 use crate::domain::{RunId, RunRequest, RunSpec, StopFlag};
 use crate::engine::{RunContext, WorkerSetup};
@@ -33,7 +32,7 @@ pub(super) struct EvalRequest {
 
 /// Starts a run (queued); the answer carries its id.
 #[utoipa::path(post, path = "/evaluations", request_body = EvalRequest, responses(
-    (status = 202, description = "queued: `{runId}`, Location header"),
+    (status = 202, body = RunAccepted, description = "queued; the Location header is its status URL"),
     (status = 400, description = "malformed JSON or unknown field"),
     (status = 401, description = "token missing or wrong"),
     (status = 403, description = "`dataset` is a path outside `[api] data_dirs` (the same answer whether it exists or not)"),
@@ -92,7 +91,7 @@ pub(super) async fn start_run(
         Err(TrySendError::Disconnected(_)) => return Err(Problem::internal("runner gone")),
     }
     let location = format!("/api/ml/evaluations/{run_id}");
-    let mut r = (StatusCode::ACCEPTED, Json(json!({ "runId": run_id }))).into_response();
+    let mut r = (StatusCode::ACCEPTED, Json(RunAccepted { run_id })).into_response();
     r.headers_mut()
         .insert(header::LOCATION, HeaderValue::from_str(&location).map_err(Problem::internal)?);
     Ok(r)
@@ -100,12 +99,13 @@ pub(super) async fn start_run(
 
 /// A run's status and job counts.
 #[utoipa::path(get, path = "/evaluations/{id}", params(("id" = String, Path, description = "run id")), responses(
-    (status = 200, description = "status and job counts"), (status = 401, description = "token missing or wrong"), (status = 404, description = "no such run"),
+    (status = 200, body = RunState, description = "a stored run's status and job counts, or `{runId, status}` of a queued run (`queued`) or one refused before it started (`failed`, with `error`)"),
+    (status = 401, description = "token missing or wrong"), (status = 404, description = "no such run"),
 ))]
 pub(super) async fn run_status(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<RunState>, Problem> {
     let stored = {
         let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
         match store.run(&id).map_err(Problem::internal)? {
@@ -114,122 +114,32 @@ pub(super) async fn run_status(
         }
     };
     if let Some((jobs, run)) = stored {
-        let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-        for j in &jobs {
-            *counts.entry(j.status.as_str()).or_default() += 1;
-        }
-        return Ok(Json(json!({
-            "runId": run.id, "status": run.status, "datasetId": run.dataset_id,
-            "createdAt": run.created_at, "finishedAt": run.finished_at,
-            "jobs": {"total": jobs.len(), "byStatus": counts},
-        })));
+        return Ok(Json(RunState::Stored(StoredRun::new(run, &jobs))));
     }
-    match state.pending.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
-        Some(Pending::Queued) => Ok(Json(json!({"runId": id, "status": "queued"}))),
-        Some(Pending::Refused(why)) => {
-            Ok(Json(json!({"runId": id, "status": "failed", "error": why})))
-        }
-        None => Err(Problem::not_found(format!("no run '{id}'"))),
-    }
+    let (status, error) = match state.pending.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        Some(Pending::Queued) => ("queued", None),
+        Some(Pending::Refused(why)) => ("failed", Some(why.clone())),
+        None => return Err(Problem::not_found(format!("no run '{id}'"))),
+    };
+    Ok(Json(RunState::InMemory(PendingRun { error, run_id: id, status })))
 }
 
 /// A run's metric records: one per model and fold (fold -1 = mean).
 #[utoipa::path(get, path = "/evaluations/{id}/results", params(("id" = String, Path, description = "run id")), responses(
-    (status = 200, description = "metric records"), (status = 401, description = "token missing or wrong"), (status = 404, description = "no such run"),
+    (status = 200, body = RunResults, description = "metric records"), (status = 401, description = "token missing or wrong"), (status = 404, description = "no such run"),
 ))]
 pub(super) async fn run_results(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<RunResults>, Problem> {
     let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
     let Some(run) = store.run(&id).map_err(Problem::internal)? else {
         return Err(Problem::not_found(format!("no run '{id}' (a queued run has no results yet)")));
     };
-    let rows: Vec<serde_json::Value> = store
-        .results(&run.id)
-        .map_err(Problem::internal)?
-        .into_iter()
-        .map(|r| {
-            json!({
-                "modelId": r.model_id, "modelVersion": r.model_version, "datasetId": run.dataset_id,
-                "fold": r.fold, "durationMs": r.duration_ms,
-                "metrics": r.metrics,
-            })
-        })
-        .collect();
-    Ok(Json(json!({"runId": run.id, "status": run.status, "results": rows})))
-}
-
-/// The run's events as Server-Sent Events, from its first to
-/// `run.completed`, live as they are written (`curl -N` works).
-#[utoipa::path(get, path = "/evaluations/{id}/events", params(("id" = String, Path, description = "run id")), responses(
-    (status = 200, description = "text/event-stream of event envelopes"), (status = 401, description = "token missing or wrong"), (status = 404, description = "no such run"),
-))]
-pub(super) async fn run_events(
-    State(state): State<Arc<AppState>>,
-    Path(id): Path<String>,
-) -> Result<
-    Sse<impl futures_util::Stream<Item = Result<SseEvent, std::convert::Infallible>>>,
-    Problem,
-> {
-    let known = state
-        .store
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .run(&id)
-        .map_err(Problem::internal)?
-        .is_some()
-        || state.pending.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id);
-    if !known {
-        return Err(Problem::not_found(format!("no run '{id}'")));
-    }
-    let start = (state, id, 0i64, false, std::collections::VecDeque::new());
-    let stream = futures_util::stream::unfold(
-        start,
-        |(state, id, mut last, mut done, mut buf)| async move {
-            loop {
-                if let Some(e) = buf.pop_front() {
-                    return Some((Ok(e), (state, id, last, done, buf)));
-                }
-                if done {
-                    return None;
-                }
-                let events = state
-                    .store
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .run_events(&id, last)
-                    .unwrap_or_default();
-                for e in events {
-                    last = e.seq;
-                    done |= e.event_type == "run.completed";
-                    let mut envelope = e.envelope();
-                    // The stored spec names an upload by its file; callers
-                    // know it as `dataset:ID`.
-                    let spec_dataset = &mut envelope["payload"]["spec"]["dataset"];
-                    if let Some(public) =
-                        spec_dataset.as_str().and_then(|s| datasets::public_name(&state.uploads, s))
-                    {
-                        *spec_dataset = public.into();
-                    }
-                    buf.push_back(
-                        SseEvent::default()
-                            .id(e.id.clone())
-                            .event(e.event_type.clone())
-                            .data(envelope.to_string()),
-                    );
-                }
-                if buf.is_empty() {
-                    // A run refused before it started never completes.
-                    if let Some(Pending::Refused(_)) =
-                        state.pending.lock().unwrap_or_else(|e| e.into_inner()).get(&id)
-                    {
-                        return None;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            }
-        },
-    );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    let results = store.results(&run.id).map_err(Problem::internal)?;
+    Ok(Json(RunResults {
+        results: results.into_iter().map(|r| ResultRecord::new(r, &run.dataset_id)).collect(),
+        run_id: run.id,
+        status: run.status,
+    }))
 }

@@ -16,10 +16,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::datasets::upload_path;
+use super::dto::{DatasetInfo, UploadedDataset};
 use super::{AppState, Problem};
 use crate::data::dataset::{self, TaskHint};
 
@@ -39,7 +39,7 @@ pub(super) struct UploadQuery {
     request_body(content = String, content_type = "text/csv",
         description = "the CSV file with a header row; any Content-Type is accepted; at most `[api] max_upload_mb` MB (default 256)"),
     responses(
-    (status = 201, description = "stored: `{datasetId, dataset, rows, columns, label, bytes}`, Location header; post `dataset` to /evaluations"),
+    (status = 201, body = UploadedDataset, description = "stored, Location header; post `dataset` to /evaluations"),
     (status = 400, description = "unknown query parameter, or the upload broke off"),
     (status = 401, description = "token missing or wrong"),
     (status = 413, description = "larger than `[api] max_upload_mb` (default 256 MB)"),
@@ -100,11 +100,7 @@ pub(super) async fn upload_dataset(
         return Err(Problem::internal("the upload writer stopped early"));
     };
     let location = format!("/api/ml/datasets/{}", s.id);
-    let body = json!({
-        "datasetId": s.id, "dataset": format!("dataset:{}", s.id), "rows": s.rows,
-        "columns": s.columns, "label": s.label, "bytes": s.bytes,
-    });
-    let mut r = (StatusCode::CREATED, Json(body)).into_response();
+    let mut r = (StatusCode::CREATED, Json(s.answer())).into_response();
     r.headers_mut()
         .insert(header::LOCATION, HeaderValue::from_str(&location).map_err(Problem::internal)?);
     Ok(r)
@@ -118,6 +114,20 @@ struct Stored {
     columns: Vec<String>,
     label: String,
     bytes: u64,
+}
+
+impl Stored {
+    /// The `201` body.
+    fn answer(self) -> UploadedDataset {
+        UploadedDataset {
+            bytes: self.bytes,
+            columns: self.columns,
+            dataset: format!("dataset:{}", self.id),
+            dataset_id: self.id,
+            label: self.label,
+            rows: self.rows,
+        }
+    }
 }
 
 /// Removes a temp file unless it was renamed into place.
@@ -182,19 +192,22 @@ fn header(r: impl std::io::Read) -> Result<Vec<String>, csv::Error> {
 
 /// An uploaded dataset: its size and columns.
 #[utoipa::path(get, path = "/datasets/{id}", params(("id" = String, Path, description = "dataset id (sha256 of the upload)")), responses(
-    (status = 200, description = "`{datasetId, dataset, bytes, columns}`"),
+    (status = 200, body = DatasetInfo, description = "the upload's size and columns"),
     (status = 401, description = "token missing or wrong"),
     (status = 404, description = "no such upload"),
 ))]
 pub(super) async fn get_dataset(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-) -> Result<Json<serde_json::Value>, Problem> {
+) -> Result<Json<DatasetInfo>, Problem> {
     let path = upload_path(&state.uploads, &id).map_err(|p| Problem::not_found(p.detail()))?;
     let meta = fs::metadata(&path).map_err(Problem::internal)?;
     let columns = header(BufReader::new(fs::File::open(&path).map_err(Problem::internal)?))
         .map_err(Problem::internal)?;
-    Ok(Json(json!({
-        "datasetId": id, "dataset": format!("dataset:{id}"), "bytes": meta.len(), "columns": columns,
-    })))
+    Ok(Json(DatasetInfo {
+        bytes: meta.len(),
+        columns,
+        dataset: format!("dataset:{id}"),
+        dataset_id: id,
+    }))
 }

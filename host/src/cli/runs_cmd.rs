@@ -96,7 +96,7 @@ pub(super) fn analyze(
         super::plot::loss_curves(path, &format!("job {job}"), &folds, p)
             .map_err(BadInput::Other)?;
     }
-    let mut doc = trend::report(&rows, p);
+    let mut doc = serde_json::to_value(trend::report(&rows, p))?;
     doc["operationId"] = job.into();
     if json {
         serde_json::to_writer_pretty(&mut *out, &doc)?;

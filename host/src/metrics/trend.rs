@@ -21,16 +21,17 @@ pub struct Epoch {
 
 pub use crate::domain::Patience;
 
-/// What the history says.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the history says. Fields in alphabetical order, the order its JSON
+/// has always had.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Trend {
-    /// Epochs seen.
-    pub epochs: usize,
     /// The epoch with the lowest validation loss.
     pub best_epoch: Option<u32>,
     /// Its validation loss.
     pub best_val_loss: Option<f64>,
+    /// Epochs seen.
+    pub epochs: usize,
     /// Epochs since the last improvement larger than `min_delta`.
     pub epochs_since_improvement: u32,
     /// Training loss falling while validation loss rises over the window.
@@ -111,31 +112,66 @@ pub fn analyze(history: &[Epoch], p: Patience) -> Trend {
     }
 }
 
+/// A job's (operation's) epochs grouped by fold, each fold with its trend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendReport {
+    /// One entry per fold, by fold.
+    pub folds: Vec<FoldTrend>,
+    /// The thresholds the trends were computed with.
+    pub patience: Patience,
+}
+
+/// One fold's epochs and their trend. Fields in alphabetical order, the
+/// order its JSON has always had.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FoldTrend {
+    /// The recorded epochs, in order.
+    pub epochs: Vec<EpochRecord>,
+    /// The fold (from 0).
+    pub fold: i64,
+    /// What the epochs say.
+    pub trend: Trend,
+}
+
+/// One recorded epoch as reports show it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochRecord {
+    /// Counts from 1.
+    pub epoch: i64,
+    /// Named values (`train_loss`, `val_loss`, ...), as recorded.
+    pub metrics: serde_json::Value,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: String,
+}
+
 /// A job's (operation's) epochs grouped by fold, each with its trend.
-pub fn report(rows: &[crate::domain::EpochRow], p: Patience) -> serde_json::Value {
-    let mut folds: std::collections::BTreeMap<i64, Vec<(Epoch, serde_json::Value)>> =
-        Default::default();
+pub fn report(rows: &[crate::domain::EpochRow], p: Patience) -> TrendReport {
+    let mut folds: std::collections::BTreeMap<i64, Vec<(Epoch, EpochRecord)>> = Default::default();
     for r in rows {
-        let metrics: serde_json::Value = serde_json::from_str(&r.metrics_json).unwrap_or_default();
+        // Written by the host from numbers; a row something else damaged is
+        // shown as it is (a string) and counts as an epoch without losses.
+        let metrics: serde_json::Value = serde_json::from_str(&r.metrics_json).unwrap_or_else(|e| {
+            tracing::warn!(job_id = %r.job_id, epoch = r.epoch, error = %e, "unreadable epoch metrics");
+            r.metrics_json.clone().into()
+        });
         let epoch = Epoch {
             epoch: r.epoch as u32,
             train_loss: metrics["train_loss"].as_f64(),
             val_loss: metrics["val_loss"].as_f64(),
         };
-        let entry =
-            serde_json::json!({"epoch": r.epoch, "recordedAt": r.recorded_at, "metrics": metrics});
-        folds.entry(r.fold).or_default().push((epoch, entry));
+        let record = EpochRecord { epoch: r.epoch, metrics, recorded_at: r.recorded_at.clone() };
+        folds.entry(r.fold).or_default().push((epoch, record));
     }
-    let folds: Vec<serde_json::Value> = folds
+    let folds = folds
         .into_iter()
         .map(|(fold, list)| {
             let history: Vec<Epoch> = list.iter().map(|(e, _)| e.clone()).collect();
             let trend = analyze(&history, p);
-            let epochs: Vec<&serde_json::Value> = list.iter().map(|(_, v)| v).collect();
-            serde_json::json!({"fold": fold, "trend": trend, "epochs": epochs})
+            FoldTrend { epochs: list.into_iter().map(|(_, r)| r).collect(), fold, trend }
         })
         .collect();
-    serde_json::json!({"patience": p, "folds": folds})
+    TrendReport { folds, patience: p }
 }
 
 #[cfg(test)]

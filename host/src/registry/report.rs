@@ -46,7 +46,7 @@ impl Registry {
 }
 
 /// `mlhost registry --json`: `{"models":[...]}` plus camelCase extras.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// One row per candidate, sorted by id.
@@ -60,7 +60,7 @@ pub struct Report {
 }
 
 /// One candidate in the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportRow {
     /// Candidate id.
@@ -90,7 +90,7 @@ pub struct ReportRow {
 }
 
 /// One parameter of a candidate's plugin, as search tools and people read it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParamSchema {
     /// The name `models.toml` uses.

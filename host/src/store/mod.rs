@@ -6,7 +6,8 @@
 //! the single writer of a run: workers never touch the database, they send
 //! their outcomes to the thread that owns the store, so parallel jobs never
 //! meet "database is locked". Every state change and its event are written
-//! in one transaction ([`Store::write`]).
+//! in one transaction ([`Store::write`]); a listener set with
+//! [`Store::on_commit`] hears of the events once their transaction committed.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -24,7 +25,7 @@ mod runs;
 
 pub use crate::domain::EpochRow;
 pub use jobs::{JobEnd, JobRow, NewJob};
-pub use outbox::EventRow;
+pub use outbox::{EventEnvelope, EventRow};
 pub use probes::ProbeVerdict;
 pub use results::ResultRow;
 pub use runs::RunRow;
@@ -82,11 +83,39 @@ pub fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
+/// What [`Store::on_commit`] calls with the events of a committed write.
+pub type CommitListener = Box<dyn Fn(&[EventRow]) + Send>;
+
 /// The database of one host.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
     path: String,
+    listener: Option<Listener>,
+}
+
+/// A [`CommitListener`], shown by `Debug` as a placeholder.
+struct Listener(CommitListener);
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Listener(..)")
+    }
+}
+
+/// A write transaction that also collects the events [`outbox::emit`]
+/// writes in it, so they can be announced once it committed. Reads as the
+/// transaction it wraps.
+pub(crate) struct Tx<'c> {
+    tx: rusqlite::Transaction<'c>,
+    events: std::cell::RefCell<Vec<EventRow>>,
+}
+
+impl<'c> std::ops::Deref for Tx<'c> {
+    type Target = rusqlite::Transaction<'c>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
 }
 
 impl Store {
@@ -98,7 +127,7 @@ impl Store {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(path).map_err(err)?;
-        let mut store = Store { conn, path: name.clone() };
+        let mut store = Store { conn, path: name.clone(), listener: None };
         store.setup().map_err(err)?;
         Ok(store)
     }
@@ -161,19 +190,30 @@ impl Store {
         r.map_err(|source| StoreError { path: self.path.clone(), source })
     }
 
+    /// Calls `listener` after every write transaction that committed
+    /// events, with those events in outbox order; never for one that rolled
+    /// back. It runs on the writing thread, so it should only hand them on
+    /// (e.g. into a channel). Replaces an earlier listener.
+    pub fn on_commit(&mut self, listener: CommitListener) {
+        self.listener = Some(Listener(listener));
+    }
+
     /// Runs `f` in one transaction: all of its writes (a state change and
-    /// its events) commit together, or none do.
-    fn write<T>(
-        &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T> {
+    /// its events) commit together, or none do. The events are announced to
+    /// the [`Store::on_commit`] listener after the commit.
+    fn write<T>(&mut self, f: impl FnOnce(&Tx<'_>) -> rusqlite::Result<T>) -> Result<T> {
         let r = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = Tx { tx: self.conn.transaction()?, events: Default::default() };
             let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
+            let events = tx.events.take();
+            tx.tx.commit()?;
+            Ok((value, events))
         })();
-        self.wrap(r)
+        let (value, events) = self.wrap(r)?;
+        if let Some(Listener(listen)) = self.listener.as_ref().filter(|_| !events.is_empty()) {
+            listen(&events);
+        }
+        Ok(value)
     }
 
     /// Runs the query `f` on the connection.

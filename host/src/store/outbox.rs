@@ -8,7 +8,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::jobs::NewJob;
-use super::{Result, Store, now};
+use super::{Result, Store, Tx, now};
 use crate::domain::{DatasetId, JobId, JobStatus, MetricSet, RunId, RunStatus};
 
 /// An event as the outbox stores it, by type (the payloads DESIGN.md names).
@@ -66,24 +66,29 @@ impl Event<'_> {
 }
 
 /// Writes an outbox event inside the caller's transaction, so the event
-/// exists exactly when the state change it describes does.
+/// exists exactly when the state change it describes does; the transaction
+/// keeps the row to announce it after the commit.
 pub(super) fn emit(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     event: &Event<'_>,
     run_id: &RunId,
     at: &str,
 ) -> rusqlite::Result<()> {
+    let mut row = EventRow {
+        seq: 0,
+        id: uuid::Uuid::now_v7().to_string(),
+        event_type: event.event_type().to_owned(),
+        run_id: Some(run_id.to_string()),
+        occurred_at: at.to_owned(),
+        payload_json: event.payload().to_string(),
+    };
     tx.prepare_cached(
         "INSERT INTO events (id, event_type, run_id, occurred_at, payload_json) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![
-        uuid::Uuid::now_v7().to_string(),
-        event.event_type(),
-        run_id,
-        at,
-        event.payload().to_string()
-    ])
-    .map(drop)
+    .execute(params![row.id, row.event_type, row.run_id, row.occurred_at, row.payload_json])?;
+    row.seq = tx.last_insert_rowid();
+    tx.events.borrow_mut().push(row);
+    Ok(())
 }
 
 /// One outbox event.
@@ -103,21 +108,47 @@ pub struct EventRow {
     pub payload_json: String,
 }
 
+/// The envelope DESIGN.md fixes for every event, on the Redis stream and
+/// the API's event stream alike. Fields in alphabetical order, as the JSON
+/// has always had them.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventEnvelope {
+    /// A UUIDv7, unique per event.
+    pub event_id: String,
+    /// `run.started`, `evaluation.started`, `evaluation.completed`,
+    /// `evaluation.failed` or `run.completed`.
+    pub event_type: String,
+    /// The envelope's version: 1.
+    pub event_version: u32,
+    /// When the state change happened (RFC 3339).
+    pub occurred_at: String,
+    /// The event's payload, by type (see DESIGN.md "Events").
+    pub payload: serde_json::Value,
+    /// The run it belongs to.
+    pub run_id: Option<String>,
+}
+
 impl EventRow {
-    /// The envelope DESIGN.md fixes: `{eventId, eventType, eventVersion,
-    /// occurredAt, runId, payload}`. A payload that is not JSON (written by
-    /// something else) is sent as a string rather than lost.
-    pub fn envelope(&self) -> serde_json::Value {
+    /// The typed envelope. A payload that is not JSON (written by something
+    /// else) is sent as a string rather than lost.
+    pub fn to_envelope(&self) -> EventEnvelope {
         let payload = serde_json::from_str::<serde_json::Value>(&self.payload_json)
             .unwrap_or_else(|_| self.payload_json.clone().into());
-        serde_json::json!({
-            "eventId": self.id,
-            "eventType": self.event_type,
-            "eventVersion": 1,
-            "occurredAt": self.occurred_at,
-            "runId": self.run_id,
-            "payload": payload,
-        })
+        EventEnvelope {
+            event_id: self.id.clone(),
+            event_type: self.event_type.clone(),
+            event_version: 1,
+            occurred_at: self.occurred_at.clone(),
+            payload,
+            run_id: self.run_id.clone(),
+        }
+    }
+
+    /// The envelope DESIGN.md fixes as JSON: `{eventId, eventType,
+    /// eventVersion, occurredAt, runId, payload}`.
+    pub fn envelope(&self) -> serde_json::Value {
+        serde_json::to_value(self.to_envelope()).expect("an envelope serializes")
     }
 }
 

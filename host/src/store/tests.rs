@@ -220,3 +220,29 @@ fn a_schema_4_database_migrates_and_its_runs_read_as_before() {
         .unwrap();
     assert_eq!(orphans, 0);
 }
+
+#[test]
+fn the_commit_listener_hears_each_committed_event_once_in_order() {
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+    let heard: Arc<Mutex<Vec<Vec<EventRow>>>> = Arc::default();
+    let sink = heard.clone();
+    s.on_commit(Box::new(move |rows| sink.lock().unwrap().push(rows.to_vec())));
+    let run: RunId = "r1".into();
+    s.create_run(&run, &"d1".into(), &serde_json::json!({}), &[job("j1", "a", "1.0")]).unwrap();
+    s.job_started(&"j1".into()).unwrap();
+    // A state change that rolls back announces nothing, nor does a write
+    // without events.
+    let orphan = JobEnd { predictions: &[], ..ok(&[], &[]) };
+    assert!(s.job_finished(&"nope".into(), orphan).is_err());
+    let first = s.run_events("r1", 0).unwrap()[0].id.clone();
+    s.mark_published(&first).unwrap();
+    assert_eq!(heard.lock().unwrap().len(), 2);
+    s.job_finished(&"j1".into(), ok(&[row("j1", "a", -1, 0.5)], &[])).unwrap();
+    s.finish_run(&run, RunStatus::Completed).unwrap();
+    let heard = heard.lock().unwrap();
+    assert!(heard.iter().all(|batch| batch.len() == 1), "one event per state change");
+    // Exactly the stored rows, outbox positions included.
+    assert_eq!(heard.concat(), s.run_events("r1", 0).unwrap());
+}
