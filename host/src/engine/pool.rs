@@ -250,14 +250,17 @@ mod tests {
                 "stopped"
             }),
             Box::new(|_| {
-                std::thread::sleep(Duration::from_secs(3));
+                std::thread::sleep(Duration::from_secs(5));
                 "ignored the stop flag"
             }),
             Box::new(|_| panic!("boom")),
             Box::new(|_| "quick"),
         ];
         let mut seen = Vec::new();
-        run(jobs, &limits(4, Duration::from_millis(100)), |e| {
+        // A deadline of 1 s (abandoned after 1.2 s): long enough for the
+        // panic to be caught and reported on a loaded machine even when
+        // RUST_BACKTRACE makes the panic hook symbolize a backtrace.
+        run(jobs, &limits(4, Duration::from_secs(1)), |e| {
             if let Event::Finished(i, ended) = e {
                 seen.push((i, format!("{ended:?}")));
             }
