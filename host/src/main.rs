@@ -1,6 +1,7 @@
 //! The `mlhost` binary: parse arguments, run, print the error chain, pick the
 //! exit code (0 ok, 1 the command failed, 2 bad usage or bad input).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -8,7 +9,13 @@ use mlhost::cli::{BadInput, Cli, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on bad usage
-    let outcome = run(cli, &mut std::io::stdout().lock());
+    // Buffered: a JSON report is thousands of small writes otherwise.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let outcome = run(cli, &mut out);
+    let outcome = match (outcome, out.flush()) {
+        (Ok(_), Err(e)) => Err(e.into()),
+        (outcome, _) => outcome,
+    };
     if mlhost::plugin::loader::wedged() {
         // A plugin hung inside dlopen: a normal exit would wait on its lock.
         if let Err(err) = &outcome {

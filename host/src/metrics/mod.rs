@@ -328,6 +328,10 @@ fn radix_sort(keys: &mut Vec<u64>) {
     }
 }
 
+/// Below this many scores per class, AUC sorts on the calling thread
+/// (starting a thread costs about as much as sorting 30k values).
+const PARALLEL_SORT_MIN: usize = 32_768;
+
 /// Area under the ROC curve of `scores` for `positive` rows: the
 /// probability that a random positive outscores a random negative, ties
 /// counting one half (equal to scikit-learn's trapezoidal ROC AUC).
@@ -343,11 +347,17 @@ fn auc(scores: impl ExactSizeIterator<Item = (f64, bool)>) -> Result<f64, String
     if pos.is_empty() || neg.is_empty() {
         return Err("only one class is present in y_true".to_owned());
     }
-    // The two sorts are independent: one per core.
-    std::thread::scope(|s| {
-        s.spawn(|| radix_sort(&mut pos));
+    // The two sorts are independent: one per core, once they are large
+    // enough to pay for a thread (a fold of a few hundred rows is not).
+    if pos.len().min(neg.len()) >= PARALLEL_SORT_MIN {
+        std::thread::scope(|s| {
+            s.spawn(|| radix_sort(&mut pos));
+            radix_sort(&mut neg);
+        });
+    } else {
+        radix_sort(&mut pos);
         radix_sort(&mut neg);
-    });
+    }
     // For each positive: negatives strictly below + half of the equal ones.
     let (mut below, mut j) = (0u64, 0usize);
     let mut twice_wins: u128 = 0;
@@ -454,6 +464,20 @@ pub mod trend;
 
 #[cfg(test)]
 mod radix_tests {
+    /// Both sides of the parallel-sort threshold give the exact AUC.
+    #[test]
+    fn auc_is_exact_with_and_without_the_parallel_sort() {
+        for n in [100usize, super::PARALLEL_SORT_MIN + 7] {
+            // Interleaved and tied: every positive ties one negative and beats
+            // the ones below it, so AUC = (sum of i + n/2) / n^2 = 1/2.
+            let scores = (0..n).flat_map(|i| [(i as f64, true), (i as f64, false)]);
+            let v: Vec<(f64, bool)> = scores.collect();
+            assert_eq!(super::auc(v.into_iter()).unwrap(), 0.5, "n = {n}");
+            let shifted = (0..n).flat_map(|i| [((i + n) as f64, true), (i as f64, false)]);
+            assert_eq!(super::auc(shifted.collect::<Vec<_>>().into_iter()).unwrap(), 1.0);
+        }
+    }
+
     #[test]
     fn radix_sort_agrees_with_sort_unstable() {
         let mut rng = mlhost_plugin_api::SeededRng::new(3);
