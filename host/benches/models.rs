@@ -5,7 +5,8 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mlhost::data::dataset::{self, Source, TaskHint};
 use mlhost::data::preprocess::{Scale, Scaler};
-use mlhost::data::split::{self, Protocol};
+use mlhost::data::split;
+use mlhost::domain::Protocol;
 use mlhost::plugin::loader::{self, FitHooks};
 use mlhost_plugin_api::{Control, Matrix, Task};
 use mlhost_tests::{cargo_build, root};

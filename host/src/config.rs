@@ -57,7 +57,7 @@ impl ConfigError {
     }
 }
 
-pub use crate::domain::Isolation;
+use crate::domain::Isolation;
 use crate::domain::bounds;
 
 /// `[eval]`: defaults for evaluation runs.

@@ -330,3 +330,27 @@ fn held_out_predictions_are_stored_and_rescore_to_the_stored_metrics() {
         assert!(seen.iter().all(|&n| n == 1), "{isolation}: every row once: {seen:?}");
     }
 }
+
+/// A trial is one parameter set: resuming a run whose candidate's params
+/// changed in models.toml refuses that job (naming both sets) rather than
+/// storing results under params they did not use. A resume reads no other
+/// flag, so an out-of-range one is no error there.
+#[test]
+fn resume_refuses_a_job_whose_params_changed_and_ignores_other_flags() {
+    let sb = sandbox_with(&entry("flaky", "misbehave", "mode = \"fail\", ms = 1"));
+    let report =
+        eval_json(&sb, &["--dataset", "builtin:iris", "--folds", "2", "--models", "flaky"]);
+    assert_eq!(model(&report, "flaky")["status"], "failed");
+    let run = report["runId"].as_str().unwrap();
+    let job = model(&report, "flaky")["jobId"].as_str().unwrap().to_owned();
+    let stored = &store(&sb).jobs(run).unwrap()[0];
+    assert_eq!(stored.params_json, r#"{"mode":"fail","ms":1,"work":1000000}"#);
+
+    sb.write("config/models.toml", &entry("flaky", "misbehave", "ms = 2"));
+    let again = eval_json(&sb, &["--resume", run, "--workers", "0"]);
+    let m = model(&again, "flaky");
+    assert_eq!((m["jobId"].as_str().unwrap(), m["status"].as_str().unwrap()), (&*job, "failed"));
+    let error = m["error"].as_str().unwrap();
+    assert!(error.starts_with("parameters changed in models.toml"), "{error}");
+    assert!(error.contains(r#""ms":1"#) && error.contains(r#""ms":2"#), "{error}");
+}

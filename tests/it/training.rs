@@ -1,7 +1,8 @@
 //! Per-epoch training metrics: stored for every epoch of the real `mlp`,
 //! early stopping at the epoch the trend says, and the operations API.
 
-use mlhost::metrics::trend::{Epoch, Patience, analyze};
+use mlhost::domain::Patience;
+use mlhost::metrics::trend::{Epoch, analyze};
 use mlhost::store::Store;
 use mlhost_tests::{Sandbox, plugin_so};
 use serde_json::Value;

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::Patience;
 use crate::domain::{DatasetId, RunId, RunStatus};
-use crate::metrics::trend::{FoldTrend, Patience, TrendReport};
+use crate::metrics::trend::{FoldTrend, TrendReport};
 use crate::store::{ResultRow, RunRow};
 
 /// `GET /health`.

@@ -47,9 +47,9 @@ pub use problem::Problem;
 
 use crate::config::Config;
 use crate::domain::RunSpec;
-use crate::engine::{EvalError, Quiet, RunContext};
 use crate::registry::Registry;
 use crate::service::runs as run_service;
+use crate::service::runs::{EvalError, Quiet, RunContext};
 use crate::store::{EventRow, Store};
 use datasets::Resolved;
 use dto::{Health, ModelCounts};
@@ -137,9 +137,19 @@ impl Runner {
         for Queued { spec, ctx, dataset } in rx {
             let id = ctx.run_id.as_ref().map(ToString::to_string).unwrap_or_default();
             let outcome = match datasets::recheck(&self.data_dirs, &dataset) {
-                Ok(()) => {
+                // A bug in the host must not take the runner with it: the
+                // run is refused, its event streams end, the next one runs.
+                Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     run_service::start(&self.registry, &mut self.store, &spec, &ctx, &mut Quiet)
-                }
+                }))
+                .unwrap_or_else(|p| {
+                    let what = p
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(EvalError::Host(format!("the runner panicked: {what}")))
+                }),
                 Err(why) => Err(EvalError::BadInput(why)),
             };
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());

@@ -24,9 +24,9 @@ pub(super) struct TrendQuery {
     min_delta: Option<f64>,
 }
 
-fn patience(q: &TrendQuery) -> Result<crate::metrics::trend::Patience, Problem> {
-    let d = crate::metrics::trend::Patience::default();
-    let p = crate::metrics::trend::Patience {
+fn patience(q: &TrendQuery) -> Result<crate::domain::Patience, Problem> {
+    let d = crate::domain::Patience::default();
+    let p = crate::domain::Patience {
         patience: q.patience.unwrap_or(d.patience),
         min_delta: q.min_delta.unwrap_or(d.min_delta),
     };
@@ -138,6 +138,6 @@ pub(super) async fn record_operation_metrics(
         store.record_epochs(&rows).map_err(Problem::internal)?;
         store.epochs(&id).map_err(Problem::internal)?
     };
-    let report = crate::metrics::trend::report(&all, crate::metrics::trend::Patience::default());
+    let report = crate::metrics::trend::report(&all, crate::domain::Patience::default());
     Ok((StatusCode::CREATED, Json(OperationMetrics::new(id, report))).into_response())
 }

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::dto::{PendingRun, ResultRecord, RunAccepted, RunResults, RunState, StoredRun};
 use super::{AppState, Pending, Problem, Queued, datasets};
-use crate::domain::{RunId, RunRequest, RunSpec, StopFlag};
-use crate::engine::{RunContext, WorkerSetup};
+use crate::domain::{RunId, RunRequest, RunSpec};
+use crate::service::runs as run_service;
 
 /// `POST /api/ml/evaluations`, mirroring `mlhost eval`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -65,14 +65,7 @@ pub(super) async fn start_run(
     let spec = RunSpec::resolve(request, &state.config.eval.run_defaults())
         .map_err(|e| Problem::invalid("invalid-params", e.to_string()))?;
     let run_id = RunId::generate();
-    let ctx = RunContext {
-        workers_from: Some(WorkerSetup {
-            exe: state.exe.clone(),
-            snapshot_dir: crate::engine::worker::snapshot_dir(&state.config.database),
-        }),
-        cancel: StopFlag::default(),
-        run_id: Some(run_id.clone()),
-    };
+    let ctx = run_service::context(state.exe.clone(), &state.config.database, Some(run_id.clone()));
     let run_id = run_id.to_string();
     state.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(run_id.clone(), Pending::Queued);
     match state.queue.try_send(Queued { spec, ctx, dataset }) {

@@ -10,10 +10,9 @@ use super::{
     BadInput, EvalArgs, IsolationArg, TaskArg, discover, refuse_if_wedged, relay_config, write_run,
 };
 use crate::config::Config;
-use crate::domain::{Isolation, JobStatus, RunRequest, RunSpec, RunStatus, StopFlag};
-use crate::engine::{EvalError, Progress, RunContext, WorkerSetup};
+use crate::domain::{Isolation, JobStatus, RunRequest, RunSpec, RunStatus};
 use crate::registry::Registry;
-use crate::service::runs::{self, RunReport};
+use crate::service::runs::{self, EvalError, Progress, RunReport};
 use crate::store::Store;
 
 pub(super) fn run(
@@ -21,36 +20,15 @@ pub(super) fn run(
     args: EvalArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
-    let request = RunRequest {
-        dataset: Some(args.dataset.clone()),
-        label: args.label.clone(),
-        models: args.models.clone(),
-        workers: args.workers,
-        folds: args.folds,
-        holdout: args.holdout,
-        seed: args.seed,
-        timeout_secs: args.timeout_secs,
-        task: args.task.map(|t| match t {
-            TaskArg::Classification => Task::Classification,
-            TaskArg::Regression => Task::Regression,
-        }),
-        pos_label: args.pos_label.clone(),
-        isolation: args.isolation.map(|i| match i {
-            IsolationArg::Thread => Isolation::Thread,
-            IsolationArg::Process => Isolation::Process,
-        }),
-        early_stopping: args.early_stopping,
+    // A resumed run keeps its stored settings: the other flags are not read.
+    let spec = match args.resume {
+        Some(_) => None,
+        None => Some(
+            RunSpec::resolve(request(&args), &config.eval.run_defaults())
+                .map_err(|e| BadInput::Other(e.to_string()))?,
+        ),
     };
-    let spec = RunSpec::resolve(request, &config.eval.run_defaults())
-        .map_err(|e| BadInput::Other(e.to_string()))?;
-    let ctx = RunContext {
-        workers_from: Some(WorkerSetup {
-            exe: std::env::current_exe()?,
-            snapshot_dir: crate::engine::worker::snapshot_dir(&config.database),
-        }),
-        cancel: StopFlag::default(),
-        run_id: None,
-    };
+    let ctx = runs::context(std::env::current_exe()?, &config.database, None);
     // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
     // queued ones are not started, and the run can be resumed.
     let cancel = ctx.cancel.clone();
@@ -61,9 +39,10 @@ pub(super) fn run(
     let relay = relay_config(config)
         .map(|cfg| crate::service::relay::Relay::spawn(config.database.clone(), cfg));
     let mut bar = Bar::new();
-    let outcome = match &args.resume {
-        Some(run) => runs::resume(&registry, &mut store, run, &ctx, &mut bar),
-        None => runs::start(&registry, &mut store, &spec, &ctx, &mut bar),
+    let outcome = match (&args.resume, &spec) {
+        (Some(run), _) => runs::resume(&registry, &mut store, run, &ctx, &mut bar),
+        (None, Some(spec)) => runs::start(&registry, &mut store, spec, &ctx, &mut bar),
+        (None, None) => unreachable!("a spec is resolved unless resuming"),
     };
     let report = match outcome {
         Ok(r) => r,
@@ -92,6 +71,30 @@ pub(super) fn run(
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The flags as a run request.
+fn request(args: &EvalArgs) -> RunRequest {
+    RunRequest {
+        dataset: Some(args.dataset.clone()),
+        label: args.label.clone(),
+        models: args.models.clone(),
+        workers: args.workers,
+        folds: args.folds,
+        holdout: args.holdout,
+        seed: args.seed,
+        timeout_secs: args.timeout_secs,
+        task: args.task.map(|t| match t {
+            TaskArg::Classification => Task::Classification,
+            TaskArg::Regression => Task::Regression,
+        }),
+        pos_label: args.pos_label.clone(),
+        isolation: args.isolation.map(|i| match i {
+            IsolationArg::Thread => Isolation::Thread,
+            IsolationArg::Process => Isolation::Process,
+        }),
+        early_stopping: args.early_stopping,
+    }
 }
 
 /// One line per candidate a plain `eval` did not run: rejected, for another

@@ -160,7 +160,7 @@ pub enum PluginAction {
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// `builtin:NAME` (breast_cancer, iris, wine, diabetes) or a CSV path.
-    #[arg(long, default_value = crate::data::dataset::DEFAULT_DATASET)]
+    #[arg(long, default_value = crate::domain::DEFAULT_DATASET)]
     pub dataset: String,
     /// The label column (default: the built-in's, or the CSV's last column).
     #[arg(long)]
@@ -168,11 +168,11 @@ pub struct EvalArgs {
     /// Candidate ids, comma-separated (default: every ready one that fits).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
-    /// At most this many jobs at once.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    /// At most this many jobs at once (1-256).
+    #[arg(long)]
     pub workers: Option<u32>,
-    /// Cross-validation folds.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=100), conflicts_with = "holdout")]
+    /// Cross-validation folds (2-100).
+    #[arg(long, conflicts_with = "holdout")]
     pub folds: Option<u32>,
     /// Hold out this fraction for testing instead of cross-validating.
     #[arg(long)]
@@ -180,8 +180,8 @@ pub struct EvalArgs {
     /// Shuffle seed (without one, folds are scikit-learn's unshuffled ones).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Per-job timeout in seconds.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    /// Per-job timeout in seconds (1-604800).
+    #[arg(long)]
     pub timeout_secs: Option<u64>,
     /// Job isolation.
     #[arg(long, value_enum)]
@@ -195,7 +195,7 @@ pub struct EvalArgs {
     /// Stop each model's training once validation loss stops improving:
     /// `patience=5,min_delta=0.001` (either part may be left out).
     #[arg(long, value_name = "SPEC", value_parser = parse_early_stopping)]
-    pub early_stopping: Option<crate::metrics::trend::Patience>,
+    pub early_stopping: Option<crate::domain::Patience>,
     /// Resume a stored run: run again every job that did not succeed, with
     /// the run's own settings (the other flags are ignored).
     #[arg(long, value_name = "RUN")]
@@ -205,8 +205,8 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-fn parse_early_stopping(s: &str) -> Result<crate::metrics::trend::Patience, String> {
-    let mut p = crate::metrics::trend::Patience::default();
+fn parse_early_stopping(s: &str) -> Result<crate::domain::Patience, String> {
+    let mut p = crate::domain::Patience::default();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected key=value"))?;
         match k.trim() {
@@ -292,7 +292,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => return eval_cmd::run(&config, args, out),
         Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
-            let p = crate::metrics::trend::Patience { patience: patience.max(1), min_delta };
+            let p = crate::domain::Patience { patience: patience.max(1), min_delta };
             return runs_cmd::analyze(&config, &job, p, json, plot.as_deref(), out);
         }
         Command::Serve { bind } => {
@@ -311,7 +311,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             };
             if follow {
                 let relay = crate::service::relay::Relay::spawn(config.database.clone(), cfg);
-                let stop = crate::engine::pool::StopFlag::default();
+                let stop = crate::domain::StopFlag::default();
                 let flag = stop.clone();
                 let _ = ctrlc::set_handler(move || flag.stop());
                 while !stop.is_set() {

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::metrics::trend::{Epoch, Patience, analyze};
+use crate::domain::Patience;
+use crate::metrics::trend::{Epoch, analyze};
 
 /// Draws `folds` (fold number, history) to `path`.
 pub fn loss_curves(

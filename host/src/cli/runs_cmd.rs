@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use super::{BadInput, write_run, write_table};
 use crate::config::Config;
 use crate::domain::EpochRow;
-use crate::metrics::trend::{self, Epoch, Patience};
+use crate::domain::Patience;
+use crate::metrics::trend::{self, Epoch};
 use crate::service::runs;
 use crate::store::Store;
 

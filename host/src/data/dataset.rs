@@ -22,9 +22,6 @@ pub const BUILTINS: &[(&str, &str, &str)] = &[
     ("diabetes", "progression", include_str!("../../data/diabetes.csv")),
 ];
 
-/// The dataset `mlhost eval` uses when none is given.
-pub use crate::domain::DEFAULT_DATASET;
-
 /// Why a dataset cannot be used. Every variant names where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DatasetError {

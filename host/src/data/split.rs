@@ -10,7 +10,7 @@
 use mlhost_plugin_api::SeededRng as Rng;
 use mlhost_plugin_api::Task;
 
-pub use crate::domain::Protocol;
+use crate::domain::Protocol;
 
 /// One fold: row indices into the snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,11 @@ pub use spec::{
 pub use status::{JobStatus, RunStatus, UnknownStatus};
 pub use stop::StopFlag;
 
+/// RFC 3339 UTC with milliseconds, as every stored time.
+pub fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
 /// One epoch of one fold of a job, as reported by an iterative plugin.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

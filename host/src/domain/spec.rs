@@ -167,6 +167,20 @@ fn check<T: Into<u64> + Copy>(
 }
 
 impl RunSpec {
+    /// Checks the bounds of a spec that did not come through
+    /// [`RunSpec::resolve`] (one read back from `runs.spec_json`).
+    pub fn check(&self) -> Result<(), SpecError> {
+        check("workers", self.workers as u64, bounds::WORKERS)?;
+        match self.protocol {
+            Protocol::KFold { k } => drop(check("folds", k as u64, bounds::FOLDS)?),
+            Protocol::Holdout { test_fraction: f } if !(f > 0.0 && f < 1.0) => {
+                return Err(SpecError(format!("holdout must be between 0 and 1, got {f}")));
+            }
+            Protocol::Holdout { .. } => {}
+        }
+        check("timeout_secs", self.timeout.as_secs(), bounds::TIMEOUT_SECS).map(drop)
+    }
+
     /// Fills `req` from `defaults` and checks every bound, once.
     pub fn resolve(req: RunRequest, defaults: &RunDefaults) -> Result<RunSpec, SpecError> {
         let workers = check("workers", req.workers.unwrap_or(defaults.workers), bounds::WORKERS)?;

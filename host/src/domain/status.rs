@@ -100,13 +100,6 @@ impl RunStatus {
     }
 }
 
-impl JobStatus {
-    /// Whether the job has ended.
-    pub fn is_finished(self) -> bool {
-        !matches!(self, JobStatus::Queued | JobStatus::Running)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

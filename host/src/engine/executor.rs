@@ -10,12 +10,13 @@ use std::sync::Arc;
 use mlhost_plugin_api::{Params, Task};
 
 use super::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
-use super::worker::{ChildJob, Crashes, WORKER_PROTOCOL, WorkerSpec, params_json, run_in_child};
+use super::worker::{ChildJob, Crashes, WORKER_PROTOCOL, WorkerSpec, run_in_child};
 use crate::data::dataset::Dataset;
 use crate::data::preprocess::Scale;
 use crate::data::split::Fold;
 use crate::domain::{Patience, Protocol, StopFlag};
 use crate::plugin::loader::Plugin;
+use crate::plugin::wire::params_json;
 
 /// A trial's work, as the pool runs it.
 pub(crate) type Work = Box<dyn FnOnce(StopFlag) -> Result<FoldScores, JobFailure> + Send>;

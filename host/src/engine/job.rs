@@ -1,9 +1,9 @@
 //! One job, fold by fold: build the candidate's model, fit it on the
 //! training rows (epochs reported through its fit context, early stopping
 //! applied), predict the held-out rows, validate what the plugin returned,
-//! and score it. Runs the same in a worker thread and in a `mlhost worker`
-//! process; knows nothing of runs, plans or the store, so `eval` and
-//! `worker` both stand on it.
+//! and score it, keeping the held-out predictions. Runs the same in a
+//! worker thread and in a `mlhost worker` process; knows nothing of runs,
+//! plans or the store, so the executors and `worker` all stand on it.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -13,8 +13,8 @@ use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params};
 use crate::data::preprocess::{Scale, Scaler};
 use crate::data::snapshot::DataView;
 use crate::data::split::Fold;
+use crate::domain::StopFlag;
 use crate::domain::{FoldPredictions, JobStatus, MetricSet};
-use crate::engine::pool::StopFlag;
 use crate::metrics::{self, ClassInput, RegInput};
 use crate::plugin::loader::{FitHooks, Plugin};
 
@@ -93,7 +93,7 @@ impl FitHooks for JobHooks<'_> {
                 fold: self.fold as i64,
                 epoch: i64::from(epoch),
                 metrics_json: serde_json::to_string(&m).expect("metrics serialize"),
-                recorded_at: crate::store::now(),
+                recorded_at: crate::domain::now(),
             });
         }
         self.last = now;
@@ -111,7 +111,7 @@ impl FitHooks for JobHooks<'_> {
     }
 }
 
-use crate::metrics::trend::Patience;
+use crate::domain::Patience;
 
 /// What one job runs.
 pub(crate) struct Job<'a> {

@@ -100,7 +100,19 @@ pub(crate) fn plan_resume(registry: &Registry, jobs: Vec<JobRow>, task: Task) ->
                         c.version.as_deref().unwrap_or("?")
                     ))
                 }
-                Some(c) => plan_candidate(c, task),
+                Some(c) => match plan_candidate(c, task) {
+                    // A trial is one parameter set: resuming it with others
+                    // would store results under params they did not use.
+                    // ('{}': a job from before trials recorded params.)
+                    plan if j.params_json != "{}" && params_json(&plan) != j.params_json => {
+                        Planned::Refused(format!(
+                            "parameters changed in models.toml: the run used {}, the registry has {}; start a new run",
+                            j.params_json,
+                            params_json(&plan)
+                        ))
+                    }
+                    plan => plan,
+                },
             };
             Trial {
                 job_id: j.id,

@@ -11,7 +11,7 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-pub use crate::domain::StopFlag;
+use crate::domain::StopFlag;
 
 /// How a job ended, as the pool saw it.
 #[derive(Debug)]

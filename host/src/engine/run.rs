@@ -107,7 +107,8 @@ pub fn evaluate(
     let jobs: Vec<_> = trials.iter().map(Trial::new_job).collect();
     store.create_run(&run_id, &loaded.data.id.as_str().into(), &spec_json, &jobs)?;
     tracing::info!(dataset = %spec.dataset, jobs = jobs.len(), %task, "run started");
-    execute(store, &stored, ctx, &run_id, loaded, trials, progress)?;
+    let outcome = execute(store, &stored, ctx, &run_id, loaded, trials, progress);
+    end_on_error(store, &run_id, outcome)?;
     Ok(run_id)
 }
 
@@ -133,6 +134,12 @@ pub fn resume(
             run.id
         ))
     })?;
+    spec.check().map_err(|e| {
+        EvalError::BadInput(format!(
+            "run {} has settings out of bounds ({e}); start a new run",
+            run.id
+        ))
+    })?;
     let span = tracing::info_span!("run", run_id = %run.id);
     let _run = span.enter();
     let task = spec.task.unwrap_or(Task::Classification);
@@ -147,8 +154,26 @@ pub fn resume(
     let trials = plan::plan_resume(registry, store.jobs(&run.id)?, task);
     store.resume_run(&run.id)?;
     tracing::info!(jobs = trials.len(), "run resumed");
-    execute(store, &spec, ctx, &run.id, loaded, trials, progress)?;
+    let outcome = execute(store, &spec, ctx, &run.id, loaded, trials, progress);
+    end_on_error(store, &run.id, outcome)?;
     Ok(run.id)
+}
+
+/// A run that could not go on after it was stored is marked `failed` (best
+/// effort: the error may be the database's own), so it does not stay
+/// `running`; `eval --resume` can still finish it.
+fn end_on_error(
+    store: &mut Store,
+    run_id: &RunId,
+    outcome: Result<(), EvalError>,
+) -> Result<(), EvalError> {
+    if let Err(e) = &outcome {
+        tracing::error!(error = %e, "run failed");
+        if let Err(again) = store.finish_run(run_id, RunStatus::Failed) {
+            tracing::error!(error = %again, "could not mark the run failed");
+        }
+    }
+    outcome
 }
 
 /// The executor `spec.isolation` asks for.
@@ -223,6 +248,9 @@ fn execute(
         }
     }
     drop(executor); // its epoch sender: the writer ends when the jobs do
+    if let Some(e) = writer.error.take() {
+        return Err(e.into()); // nothing ran yet: stop before the pool starts
+    }
     let (index, work): (Vec<usize>, Vec<Work>) = runnable.into_iter().unzip();
     let limits = pool::Limits {
         workers: spec.workers,

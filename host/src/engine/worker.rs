@@ -24,10 +24,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::preprocess::Scale;
 use crate::data::snapshot::Snapshot;
-use crate::data::split::{self, Protocol};
+use crate::data::split;
+use crate::domain::Protocol;
+use crate::domain::StopFlag;
 use crate::engine::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
-use crate::engine::pool::StopFlag;
-pub use crate::plugin::wire::{params_from_json, params_json, signal_name};
+use crate::plugin::wire::{params_from_json, signal_name};
 
 /// The host↔worker protocol version; a worker refuses another in one line.
 /// 2: outcomes carry each fold's held-out predictions.
@@ -64,7 +65,7 @@ pub struct WorkerSpec {
     /// The job, for its epoch records.
     pub job_id: String,
     /// Early stopping on validation loss.
-    pub early_stopping: Option<crate::metrics::trend::Patience>,
+    pub early_stopping: Option<crate::domain::Patience>,
 }
 
 /// What a worker prints on stdout.
@@ -297,6 +298,14 @@ pub(crate) fn run_in_child(job: &ChildJob, stop: &StopFlag) -> Result<FoldScores
         && let Some(outcome) = outcome
     {
         return match outcome {
+            // What crossed the pipe is checked like what a plugin returns.
+            WorkerOutcome::Succeeded { folds }
+                if folds.iter().any(|f| !f.predictions.is_consistent()) =>
+            {
+                Err(JobFailure::failed(
+                    "the worker returned predictions whose lengths disagree".to_owned(),
+                ))
+            }
             WorkerOutcome::Succeeded { folds } => Ok(folds),
             WorkerOutcome::Failed { status, error } => Err(JobFailure {
                 status: if status == JobStatus::TimedOut {

@@ -27,6 +27,8 @@ pub(crate) struct Writer<'a> {
 impl Writer<'_> {
     /// A trial that never ran: failed with `why`.
     pub(crate) fn refused(&mut self, trial: &Trial, why: &str) {
+        let span = tracing::info_span!("job", job_id = %trial.job_id, model = %trial.model_id);
+        let _job = span.enter();
         let end =
             JobEnd { status: JobStatus::Failed, error: Some(why), results: &[], predictions: &[] };
         tracing::warn!(job_id = %trial.job_id, model = %trial.model_id, reason = why, "job refused");
@@ -47,6 +49,9 @@ impl Writer<'_> {
     }
 
     fn finished(&mut self, trial: &Trial, ended: Ended<Result<FoldScores, JobFailure>>) {
+        // The job's log lines carry its span here too, not only on its worker.
+        let span = tracing::info_span!("job", job_id = %trial.job_id, model = %trial.model_id);
+        let _job = span.enter();
         let outcome = match ended {
             Ended::Returned(r) => r,
             Ended::TimedOut(_) => Err(JobFailure {

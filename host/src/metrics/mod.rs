@@ -456,7 +456,8 @@ fn mape(r: &RegInput<'_>) -> Result<f64, String> {
     Ok(s / r.y_true.len() as f64)
 }
 
-pub use crate::domain::mean_std;
+#[cfg(test)]
+use crate::domain::mean_std;
 
 #[cfg(test)]
 mod tests;

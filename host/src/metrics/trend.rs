@@ -19,7 +19,7 @@ pub struct Epoch {
     pub val_loss: Option<f64>,
 }
 
-pub use crate::domain::Patience;
+use crate::domain::Patience;
 
 /// What the history says. Fields in alphabetical order, the order its JSON
 /// has always had.

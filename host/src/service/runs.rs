@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use crate::domain::{JobId, JobStatus, MetricSet, RunId, RunSpec, RunStatus, summarize};
-use crate::engine::{self, EvalError, Progress, RunContext};
+use crate::engine::{self, WorkerSetup};
+pub use crate::engine::{EvalError, Progress, Quiet, RunContext};
 use crate::registry::Registry;
 use crate::store::{Store, StoreError};
 
@@ -89,6 +90,24 @@ pub fn list(store: &Store) -> Result<Vec<RunSummary>, StoreError> {
         });
     }
     Ok(out)
+}
+
+/// How this process runs jobs: `exe` for process workers (the `mlhost`
+/// binary), snapshots beside `database`, a fresh cancel flag, and `run_id`
+/// when the caller hands the id out before the run starts (the API).
+pub fn context(
+    exe: std::path::PathBuf,
+    database: &std::path::Path,
+    run_id: Option<RunId>,
+) -> RunContext {
+    RunContext {
+        workers_from: Some(WorkerSetup {
+            exe,
+            snapshot_dir: crate::engine::worker::snapshot_dir(database),
+        }),
+        cancel: crate::domain::StopFlag::default(),
+        run_id,
+    }
 }
 
 /// Runs `spec` and reports it.

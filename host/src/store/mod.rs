@@ -10,7 +10,6 @@
 //! [`Store::on_commit`] hears of the events once their transaction committed.
 
 use std::path::Path;
-use std::time::SystemTime;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
@@ -78,10 +77,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// RFC 3339 UTC with milliseconds, as every stored time.
-pub fn now() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
-}
+pub use crate::domain::now;
 
 /// What [`Store::on_commit`] calls with the events of a committed write.
 pub type CommitListener = Box<dyn Fn(&[EventRow]) + Send>;

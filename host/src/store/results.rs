@@ -24,7 +24,9 @@ pub struct ResultRow {
     pub duration_ms: i64,
 }
 
-/// Stores a job's rows; a row of the same (job, fold) is replaced.
+/// Stores a job's rows; a row of the same (job, fold) is replaced. The
+/// run, model, version and dataset columns come from the job's own rows in
+/// `jobs` and `runs`, not from `rows` (they cannot disagree).
 pub(super) fn upsert_results(
     tx: &rusqlite::Transaction<'_>,
     job_id: &JobId,
@@ -44,7 +46,9 @@ pub(super) fn upsert_results(
     Ok(())
 }
 
-/// Stores a job's predictions, replacing the job's earlier ones.
+/// Stores a job's predictions, replacing the job's earlier ones. An empty
+/// list (a job that failed) leaves earlier ones in place, as it leaves the
+/// job's earlier result rows.
 pub(super) fn insert_predictions(
     tx: &rusqlite::Transaction<'_>,
     job_id: &JobId,

@@ -197,8 +197,22 @@ fn a_schema_4_database_migrates_and_its_runs_read_as_before() {
         &std::fs::read_to_string(fixtures.join("schema-v4.expected.json")).unwrap(),
     )
     .unwrap();
+    let count = |c: &Connection, table: &str| -> i64 {
+        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    };
+    let tables = ["runs", "jobs", "results", "epoch_metrics", "events", "plugin_probes"];
+    let before: Vec<i64> = {
+        let c = Connection::open(&db).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 4, "the fixture is a schema-4 database");
+        tables.iter().map(|t| count(&c, t)).collect()
+    };
+    assert!(before.iter().all(|&n| n > 0), "the fixture has rows in every table: {before:?}");
     let s = Store::open(&db).unwrap();
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    // Nothing lost, nothing duplicated.
+    let after: Vec<i64> = tables.iter().map(|t| count(&s.conn, t)).collect();
+    assert_eq!(after, before);
     let runs = s.runs().unwrap();
     assert_eq!(runs.len(), expected["runs"].as_array().unwrap().len());
     for (run, old) in runs.iter().zip(expected["runs"].as_array().unwrap()) {
