@@ -127,5 +127,31 @@ fn mlp_reporting(c: &mut Criterion) {
     let _ = drain.join();
 }
 
-criterion_group!(benches, fit_times, mlp_reporting);
+/// kNN predict at the size issue 14 names: 2,000 queries against 8,000
+/// training rows of 20 features (uniform random; 2 classes), k = 5.
+fn knn_scale(c: &mut Criterion) {
+    let target = root().join("target/bench-plugins").display().to_string();
+    let built = cargo_build(
+        &root(),
+        &["--lib", "--release", "--target-dir", &target, "-p", "mlhost-plugin-knn"],
+    );
+    let plugin = loader::load(&built["mlhost_plugin_knn"]).unwrap();
+    let mut rng = mlhost_plugin_api::SeededRng::new(9);
+    let (n, m, d) = (8000, 2000, 20);
+    let mut draw = |len: usize| -> Vec<f64> {
+        (0..len).map(|_| (rng.next_u64() % 1_000_000) as f64 / 1e5).collect()
+    };
+    let (train, queries) = (draw(n * d), draw(m * d));
+    let y: Vec<f64> = (0..n).map(|i| (i % 2) as f64).collect();
+    let mut model = plugin.new_model(&plugin.info.defaults()).unwrap();
+    model.fit(Matrix::new(&train, n, d).unwrap(), &y, &mut Hooks).unwrap();
+    let q = Matrix::new(&queries, m, d).unwrap();
+    let mut out = vec![0.0; m];
+    let mut g = c.benchmark_group("knn_2000x8000x20");
+    g.sample_size(20);
+    g.bench_function("predict", |b| b.iter(|| model.predict(q, &mut out).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, knn_scale, fit_times, mlp_reporting);
 criterion_main!(benches);

@@ -1,16 +1,18 @@
-//! k-nearest neighbours (smartcore, cover tree, Euclidean distance):
-//! uniform votes or votes weighted by inverse distance. Probabilities are the
-//! (weighted) vote shares; the prediction is the class with the largest
-//! share, the lowest label on a tie, as scikit-learn's.
+//! Exact k-nearest neighbours, Euclidean distance, by blocked brute force
+//! as scikit-learn's `algorithm="brute"` (what its `"auto"` picks for more
+//! than 15 features): squared distances ‖q‖² + ‖t‖² − 2 q·t with the
+//! products of a block of queries and a block of training rows computed as
+//! one matrix product (`matrixmultiply`, which uses AVX/FMA when the CPU
+//! has them), then the k smallest of each query kept in a bounded max-heap.
+//! Votes are uniform or weighted by inverse distance (a query that matches
+//! training rows exactly counts only those, as scikit-learn). Probabilities
+//! are the vote shares; the prediction is the class with the largest share,
+//! the lowest label on a tie, as scikit-learn's.
+
+use std::collections::BinaryHeap;
 
 use mlhost_plugin_api::*;
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::metrics::distance::euclidian::Euclidian;
-use smartcore::neighbors::KNNWeightFunction;
-use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
-
-type Knn = KNNClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>, Euclidian<f64>>;
 
 /// See the crate docs.
 #[derive(Debug)]
@@ -26,29 +28,38 @@ pub struct KnnParams {
 }
 
 /// How the neighbours' votes count: one each, or 1 / distance.
-#[derive(Choice, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Choice, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Weights {
     #[default]
     Uniform,
     Distance,
 }
 
-/// The fitted model and the classes of its vote columns (seen in training).
+/// The training rows themselves (kNN is lazy), with what queries reuse.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Fitted {
-    classes: Vec<u32>,
-    knn: Knn,
+    k: usize,
+    weights: Weights,
+    cols: usize,
+    /// Row-major training rows.
+    x: Vec<f64>,
+    /// ‖x_j‖² of each training row.
+    norms: Vec<f64>,
+    /// Each training row's class code.
+    y: Vec<u32>,
 }
 
-fn dense(x: Matrix<'_>) -> Result<DenseMatrix<f64>> {
-    DenseMatrix::new(x.rows(), x.cols(), x.to_vec(), false).map_err(Error::msg)
-}
+/// Queries per block: the block of products is `QUERY_BLOCK × TRAIN_BLOCK`
+/// f64 (2 MB), and each query's heap stays hot while its block is scanned.
+const QUERY_BLOCK: usize = 128;
+/// Training rows per block.
+const TRAIN_BLOCK: usize = 2048;
 
 impl Plugin for Neighbours {
     type Params = KnnParams;
     fn about() -> About {
         About::new("knn", env!("CARGO_PKG_VERSION"))
-            .describe("k-nearest neighbours (smartcore); scale the features")
+            .describe("exact k-nearest neighbours (blocked brute force); scale the features")
     }
 }
 
@@ -61,25 +72,165 @@ impl Classifier for Neighbours {
                 format!("{} exceeds the {} training rows", p.k, x.rows()),
             ));
         }
-        let weight = match p.weights {
-            Weights::Uniform => KNNWeightFunction::Uniform,
-            Weights::Distance => KNNWeightFunction::Distance,
+        let norms = x.iter_rows().map(|r| r.iter().map(|v| v * v).sum()).collect();
+        Ok(Fitted {
+            k: p.k,
+            weights: p.weights,
+            cols: x.cols(),
+            x: x.to_vec(),
+            norms,
+            y: y.to_vec(),
+        })
+    }
+}
+
+/// A neighbour candidate: squared distance, then row (a lower row wins a
+/// tie, so results do not depend on the block sizes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Near(f64, u32);
+
+impl Eq for Near {}
+
+impl Ord for Near {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl PartialOrd for Near {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Fitted {
+    fn rows(&self) -> usize {
+        self.y.len()
+    }
+
+    /// The k nearest training rows of each query, nearest first, as
+    /// (distance, row).
+    fn neighbours(&self, q: Matrix<'_>) -> Vec<Vec<(f64, u32)>> {
+        let (d, n) = (self.cols, self.rows());
+        let mut out = Vec::with_capacity(q.rows());
+        let mut block = vec![0.0; QUERY_BLOCK * d];
+        let mut products = vec![0.0; QUERY_BLOCK * TRAIN_BLOCK];
+        for start in (0..q.rows()).step_by(QUERY_BLOCK) {
+            let m = QUERY_BLOCK.min(q.rows() - start);
+            for i in 0..m {
+                block[i * d..(i + 1) * d].copy_from_slice(q.row(start + i));
+            }
+            let mut heaps: Vec<BinaryHeap<Near>> =
+                (0..m).map(|_| BinaryHeap::with_capacity(self.k + 1)).collect();
+            for t0 in (0..n).step_by(TRAIN_BLOCK) {
+                let tb = TRAIN_BLOCK.min(n - t0);
+                self.products(&block[..m * d], t0, tb, &mut products[..m * tb]);
+                let norms = &self.norms[t0..t0 + tb];
+                for (i, heap) in heaps.iter_mut().enumerate() {
+                    self.keep_nearest(heap, &products[i * tb..(i + 1) * tb], norms, t0);
+                }
+            }
+            for (i, heap) in heaps.into_iter().enumerate() {
+                out.push(self.exact(&block[i * d..(i + 1) * d], heap));
+            }
+        }
+        out
+    }
+
+    /// Offers one block's training rows to a query's heap of the k nearest.
+    /// The key ‖t‖² − 2 q·t ranks rows as the squared distance does (it
+    /// leaves out ‖q‖², the same for every row); a row enters only below
+    /// the current k-th key, and rows come in increasing order, so a tie
+    /// keeps the lower row.
+    fn keep_nearest(&self, heap: &mut BinaryHeap<Near>, dots: &[f64], norms: &[f64], t0: usize) {
+        let worst = |h: &BinaryHeap<Near>| {
+            if h.len() < self.k { f64::INFINITY } else { h.peek().map_or(f64::INFINITY, |n| n.0) }
         };
-        let params = KNNClassifierParameters::default().with_k(p.k).with_weight(weight);
-        let mut classes = y.to_vec();
-        classes.sort_unstable();
-        classes.dedup();
-        let knn = Knn::fit(&dense(x)?, &y.to_vec(), params).map_err(Error::msg)?;
-        Ok(Fitted { classes, knn })
+        let mut bound = worst(heap);
+        for (j, (dot, norm)) in dots.iter().zip(norms).enumerate() {
+            let key = norm - 2.0 * dot;
+            if key < bound {
+                if heap.len() == self.k {
+                    heap.pop();
+                }
+                heap.push(Near(key, (t0 + j) as u32));
+                bound = worst(heap);
+            }
+        }
+    }
+
+    /// The chosen neighbours with their distances computed directly from
+    /// the differences (the product form loses digits to cancellation: an
+    /// exact duplicate must be at distance 0), nearest first.
+    fn exact(&self, query: &[f64], heap: BinaryHeap<Near>) -> Vec<(f64, u32)> {
+        let d = self.cols;
+        let mut near: Vec<Near> = heap
+            .into_iter()
+            .map(|Near(_, j)| {
+                let t = &self.x[j as usize * d..(j as usize + 1) * d];
+                Near(query.iter().zip(t).map(|(a, b)| (a - b) * (a - b)).sum(), j)
+            })
+            .collect();
+        near.sort_unstable();
+        near.into_iter().map(|Near(d2, j)| (d2.sqrt(), j)).collect()
+    }
+
+    /// `out[i][j] = block_i · x_{t0 + j}` for `tb` training rows.
+    fn products(&self, block: &[f64], t0: usize, tb: usize, out: &mut [f64]) {
+        let (d, m) = (self.cols, block.len() / self.cols.max(1));
+        if d == 0 {
+            out.fill(0.0);
+            return;
+        }
+        let train = &self.x[t0 * d..(t0 + tb) * d];
+        // SAFETY: A is m×d row-major (`block`), B is d×tb read from the
+        // row-major tb×d `train` through strides (1, d), C is m×tb
+        // row-major (`out`); every slice holds exactly those elements, and
+        // beta = 0 means C is only written.
+        unsafe {
+            matrixmultiply::dgemm(
+                m,
+                d,
+                tb,
+                1.0,
+                block.as_ptr(),
+                d as isize,
+                1,
+                train.as_ptr(),
+                1,
+                d as isize,
+                0.0,
+                out.as_mut_ptr(),
+                tb as isize,
+                1,
+            );
+        }
     }
 }
 
 impl FittedClassifier for Fitted {
     fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
-        let p = self.knn.predict_proba(&dense(x)?).map_err(Error::msg)?;
-        for (shares, row) in p.iter().zip(out.rows_mut()) {
+        if x.cols() != self.cols {
+            return Err(Error::msg(format!(
+                "fitted on {} features, asked about {}",
+                self.cols,
+                x.cols()
+            )));
+        }
+        for (near, row) in self.neighbours(x).iter().zip(out.rows_mut()) {
             row.fill(0.0);
-            shares.iter().zip(&self.classes).for_each(|(share, &c)| row[c as usize] = *share);
+            let exact = near.iter().any(|(dist, _)| *dist == 0.0);
+            for &(dist, j) in near {
+                let vote = match self.weights {
+                    Weights::Uniform => 1.0,
+                    // scikit-learn: with an exact match, only exact matches vote.
+                    Weights::Distance if exact => f64::from(dist == 0.0),
+                    Weights::Distance => 1.0 / dist,
+                };
+                row[self.y[j as usize] as usize] += vote;
+            }
+            let total: f64 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= total);
         }
         Ok(())
     }
@@ -88,40 +239,4 @@ impl FittedClassifier for Fitted {
 mlhost_plugin_api::export_plugin!(Neighbours: classifier);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const X: [f64; 6] = [0.0, 0.5, 1.0, 10.0, 10.5, 11.0];
-    const Y: [u32; 6] = [0, 0, 0, 1, 1, 1];
-
-    fn fit(k: usize) -> Result<Fitted> {
-        let params = KnnParams { k, weights: Weights::Uniform };
-        let mut ctx = StandaloneContext::new(0, 2);
-        <Neighbours as Classifier>::fit(&params, Matrix::new(&X, 6, 1)?, &Y, &mut ctx.context())
-    }
-
-    fn predict(m: &Fitted) -> [u32; 6] {
-        let mut pred = [9; 6];
-        m.predict(Matrix::new(&X, 6, 1).unwrap(), &mut pred, 2).unwrap();
-        pred
-    }
-
-    #[test]
-    fn votes_of_the_nearest() {
-        let m = fit(3).unwrap();
-        let mut p = [0.0; 2];
-        m.predict_proba(Matrix::new(&[2.0], 1, 1).unwrap(), &mut Proba::new(&mut p, 2).unwrap())
-            .unwrap();
-        assert_eq!(p, [1.0, 0.0]);
-        assert_eq!(predict(&m), Y);
-        let e = fit(50).unwrap_err();
-        assert_eq!(e.to_string(), "parameter 'k': 50 exceeds the 6 training rows");
-    }
-
-    #[test]
-    fn round_trips_through_serde() {
-        let m = fit(3).unwrap();
-        let back: Fitted = postcard::from_bytes(&postcard::to_allocvec(&m).unwrap()).unwrap();
-        assert_eq!(predict(&back), Y);
-    }
-}
+mod tests;
