@@ -1,28 +1,21 @@
-//! A random forest: `trees` smartcore CART trees, each grown on a bootstrap
-//! sample of the rows and a random subset of the features (`max_features`),
-//! averaged into class probabilities. Every random choice comes from the fit
-//! context's seed, so a run repeats exactly.
-//!
-//! smartcore's own `RandomForestClassifier` keeps its trees private and
-//! offers no probabilities, so this crate does the bagging itself;
-//! features are sampled per tree (smartcore's per-split sampling is not
-//! public), which the defaults are tuned for.
+//! A random forest of histogram CART trees (`hist.rs`): each grown on a
+//! bootstrap sample of the rows, each split chosen among `max_features`
+//! randomly drawn features (drawn again at every split, as scikit-learn's
+//! RandomForestClassifier), Gini impurity, grown until pure by default; the
+//! class shares of the leaves averaged into probabilities. Features are
+//! binned once per fit (at most 255 bins) and every tree reuses the bins.
+//! Every random choice comes from the fit context's seed, so a run repeats
+//! exactly.
 //!
 //! Feature importances are scikit-learn's: per tree, each feature's total
-//! impurity decrease (smartcore's `compute_feature_importances`), normalized;
-//! averaged over the trees that split, normalized again. A tree sees only the
-//! features it drew, so with few columns the draw weighs as much as the data.
+//! weighted impurity decrease, normalized; averaged over the trees,
+//! normalized again.
 
+mod hist;
+
+use hist::{Binned, Growth, Tree};
 use mlhost_plugin_api::*;
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::arrays::Array;
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_classifier::{
-    DecisionTreeClassifier, DecisionTreeClassifierParameters,
-};
-
-type Dense = DenseMatrix<f64>;
-type Tree = DecisionTreeClassifier<f64, u32, Dense, Vec<u32>>;
 
 /// See the crate docs.
 #[derive(Debug)]
@@ -35,14 +28,14 @@ pub struct ForestParams {
     pub trees: usize,
     #[param(default = 0, range = 0..=1000, doc = "0 = grow until pure")]
     pub max_depth: u32,
-    #[param(default = MaxFeatures::Sqrt, doc = "features each tree sees")]
+    #[param(default = MaxFeatures::Sqrt, doc = "features drawn at each split")]
     pub max_features: MaxFeatures,
     #[param(default = 2, range = 2..=1_000_000, doc = "rows needed to split")]
     pub min_samples_split: usize,
 }
 
-/// How many of the `n` features each tree sees: √n or log₂ n rounded, n / 2
-/// rounded up, or all.
+/// How many of the `n` features each split draws: ⌊√n⌋ or ⌊log₂ n⌋ (as
+/// scikit-learn), n / 2 rounded up, or all.
 #[derive(Choice, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MaxFeatures {
     #[default]
@@ -52,32 +45,19 @@ pub enum MaxFeatures {
     All,
 }
 
-/// One fitted tree: the features it saw and the classes of its columns.
-#[derive(Debug, Serialize, Deserialize)]
-struct Member {
-    features: Vec<usize>,
-    classes: Vec<u32>,
-    tree: Tree,
-}
-
 /// The fitted forest.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Fitted {
     n_features: usize,
-    members: Vec<Member>,
-}
-
-/// The `features` columns of `n` rows, as smartcore's matrix.
-fn pick<'a>(rows: impl Iterator<Item = &'a [f64]>, n: usize, features: &[usize]) -> Result<Dense> {
-    let values = rows.flat_map(|row| features.iter().map(move |&f| row[f])).collect();
-    DenseMatrix::new(n, features.len(), values, false).map_err(Error::msg)
+    n_classes: usize,
+    trees: Vec<Tree>,
 }
 
 impl Plugin for Forest {
     type Params = ForestParams;
     fn about() -> About {
         About::new("forest", env!("CARGO_PKG_VERSION"))
-            .describe("random forest of smartcore CART trees, bagged, with probabilities")
+            .describe("random forest: bagged histogram CART trees, features drawn per split")
     }
 }
 
@@ -85,69 +65,71 @@ impl Classifier for Forest {
     type Fitted = Fitted;
     fn fit(p: &ForestParams, x: Matrix<'_>, y: &[u32], ctx: &mut FitContext<'_>) -> Result<Fitted> {
         let (rows, cols) = (x.rows(), x.cols());
-        let m = match p.max_features {
-            MaxFeatures::Sqrt => (cols as f64).sqrt().round() as usize,
-            MaxFeatures::Log2 => (cols as f64).log2().round() as usize,
+        let k = ctx.n_classes().max(y.iter().max().map_or(1, |m| *m as usize + 1));
+        let max_features = match p.max_features {
+            MaxFeatures::Sqrt => (cols as f64).sqrt() as usize,
+            MaxFeatures::Log2 => (cols as f64).log2() as usize,
             MaxFeatures::Half => cols.div_ceil(2),
             MaxFeatures::All => cols,
         }
-        .clamp(1, cols);
+        .clamp(1, cols.max(1));
+        let growth = Growth {
+            max_features,
+            max_depth: p.max_depth,
+            min_samples_split: p.min_samples_split,
+            classes: k,
+        };
+        let data = Binned::new(x);
         let mut rng = SeededRng::new(ctx.seed() ^ 0x6D6C_686F_7374_u64);
-        let mut members = Vec::with_capacity(p.trees);
-        for t in 0..p.trees {
+        let mut trees = Vec::with_capacity(p.trees);
+        let mut weight = vec![0.0; rows];
+        for _ in 0..p.trees {
             if ctx.should_stop() {
                 return Err(Error::stopped());
             }
-            // Features without replacement (partial Fisher-Yates), rows with.
-            let mut all: Vec<usize> = (0..cols).collect();
-            for i in 0..m {
-                all.swap(i, i + rng.below(cols - i));
+            // The bootstrap as counts: a row drawn twice weighs 2.
+            weight.fill(0.0);
+            for _ in 0..rows {
+                weight[rng.below(rows)] += 1.0;
             }
-            let mut features = all[..m].to_vec();
-            features.sort_unstable();
-            let sample: Vec<usize> = (0..rows).map(|_| rng.below(rows)).collect();
-            let labels: Vec<u32> = sample.iter().map(|&r| y[r]).collect();
-            let mut classes = labels.clone();
-            classes.sort_unstable();
-            classes.dedup();
-            let mut params = DecisionTreeClassifierParameters::default()
-                .with_min_samples_split(p.min_samples_split);
-            if p.max_depth > 0 {
-                params = params.with_max_depth(p.max_depth as u16);
-            }
-            params.seed = Some(ctx.seed().wrapping_add(t as u64));
-            let data = pick(sample.iter().map(|&r| x.row(r)), rows, &features)?;
-            let tree = Tree::fit(&data, &labels, params).map_err(Error::msg)?;
-            members.push(Member { features, classes, tree });
+            let sample: Vec<u32> = (0..rows as u32).filter(|&r| weight[r as usize] > 0.0).collect();
+            trees.push(hist::grow(&data, y, &weight, sample, growth, &mut rng));
         }
-        Ok(Fitted { n_features: cols, members })
+        Ok(Fitted { n_features: cols, n_classes: k, trees })
     }
 }
 
 impl FittedClassifier for Fitted {
     fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
-        // Sum the votes, then divide once: a row's shares then add up to 1
-        // without rounding past it.
-        out.as_mut_slice().fill(0.0);
-        for member in &self.members {
-            let data = pick(x.iter_rows(), x.rows(), &member.features)?;
-            let p = member.tree.predict_proba(&data).map_err(Error::msg)?;
-            for (r, row) in out.rows_mut().enumerate() {
-                let classes = member.classes.iter().enumerate();
-                classes.for_each(|(j, &c)| row[c as usize] += *p.get((r, j)));
-            }
+        if x.cols() != self.n_features {
+            return Err(Error::msg(format!(
+                "fitted on {} features, asked about {}",
+                self.n_features,
+                x.cols()
+            )));
         }
-        let n = self.members.len() as f64;
-        out.as_mut_slice().iter_mut().for_each(|v| *v /= n);
+        // Sum the shares, then divide once: a row's shares then add up to 1
+        // without rounding past it.
+        let k = out.k().min(self.n_classes);
+        for (r, row) in out.rows_mut().enumerate() {
+            row.fill(0.0);
+            let features = x.row(r);
+            for tree in &self.trees {
+                let p = tree.proba(features);
+                row[..k].iter_mut().zip(p).for_each(|(v, s)| *v += s);
+            }
+            let n = self.trees.len() as f64;
+            row.iter_mut().for_each(|v| *v /= n);
+        }
         Ok(())
     }
 
     fn feature_importances(&self) -> Option<Vec<f64>> {
         let mut total = vec![0.0; self.n_features];
-        for m in &self.members {
-            // A tree that never split gives NaNs (0 / 0): `max` drops them, as scikit-learn does.
-            for (&f, v) in m.features.iter().zip(m.tree.compute_feature_importances(true)) {
-                total[f] += v.max(0.0);
+        for tree in &self.trees {
+            let sum: f64 = tree.importance.iter().sum();
+            if sum > 0.0 {
+                total.iter_mut().zip(&tree.importance).for_each(|(t, v)| *t += v / sum);
             }
         }
         let sum: f64 = total.iter().sum();
@@ -198,5 +180,72 @@ mod tests {
         let imp = fit(1, &x, 4, &y).feature_importances().unwrap();
         assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{imp:?}");
         assert!(imp.len() == 4 && (0..4).all(|i| i == 2 || imp[i] < imp[2]), "{imp:?}");
+    }
+
+    /// The dataset of `tests/fixtures/sklearn/mid.py`, made the same way.
+    fn mid(n: usize) -> (Vec<f64>, Vec<u32>) {
+        let mut rng = SeededRng::new(7);
+        let (mut x, mut y) = (Vec::with_capacity(n * 20), Vec::with_capacity(n));
+        for _ in 0..n {
+            let u: Vec<f64> = (0..20).map(|_| rng.uniform() * 2.0 - 1.0).collect();
+            let mut label = u32::from(u[0] * u[1] + 0.6 * u[2] - 0.3 * u[3] * u[3] > 0.0);
+            if rng.uniform() < 0.05 {
+                label = 1 - label;
+            }
+            x.extend(u);
+            y.push(label);
+        }
+        (x, y)
+    }
+
+    /// Cross-validated accuracy within 0.02 of scikit-learn's
+    /// RandomForestClassifier(100) on the same generated data and folds
+    /// (KFold(3), unshuffled): `sklearn_mid.json`.
+    #[test]
+    fn accuracy_matches_scikit_learn_on_generated_data() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("sklearn_mid.json")).unwrap();
+        let (n, k) =
+            (doc["rows"].as_u64().unwrap() as usize, doc["folds"].as_u64().unwrap() as usize);
+        let (x, y) = mid(n);
+        let first: Vec<f64> = serde_json::from_value(doc["first_row"].clone()).unwrap();
+        assert_eq!(&x[..20], &first[..], "the generator matches the fixture's");
+        assert_eq!(y.iter().sum::<u32>() as u64, doc["positives"].as_u64().unwrap());
+        let mut accuracy = Vec::new();
+        for f in 0..k {
+            let test: Vec<usize> = (f * n / k..(f + 1) * n / k).collect();
+            let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
+            let rows = |idx: &[usize]| -> Vec<f64> {
+                idx.iter().flat_map(|&i| x[i * 20..(i + 1) * 20].iter().copied()).collect()
+            };
+            let (xt, yt): (Vec<f64>, Vec<u32>) =
+                (rows(&train), train.iter().map(|&i| y[i]).collect());
+            let p = ForestParams {
+                trees: 100,
+                max_depth: 0,
+                max_features: MaxFeatures::Sqrt,
+                min_samples_split: 2,
+            };
+            let mut ctx = StandaloneContext::new(0, 2);
+            let m = <Forest as Classifier>::fit(
+                &p,
+                Matrix::new(&xt, yt.len(), 20).unwrap(),
+                &yt,
+                &mut ctx.context(),
+            )
+            .unwrap();
+            let xs = rows(&test);
+            let mut pred = vec![0; test.len()];
+            m.predict(Matrix::new(&xs, test.len(), 20).unwrap(), &mut pred, 2).unwrap();
+            let right = test.iter().zip(&pred).filter(|(i, p)| y[**i] == **p).count();
+            accuracy.push(right as f64 / test.len() as f64);
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let theirs: Vec<f64> = serde_json::from_value(doc["random_forest_100"].clone()).unwrap();
+        let (ours, theirs) = (mean(&accuracy), mean(&theirs));
+        assert!(
+            (ours - theirs).abs() <= 0.02,
+            "forest {ours:.4} vs scikit-learn {theirs:.4} ({accuracy:?})"
+        );
     }
 }

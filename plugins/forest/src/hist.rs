@@ -1,0 +1,246 @@
+//! Histogram CART for classification: features binned once per fit (at
+//! most 255 bins, cut at midpoints between distinct values, or at
+//! quantiles when there are more), then each node's best split found from
+//! per-bin class counts: O(rows + bins × classes) per feature and node
+//! instead of a sort. Splits keep real-valued thresholds, so prediction
+//! needs no bins.
+
+use mlhost_plugin_api::{Matrix, SeededRng};
+use serde::{Deserialize, Serialize};
+
+/// Most bins per feature (bin codes are `u8`).
+pub(crate) const MAX_BINS: usize = 255;
+
+/// The training data as bin codes, column by column.
+pub(crate) struct Binned {
+    /// `codes[f][row]`.
+    pub(crate) codes: Vec<Vec<u8>>,
+    /// `edges[f][b]`: the upper bound of bin `b` (values ≤ it fall in `b` or
+    /// lower); one fewer than the feature's bins.
+    pub(crate) edges: Vec<Vec<f64>>,
+}
+
+impl Binned {
+    /// Bins every column of `x`.
+    pub(crate) fn new(x: Matrix<'_>) -> Binned {
+        let (rows, cols) = (x.rows(), x.cols());
+        let mut codes = Vec::with_capacity(cols);
+        let mut edges = Vec::with_capacity(cols);
+        let mut column = vec![0.0; rows];
+        for f in 0..cols {
+            for (r, v) in column.iter_mut().enumerate() {
+                *v = x.row(r)[f];
+            }
+            let e = cut_points(&column);
+            codes.push(column.iter().map(|v| e.partition_point(|edge| edge < v) as u8).collect());
+            edges.push(e);
+        }
+        Binned { codes, edges }
+    }
+
+    /// Bins of feature `f` (edges + 1).
+    fn bins(&self, f: usize) -> usize {
+        self.edges[f].len() + 1
+    }
+}
+
+/// Up to `MAX_BINS - 1` thresholds: midpoints between consecutive distinct
+/// values, or between quantiles of them when there are too many.
+fn cut_points(values: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    sorted.dedup();
+    if sorted.len() <= MAX_BINS {
+        return sorted.windows(2).map(|w| w[0] + (w[1] - w[0]) / 2.0).collect();
+    }
+    let mut cuts: Vec<f64> = (1..MAX_BINS)
+        .map(|i| {
+            let at = i * (sorted.len() - 1) / MAX_BINS;
+            sorted[at] + (sorted[at + 1] - sorted[at]) / 2.0
+        })
+        .collect();
+    cuts.dedup();
+    cuts
+}
+
+/// A node of a fitted tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum Node {
+    /// Rows with `x[feature] <= threshold` go to `left`, the rest `right`.
+    Split { feature: u32, threshold: f64, left: u32, right: u32 },
+    /// The class shares of the training rows that ended here.
+    Leaf { proba: Vec<f64> },
+}
+
+/// A fitted tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Tree {
+    /// Node 0 is the root.
+    pub(crate) nodes: Vec<Node>,
+    /// Each feature's total weighted impurity decrease.
+    pub(crate) importance: Vec<f64>,
+}
+
+impl Tree {
+    /// The class shares for one row.
+    pub(crate) fn proba(&self, row: &[f64]) -> &[f64] {
+        let mut at = 0;
+        loop {
+            match &self.nodes[at] {
+                Node::Leaf { proba } => return proba,
+                Node::Split { feature, threshold, left, right } => {
+                    // NaN goes right, as a value above every threshold.
+                    at = if row[*feature as usize] <= *threshold { *left } else { *right } as usize;
+                }
+            }
+        }
+    }
+}
+
+/// How a tree grows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Growth {
+    /// Features tried per split (at least this many non-constant ones).
+    pub(crate) max_features: usize,
+    /// 0 = unlimited.
+    pub(crate) max_depth: u32,
+    /// Fewer distinct rows than this: a leaf.
+    pub(crate) min_samples_split: usize,
+    /// Classes.
+    pub(crate) classes: usize,
+}
+
+/// Grows one tree on `rows` (distinct rows) weighted by `weight[row]`
+/// (bootstrap counts).
+pub(crate) fn grow(
+    data: &Binned,
+    y: &[u32],
+    weight: &[f64],
+    rows: Vec<u32>,
+    g: Growth,
+    rng: &mut SeededRng,
+) -> Tree {
+    let mut tree = Tree { nodes: Vec::new(), importance: vec![0.0; data.codes.len()] };
+    let mut hist = vec![0.0; MAX_BINS * g.classes];
+    let total: f64 = rows.iter().map(|&r| weight[r as usize]).sum();
+    // (node index to fill, its rows, depth)
+    let mut stack = vec![(0usize, rows, 0u32)];
+    tree.nodes.push(Node::Leaf { proba: Vec::new() });
+    while let Some((at, rows, depth)) = stack.pop() {
+        let counts = class_counts(&rows, y, weight, g.classes);
+        let n: f64 = counts.iter().sum();
+        let pure = counts.iter().filter(|c| **c > 0.0).count() <= 1;
+        let deep = g.max_depth > 0 && depth >= g.max_depth;
+        let split = if pure || deep || rows.len() < g.min_samples_split {
+            None
+        } else {
+            best_split(data, y, weight, &rows, &counts, g, rng, &mut hist)
+        };
+        let Some(s) = split else {
+            tree.nodes[at] = Node::Leaf { proba: counts.iter().map(|c| c / n).collect() };
+            continue;
+        };
+        tree.importance[s.feature] += s.gain * n / total;
+        let codes = &data.codes[s.feature];
+        let (left, right): (Vec<u32>, Vec<u32>) =
+            rows.into_iter().partition(|&r| usize::from(codes[r as usize]) <= s.bin);
+        let (l, r) = (tree.nodes.len(), tree.nodes.len() + 1);
+        tree.nodes.push(Node::Leaf { proba: Vec::new() });
+        tree.nodes.push(Node::Leaf { proba: Vec::new() });
+        tree.nodes[at] = Node::Split {
+            feature: s.feature as u32,
+            threshold: data.edges[s.feature][s.bin],
+            left: l as u32,
+            right: r as u32,
+        };
+        stack.push((r, right, depth + 1));
+        stack.push((l, left, depth + 1));
+    }
+    tree
+}
+
+fn class_counts(rows: &[u32], y: &[u32], weight: &[f64], k: usize) -> Vec<f64> {
+    let mut c = vec![0.0; k];
+    for &r in rows {
+        c[y[r as usize] as usize] += weight[r as usize];
+    }
+    c
+}
+
+fn gini(counts: &[f64], n: f64) -> f64 {
+    1.0 - counts.iter().map(|c| (c / n) * (c / n)).sum::<f64>()
+}
+
+/// A chosen split: rows with bin ≤ `bin` go left.
+struct Split {
+    feature: usize,
+    bin: usize,
+    /// Impurity decrease, weighted by the node's share of its rows.
+    gain: f64,
+}
+
+/// The best split over randomly ordered features, stopping once
+/// `max_features` non-constant ones were tried and one split was found (as
+/// scikit-learn: constant features do not count, and the search goes on
+/// past `max_features` until a valid split exists).
+#[allow(clippy::too_many_arguments)]
+fn best_split(
+    data: &Binned,
+    y: &[u32],
+    weight: &[f64],
+    rows: &[u32],
+    counts: &[f64],
+    g: Growth,
+    rng: &mut SeededRng,
+    hist: &mut [f64],
+) -> Option<Split> {
+    let k = g.classes;
+    let n: f64 = counts.iter().sum();
+    let parent = gini(counts, n);
+    let mut order: Vec<usize> = (0..data.codes.len()).collect();
+    let mut best: Option<Split> = None;
+    let mut tried = 0;
+    let mut left = vec![0.0; k];
+    for i in 0..order.len() {
+        if tried >= g.max_features && best.is_some() {
+            break;
+        }
+        let pick = i + rng.below(order.len() - i);
+        order.swap(i, pick);
+        let f = order[i];
+        let bins = data.bins(f);
+        let hist = &mut hist[..bins * k];
+        hist.fill(0.0);
+        let codes = &data.codes[f];
+        for &r in rows {
+            hist[usize::from(codes[r as usize]) * k + y[r as usize] as usize] += weight[r as usize];
+        }
+        let occupied =
+            (0..bins).filter(|b| hist[b * k..(b + 1) * k].iter().any(|c| *c > 0.0)).count();
+        if occupied <= 1 {
+            continue; // constant in this node
+        }
+        tried += 1;
+        left.fill(0.0);
+        let mut n_left = 0.0;
+        for b in 0..bins - 1 {
+            for c in 0..k {
+                left[c] += hist[b * k + c];
+            }
+            n_left += hist[b * k..(b + 1) * k].iter().sum::<f64>();
+            let n_right = n - n_left;
+            if n_left <= 0.0 || n_right <= 0.0 {
+                continue;
+            }
+            let right: f64 =
+                counts.iter().zip(&left).map(|(t, l)| ((t - l) / n_right).powi(2)).sum();
+            let gl = gini(&left, n_left);
+            let child = (n_left * gl + n_right * (1.0 - right)) / n;
+            let gain = parent - child;
+            if best.as_ref().is_none_or(|s| gain > s.gain) {
+                best = Some(Split { feature: f, bin: b, gain });
+            }
+        }
+    }
+    best
+}
