@@ -63,20 +63,29 @@ fn cut_points(values: &[f64]) -> Vec<f64> {
     cuts
 }
 
-/// A node of a fitted tree.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) enum Node {
-    /// Rows with `x[feature] <= threshold` go to `left`, the rest `right`.
-    Split { feature: u32, threshold: f64, left: u32, right: u32 },
-    /// The class shares of the training rows that ended here.
-    Leaf { proba: Vec<f64> },
+/// A node of a fitted tree: a split (rows with `x[feature] <= threshold`
+/// go to `left`, the rest to `right`), or, when `feature` is [`LEAF`], a
+/// leaf whose class shares start at `leaves[left]`. Flat and small, so a
+/// walk down the tree touches few cache lines.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct Node {
+    feature: u32,
+    left: u32,
+    right: u32,
+    threshold: f64,
 }
+
+/// `Node::feature` of a leaf.
+const LEAF: u32 = u32::MAX;
 
 /// A fitted tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Tree {
     /// Node 0 is the root.
-    pub(crate) nodes: Vec<Node>,
+    nodes: Vec<Node>,
+    /// The leaves' class shares, `classes` per leaf.
+    leaves: Vec<f64>,
+    classes: usize,
     /// Each feature's total weighted impurity decrease.
     pub(crate) importance: Vec<f64>,
 }
@@ -84,16 +93,15 @@ pub(crate) struct Tree {
 impl Tree {
     /// The class shares for one row.
     pub(crate) fn proba(&self, row: &[f64]) -> &[f64] {
-        let mut at = 0;
-        loop {
-            match &self.nodes[at] {
-                Node::Leaf { proba } => return proba,
-                Node::Split { feature, threshold, left, right } => {
-                    // NaN goes right, as a value above every threshold.
-                    at = if row[*feature as usize] <= *threshold { *left } else { *right } as usize;
-                }
-            }
+        let mut node = self.nodes[0];
+        while node.feature != LEAF {
+            // NaN goes right, as a value above every threshold.
+            let next =
+                if row[node.feature as usize] <= node.threshold { node.left } else { node.right };
+            node = self.nodes[next as usize];
         }
+        let at = node.left as usize;
+        &self.leaves[at..at + self.classes]
     }
 }
 
@@ -120,12 +128,17 @@ pub(crate) fn grow(
     g: Growth,
     rng: &mut SeededRng,
 ) -> Tree {
-    let mut tree = Tree { nodes: Vec::new(), importance: vec![0.0; data.codes.len()] };
+    let placeholder = Node { feature: LEAF, left: 0, right: 0, threshold: 0.0 };
+    let mut tree = Tree {
+        nodes: vec![placeholder],
+        leaves: Vec::new(),
+        classes: g.classes,
+        importance: vec![0.0; data.codes.len()],
+    };
     let mut hist = vec![0.0; MAX_BINS * g.classes];
     let total: f64 = rows.iter().map(|&r| weight[r as usize]).sum();
     // (node index to fill, its rows, depth)
     let mut stack = vec![(0usize, rows, 0u32)];
-    tree.nodes.push(Node::Leaf { proba: Vec::new() });
     while let Some((at, rows, depth)) = stack.pop() {
         let counts = class_counts(&rows, y, weight, g.classes);
         let n: f64 = counts.iter().sum();
@@ -137,7 +150,8 @@ pub(crate) fn grow(
             best_split(data, y, weight, &rows, &counts, g, rng, &mut hist)
         };
         let Some(s) = split else {
-            tree.nodes[at] = Node::Leaf { proba: counts.iter().map(|c| c / n).collect() };
+            tree.nodes[at].left = tree.leaves.len() as u32;
+            tree.leaves.extend(counts.iter().map(|c| c / n));
             continue;
         };
         tree.importance[s.feature] += s.gain * n / total;
@@ -145,9 +159,8 @@ pub(crate) fn grow(
         let (left, right): (Vec<u32>, Vec<u32>) =
             rows.into_iter().partition(|&r| usize::from(codes[r as usize]) <= s.bin);
         let (l, r) = (tree.nodes.len(), tree.nodes.len() + 1);
-        tree.nodes.push(Node::Leaf { proba: Vec::new() });
-        tree.nodes.push(Node::Leaf { proba: Vec::new() });
-        tree.nodes[at] = Node::Split {
+        tree.nodes.extend([placeholder, placeholder]);
+        tree.nodes[at] = Node {
             feature: s.feature as u32,
             threshold: data.edges[s.feature][s.bin],
             left: l as u32,

@@ -109,18 +109,18 @@ impl FittedClassifier for Fitted {
             )));
         }
         // Sum the shares, then divide once: a row's shares then add up to 1
-        // without rounding past it.
+        // without rounding past it. Tree by tree, so one tree's nodes stay
+        // in cache while every row walks it.
         let k = out.k().min(self.n_classes);
-        for (r, row) in out.rows_mut().enumerate() {
-            row.fill(0.0);
-            let features = x.row(r);
-            for tree in &self.trees {
-                let p = tree.proba(features);
+        out.as_mut_slice().fill(0.0);
+        for tree in &self.trees {
+            for (r, row) in out.rows_mut().enumerate() {
+                let p = tree.proba(x.row(r));
                 row[..k].iter_mut().zip(p).for_each(|(v, s)| *v += s);
             }
-            let n = self.trees.len() as f64;
-            row.iter_mut().for_each(|v| *v /= n);
         }
+        let n = self.trees.len() as f64;
+        out.as_mut_slice().iter_mut().for_each(|v| *v /= n);
         Ok(())
     }
 
