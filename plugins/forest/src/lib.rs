@@ -3,7 +3,8 @@
 //! randomly drawn features (drawn again at every split, as scikit-learn's
 //! RandomForestClassifier), Gini impurity, grown until pure by default; the
 //! class shares of the leaves averaged into probabilities. Features are
-//! binned once per fit (at most 255 bins) and every tree reuses the bins.
+//! binned once per fit (at most 255 bins) and every tree reuses the bins
+//! (the trees are `mlhost-cart`'s, shared with the `tree` plugin).
 //! Every random choice comes from the fit context's seed, so a run repeats
 //! exactly.
 //!
@@ -11,9 +12,7 @@
 //! weighted impurity decrease, normalized; averaged over the trees,
 //! normalized again.
 
-mod hist;
-
-use hist::{Binned, Growth, Tree};
+use mlhost_cart::{Binned, Criterion, Growth, Tree};
 use mlhost_plugin_api::*;
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +76,8 @@ impl Classifier for Forest {
             max_features,
             max_depth: p.max_depth,
             min_samples_split: p.min_samples_split,
+            min_samples_leaf: 1,
+            criterion: Criterion::Gini,
             classes: k,
         };
         let data = Binned::new(x);
@@ -93,7 +94,7 @@ impl Classifier for Forest {
                 weight[rng.below(rows)] += 1.0;
             }
             let sample: Vec<u32> = (0..rows as u32).filter(|&r| weight[r as usize] > 0.0).collect();
-            trees.push(hist::grow(&data, y, &weight, sample, growth, &mut rng));
+            trees.push(mlhost_cart::grow(&data, y, &weight, sample, growth, &mut rng));
         }
         Ok(Fitted { n_features: cols, n_classes: k, trees })
     }
@@ -182,70 +183,26 @@ mod tests {
         assert!(imp.len() == 4 && (0..4).all(|i| i == 2 || imp[i] < imp[2]), "{imp:?}");
     }
 
-    /// The dataset of `tests/fixtures/sklearn/mid.py`, made the same way.
-    fn mid(n: usize) -> (Vec<f64>, Vec<u32>) {
-        let mut rng = SeededRng::new(7);
-        let (mut x, mut y) = (Vec::with_capacity(n * 20), Vec::with_capacity(n));
-        for _ in 0..n {
-            let u: Vec<f64> = (0..20).map(|_| rng.uniform() * 2.0 - 1.0).collect();
-            let mut label = u32::from(u[0] * u[1] + 0.6 * u[2] - 0.3 * u[3] * u[3] > 0.0);
-            if rng.uniform() < 0.05 {
-                label = 1 - label;
-            }
-            x.extend(u);
-            y.push(label);
-        }
-        (x, y)
-    }
-
     /// Cross-validated accuracy within 0.02 of scikit-learn's
     /// RandomForestClassifier(100) on the same generated data and folds
-    /// (KFold(3), unshuffled): `sklearn_mid.json`.
+    /// (`mlhost_cart::testdata`: KFold(3), unshuffled; 0.7913 vs 0.7907).
     #[test]
     fn accuracy_matches_scikit_learn_on_generated_data() {
-        let doc: serde_json::Value =
-            serde_json::from_str(include_str!("sklearn_mid.json")).unwrap();
-        let (n, k) =
-            (doc["rows"].as_u64().unwrap() as usize, doc["folds"].as_u64().unwrap() as usize);
-        let (x, y) = mid(n);
-        let first: Vec<f64> = serde_json::from_value(doc["first_row"].clone()).unwrap();
-        assert_eq!(&x[..20], &first[..], "the generator matches the fixture's");
-        assert_eq!(y.iter().sum::<u32>() as u64, doc["positives"].as_u64().unwrap());
-        let mut accuracy = Vec::new();
-        for f in 0..k {
-            let test: Vec<usize> = (f * n / k..(f + 1) * n / k).collect();
-            let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
-            let rows = |idx: &[usize]| -> Vec<f64> {
-                idx.iter().flat_map(|&i| x[i * 20..(i + 1) * 20].iter().copied()).collect()
-            };
-            let (xt, yt): (Vec<f64>, Vec<u32>) =
-                (rows(&train), train.iter().map(|&i| y[i]).collect());
-            let p = ForestParams {
-                trees: 100,
-                max_depth: 0,
-                max_features: MaxFeatures::Sqrt,
-                min_samples_split: 2,
-            };
-            let mut ctx = StandaloneContext::new(0, 2);
-            let m = <Forest as Classifier>::fit(
-                &p,
-                Matrix::new(&xt, yt.len(), 20).unwrap(),
-                &yt,
-                &mut ctx.context(),
-            )
-            .unwrap();
-            let xs = rows(&test);
-            let mut pred = vec![0; test.len()];
-            m.predict(Matrix::new(&xs, test.len(), 20).unwrap(), &mut pred, 2).unwrap();
-            let right = test.iter().zip(&pred).filter(|(i, p)| y[**i] == **p).count();
-            accuracy.push(right as f64 / test.len() as f64);
-        }
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        let theirs: Vec<f64> = serde_json::from_value(doc["random_forest_100"].clone()).unwrap();
-        let (ours, theirs) = (mean(&accuracy), mean(&theirs));
-        assert!(
-            (ours - theirs).abs() <= 0.02,
-            "forest {ours:.4} vs scikit-learn {theirs:.4} ({accuracy:?})"
-        );
+        let (ours, theirs) =
+            mlhost_cart::testdata::cross_validate("random_forest_100", |x, y, q| {
+                let p = ForestParams {
+                    trees: 100,
+                    max_depth: 0,
+                    max_features: MaxFeatures::Sqrt,
+                    min_samples_split: 2,
+                };
+                let mut ctx = StandaloneContext::new(0, 2);
+                let x = Matrix::new(x, y.len(), 20).unwrap();
+                let m = <Forest as Classifier>::fit(&p, x, y, &mut ctx.context()).unwrap();
+                let mut pred = vec![0; q.len() / 20];
+                m.predict(Matrix::new(q, pred.len(), 20).unwrap(), &mut pred, 2).unwrap();
+                pred
+            });
+        assert!((ours - theirs).abs() <= 0.02, "forest {ours:.4} vs scikit-learn {theirs:.4}");
     }
 }

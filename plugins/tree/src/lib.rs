@@ -1,18 +1,15 @@
-//! A CART decision tree (smartcore): Gini or entropy splits, optional depth
-//! limit and minimum samples to split. Probabilities are those of the leaf a
-//! row falls into. Feature importances are scikit-learn's: each feature's
-//! total decrease of sample-weighted impurity, normalized to sum to 1
-//! (smartcore's `compute_feature_importances`); zeros if the tree never split.
+//! A CART decision tree (`mlhost-cart`'s histogram trees, as the forest's):
+//! Gini or entropy splits over every feature, optional depth limit,
+//! minimum rows to split and per leaf. Features are binned once (at most
+//! 255 bins; thresholds between distinct values, so with fewer distinct
+//! values per feature the splits are scikit-learn's exact ones).
+//! Probabilities are those of the leaf a row falls into. Feature importances
+//! are scikit-learn's: each feature's total decrease of sample-weighted
+//! impurity, normalized to sum to 1; zeros if the tree never split.
 
+use mlhost_cart::{Binned, Growth, Tree};
 use mlhost_plugin_api::*;
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::arrays::Array;
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_classifier::{
-    DecisionTreeClassifier, DecisionTreeClassifierParameters, SplitCriterion,
-};
-
-type Tree = DecisionTreeClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
 
 /// See the crate docs.
 #[derive(Debug)]
@@ -39,59 +36,65 @@ pub enum Criterion {
     Entropy,
 }
 
-/// The tree and the classes of its probability columns (seen in training).
+/// The fitted tree.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Fitted {
-    classes: Vec<u32>,
+    n_features: usize,
+    n_classes: usize,
     tree: Tree,
-}
-
-fn dense(x: Matrix<'_>) -> Result<DenseMatrix<f64>> {
-    DenseMatrix::new(x.rows(), x.cols(), x.to_vec(), false).map_err(Error::msg)
 }
 
 impl Plugin for DecisionTree {
     type Params = TreeParams;
     fn about() -> About {
-        About::new("tree", env!("CARGO_PKG_VERSION")).describe("CART decision tree (smartcore)")
+        About::new("tree", env!("CARGO_PKG_VERSION"))
+            .describe("CART decision tree (histogram splits)")
     }
 }
 
 impl Classifier for DecisionTree {
     type Fitted = Fitted;
     fn fit(p: &TreeParams, x: Matrix<'_>, y: &[u32], ctx: &mut FitContext<'_>) -> Result<Fitted> {
-        let mut params = DecisionTreeClassifierParameters::default()
-            .with_min_samples_split(p.min_samples_split)
-            .with_min_samples_leaf(p.min_samples_leaf)
-            .with_criterion(match p.criterion {
-                Criterion::Gini => SplitCriterion::Gini,
-                Criterion::Entropy => SplitCriterion::Entropy,
-            });
-        if p.max_depth > 0 {
-            params = params.with_max_depth(p.max_depth as u16);
-        }
-        params.seed = Some(ctx.seed());
-        let mut classes = y.to_vec();
-        classes.sort_unstable();
-        classes.dedup();
-        let tree = Tree::fit(&dense(x)?, &y.to_vec(), params).map_err(Error::msg)?;
-        Ok(Fitted { classes, tree })
+        let k = ctx.n_classes().max(y.iter().max().map_or(1, |m| *m as usize + 1));
+        let growth = Growth {
+            max_features: x.cols(),
+            max_depth: p.max_depth,
+            min_samples_split: p.min_samples_split,
+            min_samples_leaf: p.min_samples_leaf,
+            criterion: match p.criterion {
+                Criterion::Gini => mlhost_cart::Criterion::Gini,
+                Criterion::Entropy => mlhost_cart::Criterion::Entropy,
+            },
+            classes: k,
+        };
+        let weight = vec![1.0; x.rows()];
+        let rows = (0..x.rows() as u32).collect();
+        let mut rng = SeededRng::new(ctx.seed());
+        let tree = mlhost_cart::grow(&Binned::new(x), y, &weight, rows, growth, &mut rng);
+        Ok(Fitted { n_features: x.cols(), n_classes: k, tree })
     }
 }
 
 impl FittedClassifier for Fitted {
     fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
-        let p = self.tree.predict_proba(&dense(x)?).map_err(Error::msg)?;
+        if x.cols() != self.n_features {
+            return Err(Error::msg(format!(
+                "fitted on {} features, asked about {}",
+                self.n_features,
+                x.cols()
+            )));
+        }
+        let k = out.k().min(self.n_classes);
         for (r, row) in out.rows_mut().enumerate() {
             row.fill(0.0);
-            self.classes.iter().enumerate().for_each(|(j, &c)| row[c as usize] = *p.get((r, j)));
+            row[..k].copy_from_slice(&self.tree.proba(x.row(r))[..k]);
         }
         Ok(())
     }
 
     fn feature_importances(&self) -> Option<Vec<f64>> {
-        // `max` turns the NaNs (0 / 0) of a tree that never split into zeros.
-        Some(self.tree.compute_feature_importances(true).into_iter().map(|v| v.max(0.0)).collect())
+        let sum: f64 = self.tree.importance.iter().sum();
+        Some(self.tree.importance.iter().map(|v| if sum > 0.0 { v / sum } else { 0.0 }).collect())
     }
 }
 
@@ -121,6 +124,19 @@ mod tests {
             m.predict_proba(one, &mut Proba::new(&mut p, 3).unwrap()).unwrap();
             assert_eq!(p, [0.0, 0.0, 1.0]);
         }
+    }
+
+    /// Cross-validated accuracy within 0.02 of scikit-learn's
+    /// DecisionTreeClassifier on generated data (`mlhost_cart::testdata`).
+    #[test]
+    fn accuracy_matches_scikit_learn_on_generated_data() {
+        let (ours, theirs) = mlhost_cart::testdata::cross_validate("decision_tree", |x, y, q| {
+            let m = fit(x, 20, y);
+            let mut pred = vec![0; q.len() / 20];
+            m.predict(Matrix::new(q, pred.len(), 20).unwrap(), &mut pred, 3).unwrap();
+            pred
+        });
+        assert!((ours - theirs).abs() <= 0.02, "tree {ours:.4} vs scikit-learn {theirs:.4}");
     }
 
     #[test]

@@ -1,4 +1,7 @@
-//! Histogram CART for classification: features binned once per fit (at
+//! Histogram CART trees for classification, shared by the `forest` and
+//! `tree` reference plugins (a library: it exports no plugin).
+//!
+//! Features are binned once per fit (at
 //! most 255 bins, cut at midpoints between distinct values, or at
 //! quantiles when there are more), then each node's best split found from
 //! per-bin class counts: O(rows + bins × classes) per feature and node
@@ -9,20 +12,21 @@ use mlhost_plugin_api::{Matrix, SeededRng};
 use serde::{Deserialize, Serialize};
 
 /// Most bins per feature (bin codes are `u8`).
-pub(crate) const MAX_BINS: usize = 255;
+pub const MAX_BINS: usize = 255;
 
 /// The training data as bin codes, column by column.
-pub(crate) struct Binned {
+#[derive(Debug)]
+pub struct Binned {
     /// `codes[f][row]`.
-    pub(crate) codes: Vec<Vec<u8>>,
+    pub codes: Vec<Vec<u8>>,
     /// `edges[f][b]`: the upper bound of bin `b` (values ≤ it fall in `b` or
     /// lower); one fewer than the feature's bins.
-    pub(crate) edges: Vec<Vec<f64>>,
+    pub edges: Vec<Vec<f64>>,
 }
 
 impl Binned {
     /// Bins every column of `x`.
-    pub(crate) fn new(x: Matrix<'_>) -> Binned {
+    pub fn new(x: Matrix<'_>) -> Binned {
         let (rows, cols) = (x.rows(), x.cols());
         let mut codes = Vec::with_capacity(cols);
         let mut edges = Vec::with_capacity(cols);
@@ -68,7 +72,7 @@ fn cut_points(values: &[f64]) -> Vec<f64> {
 /// leaf whose class shares start at `leaves[left]`. Flat and small, so a
 /// walk down the tree touches few cache lines.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub(crate) struct Node {
+pub struct Node {
     feature: u32,
     left: u32,
     right: u32,
@@ -80,19 +84,19 @@ const LEAF: u32 = u32::MAX;
 
 /// A fitted tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Tree {
+pub struct Tree {
     /// Node 0 is the root.
     nodes: Vec<Node>,
     /// The leaves' class shares, `classes` per leaf.
     leaves: Vec<f64>,
     classes: usize,
     /// Each feature's total weighted impurity decrease.
-    pub(crate) importance: Vec<f64>,
+    pub importance: Vec<f64>,
 }
 
 impl Tree {
     /// The class shares for one row.
-    pub(crate) fn proba(&self, row: &[f64]) -> &[f64] {
+    pub fn proba(&self, row: &[f64]) -> &[f64] {
         let mut node = self.nodes[0];
         while node.feature != LEAF {
             // NaN goes right, as a value above every threshold.
@@ -105,22 +109,46 @@ impl Tree {
     }
 }
 
+/// Node impurity: scikit-learn's `gini` or `entropy` (log base 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Criterion {
+    /// 1 − Σ p².
+    Gini,
+    /// −Σ p log₂ p.
+    Entropy,
+}
+
+impl Criterion {
+    fn impurity(self, counts: &[f64], n: f64) -> f64 {
+        match self {
+            Criterion::Gini => 1.0 - counts.iter().map(|c| (c / n) * (c / n)).sum::<f64>(),
+            Criterion::Entropy => {
+                -counts.iter().filter(|c| **c > 0.0).map(|c| (c / n) * (c / n).log2()).sum::<f64>()
+            }
+        }
+    }
+}
+
 /// How a tree grows.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Growth {
+pub struct Growth {
     /// Features tried per split (at least this many non-constant ones).
-    pub(crate) max_features: usize,
+    pub max_features: usize,
     /// 0 = unlimited.
-    pub(crate) max_depth: u32,
+    pub max_depth: u32,
     /// Fewer distinct rows than this: a leaf.
-    pub(crate) min_samples_split: usize,
+    pub min_samples_split: usize,
+    /// Each side of a split keeps at least this many distinct rows.
+    pub min_samples_leaf: usize,
+    /// How a split is scored.
+    pub criterion: Criterion,
     /// Classes.
-    pub(crate) classes: usize,
+    pub classes: usize,
 }
 
 /// Grows one tree on `rows` (distinct rows) weighted by `weight[row]`
 /// (bootstrap counts).
-pub(crate) fn grow(
+pub fn grow(
     data: &Binned,
     y: &[u32],
     weight: &[f64],
@@ -180,10 +208,6 @@ fn class_counts(rows: &[u32], y: &[u32], weight: &[f64], k: usize) -> Vec<f64> {
     c
 }
 
-fn gini(counts: &[f64], n: f64) -> f64 {
-    1.0 - counts.iter().map(|c| (c / n) * (c / n)).sum::<f64>()
-}
-
 /// A chosen split: rows with bin ≤ `bin` go left.
 struct Split {
     feature: usize,
@@ -209,11 +233,13 @@ fn best_split(
 ) -> Option<Split> {
     let k = g.classes;
     let n: f64 = counts.iter().sum();
-    let parent = gini(counts, n);
+    let parent = g.criterion.impurity(counts, n);
     let mut order: Vec<usize> = (0..data.codes.len()).collect();
     let mut best: Option<Split> = None;
     let mut tried = 0;
     let mut left = vec![0.0; k];
+    let mut right = vec![0.0; k];
+    let mut seen = vec![0usize; MAX_BINS];
     for i in 0..order.len() {
         if tried >= g.max_features && best.is_some() {
             break;
@@ -225,8 +251,12 @@ fn best_split(
         let hist = &mut hist[..bins * k];
         hist.fill(0.0);
         let codes = &data.codes[f];
+        let seen = &mut seen[..bins];
+        seen.fill(0);
         for &r in rows {
-            hist[usize::from(codes[r as usize]) * k + y[r as usize] as usize] += weight[r as usize];
+            let b = usize::from(codes[r as usize]);
+            hist[b * k + y[r as usize] as usize] += weight[r as usize];
+            seen[b] += 1;
         }
         let occupied =
             (0..bins).filter(|b| hist[b * k..(b + 1) * k].iter().any(|c| *c > 0.0)).count();
@@ -235,20 +265,26 @@ fn best_split(
         }
         tried += 1;
         left.fill(0.0);
-        let mut n_left = 0.0;
+        let (mut n_left, mut rows_left) = (0.0, 0usize);
         for b in 0..bins - 1 {
             for c in 0..k {
                 left[c] += hist[b * k + c];
             }
             n_left += hist[b * k..(b + 1) * k].iter().sum::<f64>();
+            rows_left += seen[b];
             let n_right = n - n_left;
             if n_left <= 0.0 || n_right <= 0.0 {
                 continue;
             }
-            let right: f64 =
-                counts.iter().zip(&left).map(|(t, l)| ((t - l) / n_right).powi(2)).sum();
-            let gl = gini(&left, n_left);
-            let child = (n_left * gl + n_right * (1.0 - right)) / n;
+            if rows_left < g.min_samples_leaf || rows.len() - rows_left < g.min_samples_leaf {
+                continue;
+            }
+            for c in 0..k {
+                right[c] = counts[c] - left[c];
+            }
+            let child = (n_left * g.criterion.impurity(&left, n_left)
+                + n_right * g.criterion.impurity(&right, n_right))
+                / n;
             let gain = parent - child;
             if best.as_ref().is_none_or(|s| gain > s.gain) {
                 best = Some(Split { feature: f, bin: b, gain });
@@ -256,4 +292,62 @@ fn best_split(
         }
     }
     best
+}
+
+/// The generated dataset of `tests/fixtures/sklearn/mid.py` and what
+/// scikit-learn scored on it, for the plugins' accuracy tests.
+#[doc(hidden)]
+pub mod testdata {
+    use mlhost_plugin_api::SeededRng;
+
+    /// `sklearn_mid.json`: rows, folds, the first row and the positives (to
+    /// check the generator), and scikit-learn's per-fold accuracies.
+    pub const SKLEARN_MID: &str = include_str!("sklearn_mid.json");
+
+    /// `n` rows of 20 features in [-1, 1) (row-major) and their labels.
+    pub fn mid(n: usize) -> (Vec<f64>, Vec<u32>) {
+        let mut rng = SeededRng::new(7);
+        let (mut x, mut y) = (Vec::with_capacity(n * 20), Vec::with_capacity(n));
+        for _ in 0..n {
+            let u: Vec<f64> = (0..20).map(|_| rng.uniform() * 2.0 - 1.0).collect();
+            let mut label = u32::from(u[0] * u[1] + 0.6 * u[2] - 0.3 * u[3] * u[3] > 0.0);
+            if rng.uniform() < 0.05 {
+                label = 1 - label;
+            }
+            x.extend(u);
+            y.push(label);
+        }
+        (x, y)
+    }
+
+    /// Mean cross-validated accuracy of `fit_predict(train_x, train_y,
+    /// test_x) -> predictions` over the fixture's unshuffled KFold, and
+    /// scikit-learn's mean for `model` ("random_forest_100",
+    /// "decision_tree").
+    pub fn cross_validate(
+        model: &str,
+        fit_predict: impl Fn(&[f64], &[u32], &[f64]) -> Vec<u32>,
+    ) -> (f64, f64) {
+        let doc: serde_json::Value = serde_json::from_str(SKLEARN_MID).expect("fixture");
+        let n = doc["rows"].as_u64().expect("rows") as usize;
+        let k = doc["folds"].as_u64().expect("folds") as usize;
+        let (x, y) = mid(n);
+        let first: Vec<f64> = serde_json::from_value(doc["first_row"].clone()).expect("row");
+        assert_eq!(&x[..20], &first[..], "the generator matches the fixture's");
+        assert_eq!(y.iter().sum::<u32>() as u64, doc["positives"].as_u64().expect("positives"));
+        let rows = |idx: &[usize]| -> Vec<f64> {
+            idx.iter().flat_map(|&i| x[i * 20..(i + 1) * 20].iter().copied()).collect()
+        };
+        let mut ours = 0.0;
+        for f in 0..k {
+            let test: Vec<usize> = (f * n / k..(f + 1) * n / k).collect();
+            let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
+            let labels: Vec<u32> = train.iter().map(|&i| y[i]).collect();
+            let pred = fit_predict(&rows(&train), &labels, &rows(&test));
+            let right = test.iter().zip(&pred).filter(|(i, p)| y[**i] == **p).count();
+            ours += right as f64 / test.len() as f64 / k as f64;
+        }
+        let theirs: Vec<f64> = serde_json::from_value(doc[model].clone()).expect("model");
+        (ours, theirs.iter().sum::<f64>() / theirs.len() as f64)
+    }
 }
