@@ -75,6 +75,18 @@ impl<'a> Matrix<'a> {
     pub fn as_slice(&self) -> Option<&'a [f64]> {
         self.index.is_empty().then_some(self.data)
     }
+    /// An error unless the matrix has `fitted` columns: what a fitted
+    /// model asks of the rows it predicts.
+    pub fn expect_cols(&self, fitted: usize) -> Result<()> {
+        if self.cols == fitted {
+            Ok(())
+        } else {
+            Err(Error::invalid_input(format!(
+                "fitted on {fitted} features, asked about {}",
+                self.cols
+            )))
+        }
+    }
     /// The rows copied into one row-major buffer.
     pub fn to_vec(&self) -> Vec<f64> {
         match self.as_slice() {

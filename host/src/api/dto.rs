@@ -198,18 +198,15 @@ pub(super) struct PatienceUsed {
     pub(super) patience: u32,
 }
 
-/// `201` to `POST /datasets`: the stored upload.
+/// `201` to `POST /datasets`: the stored upload, and what it was checked
+/// against.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct UploadedDataset {
-    /// Size of the file.
-    pub(super) bytes: u64,
-    /// The header row.
-    pub(super) columns: Vec<String>,
-    /// What to post as `dataset` to `/evaluations`: `dataset:ID`.
-    pub(super) dataset: String,
-    /// The sha256 of the bytes (64 lowercase hex digits).
-    pub(super) dataset_id: String,
+    /// Size, columns and names of the upload (its fields come first, as
+    /// they always did: the JSON keys stay in alphabetical order).
+    #[serde(flatten)]
+    pub(super) info: DatasetInfo,
     /// The label column it was validated against.
     pub(super) label: String,
     /// Data rows.
@@ -226,8 +223,15 @@ pub(super) struct DatasetInfo {
     pub(super) columns: Vec<String>,
     /// What to post as `dataset` to `/evaluations`: `dataset:ID`.
     pub(super) dataset: String,
-    /// The sha256 of the bytes.
+    /// The sha256 of the bytes (64 lowercase hex digits).
     pub(super) dataset_id: String,
+}
+
+impl DatasetInfo {
+    /// An upload's answer, from its id (the sha256 of its bytes).
+    pub(super) fn new(id: String, bytes: u64, columns: Vec<String>) -> DatasetInfo {
+        DatasetInfo { bytes, columns, dataset: format!("dataset:{id}"), dataset_id: id }
+    }
 }
 
 /// An RFC 7807 problem document (`application/problem+json`): the body of

@@ -120,10 +120,7 @@ impl Stored {
     /// The `201` body.
     fn answer(self) -> UploadedDataset {
         UploadedDataset {
-            bytes: self.bytes,
-            columns: self.columns,
-            dataset: format!("dataset:{}", self.id),
-            dataset_id: self.id,
+            info: DatasetInfo::new(self.id, self.bytes, self.columns),
             label: self.label,
             rows: self.rows,
         }
@@ -204,10 +201,5 @@ pub(super) async fn get_dataset(
     let meta = fs::metadata(&path).map_err(Problem::internal)?;
     let columns = header(BufReader::new(fs::File::open(&path).map_err(Problem::internal)?))
         .map_err(Problem::internal)?;
-    Ok(Json(DatasetInfo {
-        bytes: meta.len(),
-        columns,
-        dataset: format!("dataset:{id}"),
-        dataset_id: id,
-    }))
+    Ok(Json(DatasetInfo::new(id, meta.len(), columns)))
 }

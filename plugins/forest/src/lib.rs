@@ -1,4 +1,4 @@
-//! A random forest of histogram CART trees (`hist.rs`): each grown on a
+//! A random forest of histogram CART trees (`mlhost-cart`): each grown on a
 //! bootstrap sample of the rows, each split chosen among `max_features`
 //! randomly drawn features (drawn again at every split, as scikit-learn's
 //! RandomForestClassifier), Gini impurity, grown until pure by default; the
@@ -102,13 +102,7 @@ impl Classifier for Forest {
 
 impl FittedClassifier for Fitted {
     fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
-        if x.cols() != self.n_features {
-            return Err(Error::msg(format!(
-                "fitted on {} features, asked about {}",
-                self.n_features,
-                x.cols()
-            )));
-        }
+        x.expect_cols(self.n_features)?;
         // Sum the shares, then divide once: a row's shares then add up to 1
         // without rounding past it. Tree by tree, so one tree's nodes stay
         // in cache while every row walks it.

@@ -210,13 +210,7 @@ impl Fitted {
 
 impl FittedClassifier for Fitted {
     fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
-        if x.cols() != self.cols {
-            return Err(Error::msg(format!(
-                "fitted on {} features, asked about {}",
-                self.cols,
-                x.cols()
-            )));
-        }
+        x.expect_cols(self.cols)?;
         for (near, row) in self.neighbours(x).iter().zip(out.rows_mut()) {
             row.fill(0.0);
             let exact = near.iter().any(|(dist, _)| *dist == 0.0);

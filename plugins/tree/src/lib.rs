@@ -77,13 +77,7 @@ impl Classifier for DecisionTree {
 
 impl FittedClassifier for Fitted {
     fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
-        if x.cols() != self.n_features {
-            return Err(Error::msg(format!(
-                "fitted on {} features, asked about {}",
-                self.n_features,
-                x.cols()
-            )));
-        }
+        x.expect_cols(self.n_features)?;
         let k = out.k().min(self.n_classes);
         for (r, row) in out.rows_mut().enumerate() {
             row.fill(0.0);
