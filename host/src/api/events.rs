@@ -109,7 +109,8 @@ impl Follow {
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => self.reread(),
             Err(RecvError::Closed) => {
-                // The runner is gone: nothing more will be announced.
+                // Not while `AppState` holds its sender (it always does);
+                // should that change, end with what the store has.
                 self.reread();
                 self.done = true;
             }
