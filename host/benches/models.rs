@@ -4,7 +4,8 @@
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mlhost::data::dataset::{self, Source, TaskHint};
-use mlhost::data::preprocess::{Scale, Scaler};
+use mlhost::data::prep::{Prep, PrepSpec};
+use mlhost::data::scale::Scale;
 use mlhost::data::split;
 use mlhost::domain::Protocol;
 use mlhost::plugin::loader::{self, FitHooks};
@@ -42,8 +43,7 @@ fn fit_times(c: &mut Criterion) {
     let fold = split::folds(Protocol::KFold { k: 5 }, Task::Classification, data.y(), None)
         .unwrap()
         .remove(0);
-    let view = Matrix::select(&data.x, data.cols(), &fold.train).unwrap();
-    let scaled = Scaler::fit(Scale::Standard, view).unwrap().transform(view);
+    let scaled = standardized(&data, &fold.train);
     let x = Matrix::new(&scaled, fold.train.len(), data.cols()).unwrap();
     let y: Vec<f64> = fold.train.iter().map(|&i| data.y()[i as usize]).collect();
     let mut out = vec![0.0; fold.train.len()];
@@ -104,8 +104,8 @@ fn mlp_reporting(c: &mut Criterion) {
     let plugin = loader::load(&built["mlhost_plugin_mlp"]).unwrap();
     let data =
         dataset::load(&Source::Builtin("breast_cancer".into()), None, TaskHint::Infer).unwrap();
-    let all = Matrix::new(&data.x, data.rows, data.cols()).unwrap();
-    let scaled = Scaler::fit(Scale::Standard, all).unwrap().transform(all);
+    let all: Vec<u32> = (0..data.rows as u32).collect();
+    let scaled = standardized(&data, &all);
     let x = Matrix::new(&scaled, data.rows, data.cols()).unwrap();
     let y = data.y().to_vec();
     let params = plugin.info.defaults();
@@ -129,6 +129,13 @@ fn mlp_reporting(c: &mut Criterion) {
 
 /// kNN predict at the size issue 14 names: 2,000 queries against 8,000
 /// training rows of 20 features (uniform random; 2 classes), k = 5.
+/// `rows` of `data`, standardized on themselves.
+fn standardized(data: &dataset::Dataset, rows: &[u32]) -> Vec<f64> {
+    let spec = PrepSpec { scale: Scale::Standard, ..PrepSpec::default() };
+    let prep = Prep::fit(spec, &data.columns, &data.x, rows).unwrap().unwrap();
+    prep.transform(&data.x, rows).unwrap()
+}
+
 fn knn_scale(c: &mut Criterion) {
     let target = root().join("target/bench-plugins").display().to_string();
     let built = cargo_build(

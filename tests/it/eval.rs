@@ -163,6 +163,9 @@ fn failing_candidates_fail_alone_with_their_reasons() {
 #[test]
 fn bad_datasets_are_refused_and_nothing_is_stored() {
     let sb = sandbox_with("");
+    let ids: String = std::iter::once("a,label\n".to_owned())
+        .chain((0..1001).map(|i| format!("id{i},{}\n", i % 2)))
+        .collect();
     let cases = [
         ("missing.csv", None, "cannot read"),
         ("empty.csv", Some(""), "the file is empty; expected a header row and data rows"),
@@ -171,9 +174,13 @@ fn bad_datasets_are_refused_and_nothing_is_stored() {
             Some("a,b\n1,2\n"),
             "no label column 'label'; the columns are a, b; pass --label COLUMN",
         ),
-        ("text.csv", Some("a,label\n1,x\nfoo,y\n"), "row 3, column 'a': not a number: \"foo\""),
-        ("nan.csv", Some("a,label\nNaN,x\n1,y\n"), "row 2, column 'a': NaN is not a finite number"),
-        ("hole.csv", Some("a,label\n1,x\n,y\n"), "row 3, column 'a': missing value"),
+        ("inf.csv", Some("a,label\ninf,x\n1,y\n"), "row 2, column 'a': inf is not a finite number"),
+        ("nolabel-cell.csv", Some("a,label\n1,x\n2,\n"), "row 3, column 'label': missing label"),
+        (
+            "ids.csv",
+            Some(ids.as_str()),
+            "row 1002, column 'a': more than 1000 distinct text values",
+        ),
         ("ragged.csv", Some("a,label\n1,x\n2,y,3\n"), "row 3: 3 fields, but the header has 2"),
         (
             "oneclass.csv",

@@ -289,7 +289,7 @@ async fn hostile_inputs_get_clear_errors_and_the_server_stays_up() {
         raw("oversized epochs", "/api/ml/operations/op-1/metrics", &big_epochs, true, 413, "max_body_kb"),
         upload("oversized upload", "", &big_csv, true, 413, "the limit of 1 MB ([api] max_upload_mb)"),
         upload("oversized upload, size not declared", "", &big_csv, false, 413, "max_upload_mb"),
-        upload("a bad cell", "", b"a,y\n1,x\nzz,y\n", true, 422, "row 3, column 'a': not a number"),
+        upload("a bad cell", "", b"a,y\n1,x\ninf,y\n", true, 422, "row 3, column 'a': inf is not a finite"),
         upload("a ragged row", "", b"a,b,y\n1,2,x\n3,y\n", true, 422, "row 3: 2 fields"),
         upload("an empty upload", "", b"", true, 422, "the file is empty"),
         upload("no such label", "?label=nope", iris, true, 422, "no label column 'nope'"),

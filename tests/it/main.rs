@@ -9,6 +9,7 @@ mod isolation;
 mod loader;
 mod loadtime;
 mod logging;
+mod mixed;
 mod persistence;
 mod plugin_new;
 mod quality;

@@ -64,7 +64,7 @@ pub(super) fn write_candidate(row: &ReportRow, out: &mut dyn Write) -> std::io::
         ("plugin", plugin),
         ("task", dash(&row.task)),
         ("state", row.state.to_owned()),
-        ("scale", row.scale.to_owned()),
+        ("prepare", format!("scale {}, encode {}, impute {}", row.scale, row.encode, row.impute)),
         ("path", dash(&row.path)),
         ("sha256", dash(&row.sha256)),
     ];

@@ -6,12 +6,19 @@
 //! label encoding. A snapshot is built once per run and shared read-only
 //! (`Arc`) by every worker; nothing here ever copies it per job.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use mlhost_plugin_api::Task;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::data::csv::Labels;
+
+/// A categorical column with more distinct values than this is refused
+/// when read (an id or free-text column one-hot encoding would blow up).
+pub const MAX_CATEGORIES: usize = 1000;
 
 /// The built-in datasets: name, label column, CSV text (scikit-learn's copies
 /// of the UCI sets; breast_cancer keeps scikit-learn's coding, 1 = benign).
@@ -55,6 +62,41 @@ pub enum DatasetError {
     },
 }
 
+/// One feature column of a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// The header's name.
+    pub name: String,
+    /// Numbers or categories.
+    pub kind: ColumnKind,
+    /// Cells that were empty or a missing marker (stored as NaN).
+    pub missing: usize,
+}
+
+/// What a feature column holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ColumnKind {
+    /// Numbers.
+    Numeric,
+    /// Text: cells hold codes into these categories, sorted.
+    Categorical(Vec<String>),
+}
+
+impl Column {
+    /// Column `j` of numbers without missing cells, named `x{j}`.
+    pub fn numeric(j: usize) -> Column {
+        Column { name: format!("x{j}"), kind: ColumnKind::Numeric, missing: 0 }
+    }
+    /// The categories of a categorical column.
+    pub fn categories(&self) -> Option<&[String]> {
+        match &self.kind {
+            ColumnKind::Categorical(c) => Some(c),
+            ColumnKind::Numeric => None,
+        }
+    }
+}
+
 /// The targets of a snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Target {
@@ -78,8 +120,8 @@ pub struct Dataset {
     pub id: String,
     /// `builtin:NAME` or the file path.
     pub source: String,
-    /// Feature column names, in file order.
-    pub features: Vec<String>,
+    /// Feature columns (names, kinds, missing cells), in file order.
+    pub columns: Vec<Column>,
     /// The label column.
     pub label: String,
     /// Row-major features, `rows x cols`.
@@ -93,7 +135,7 @@ pub struct Dataset {
 impl Dataset {
     /// Number of feature columns.
     pub fn cols(&self) -> usize {
-        self.features.len()
+        self.columns.len()
     }
     /// The task the targets describe.
     pub fn task(&self) -> Task {
@@ -183,7 +225,9 @@ pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Data
                 source_name: path.display().to_string(),
                 message,
             })?;
-            parse_csv(&display(path), std::io::BufReader::new(file), label, hint)
+            let size = file.metadata().ok().map(|m| m.len());
+            let reader = std::io::BufReader::with_capacity(1 << 16, file);
+            parse_sized(&display(path), reader, label, hint, size)
         }
     }
 }
@@ -213,12 +257,24 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// Parses CSV with a header row.
+/// Parses CSV with a header row, streaming: see [`crate::data::csv`].
+/// `size_hint` is the byte length when known (lets the matrix be
+/// allocated once).
 pub fn parse_csv(
     name: &str,
     bytes: impl std::io::Read,
     label: Option<&str>,
     hint: TaskHint,
+) -> Result<Dataset, DatasetError> {
+    parse_sized(name, bytes, label, hint, None)
+}
+
+fn parse_sized(
+    name: &str,
+    bytes: impl std::io::Read,
+    label: Option<&str>,
+    hint: TaskHint,
+    size_hint: Option<u64>,
 ) -> Result<Dataset, DatasetError> {
     let whole = |message: String| DatasetError::Whole { source_name: name.to_owned(), message };
     let mut reader =
@@ -240,85 +296,53 @@ pub fn parse_csv(
     if header.len() < 2 {
         return Err(whole("only one column: need at least one feature and the label".to_owned()));
     }
-    let features: Vec<String> = header
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != label_col)
-        .map(|(_, h)| h.clone())
-        .collect();
-    let mut x = Vec::new();
-    let mut raw_labels: Vec<String> = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let row = e.position().map_or(0, |p| p.line());
-                return Err(match e.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-                        DatasetError::Whole {
-                            source_name: name.to_owned(),
-                            message: format!(
-                                "row {row}: {len} fields, but the header has {expected_len}; every row needs one value per column"
-                            ),
-                        }
-                    }
-                    _ => whole(format!("row {row}: {e}")),
-                });
-            }
-        }
-        let row = record.position().map_or(0, |p| p.line());
-        for (i, value) in record.iter().enumerate() {
-            if i == label_col {
-                if value.is_empty() {
-                    return Err(cell(name, row, &header[i], "missing label".to_owned()));
-                }
-                raw_labels.push(value.to_owned());
-                continue;
-            }
-            x.push(number(value).map_err(|m| cell(name, row, &header[i], m))?);
-        }
-    }
-    x.shrink_to_fit();
-    let rows = raw_labels.len();
+    let table = crate::data::csv::read(name, &mut reader, &header, label_col, size_hint)?;
+    let rows = table.labels.len();
     if rows == 0 {
         return Err(whole("no data rows after the header".to_owned()));
     }
-    let target = encode_target(name, &label_name, &raw_labels, hint)?;
-    let id = canonical_id(&features, &label_name, &x, &raw_labels);
-    Ok(Dataset { id, source: name.to_owned(), features, label: label_name, x, rows, target })
+    let target = encode_target(name, &label_name, &table.labels, hint)?;
+    let id = canonical_id(&table.columns, &label_name, &table.x, &table.labels);
+    Ok(Dataset {
+        id,
+        source: name.to_owned(),
+        columns: table.columns,
+        label: label_name,
+        x: table.x,
+        rows,
+        target,
+    })
 }
 
 fn cell(name: &str, row: u64, column: &str, message: String) -> DatasetError {
     DatasetError::Cell { source_name: name.to_owned(), row, column: column.to_owned(), message }
 }
 
-fn number(value: &str) -> Result<f64, String> {
-    if value.is_empty() {
-        return Err("missing value; fill it in or drop the row".to_owned());
+/// Distinct labels, stopping once there are more than `cap`.
+fn distinct(labels: &Labels, cap: usize) -> BTreeSet<&str> {
+    let mut set = BTreeSet::new();
+    for l in labels.iter() {
+        set.insert(l);
+        if set.len() > cap {
+            break;
+        }
     }
-    let v: f64 = value.parse().map_err(|_| format!("not a number: {value:?}"))?;
-    if !v.is_finite() {
-        return Err(format!("{value} is not a finite number"));
-    }
-    Ok(v)
+    set
 }
 
 fn encode_target(
     name: &str,
     label: &str,
-    raw: &[String],
+    raw: &Labels,
     hint: TaskHint,
 ) -> Result<Target, DatasetError> {
     let numbers: Option<Vec<f64>> =
         raw.iter().map(|s| s.parse::<f64>().ok().filter(|v| v.is_finite())).collect();
-    let distinct: BTreeSet<&str> = raw.iter().map(String::as_str).collect();
     let task = match hint {
         TaskHint::Force(t) => t,
         TaskHint::Infer => match &numbers {
             None => Task::Classification,
-            Some(v) if v.iter().all(|x| x.fract() == 0.0) && distinct.len() <= 20 => {
+            Some(v) if v.iter().all(|x| x.fract() == 0.0) && distinct(raw, 20).len() <= 20 => {
                 Task::Classification
             }
             Some(_) => Task::Regression,
@@ -344,7 +368,7 @@ fn encode_target(
         }
         Task::Classification => {
             // Sorted numerically when all labels are numbers ("2" < "10").
-            let mut labels: Vec<&str> = distinct.into_iter().collect();
+            let mut labels: Vec<&str> = distinct(raw, usize::MAX).into_iter().collect();
             if numbers.is_some() {
                 labels.sort_by(|a, b| {
                     a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0))
@@ -356,32 +380,50 @@ fn encode_target(
                     labels.first().copied().unwrap_or("")
                 )));
             }
-            let code: BTreeMap<&str, f64> =
+            let code: HashMap<&str, f64> =
                 labels.iter().enumerate().map(|(i, l)| (*l, i as f64)).collect();
-            let y = raw.iter().map(|s| code[s.as_str()]).collect();
+            let y = raw.iter().map(|s| code[s]).collect();
             Ok(Target::Classes { y, labels: labels.into_iter().map(str::to_owned).collect() })
         }
     }
 }
 
-fn canonical_id(features: &[String], label: &str, x: &[f64], labels: &[String]) -> String {
+/// sha256 of the content. A dataset of numbers only hashes exactly as
+/// before categories existed (ids stay stable); categories and missing
+/// cells add to the hash only when present.
+fn canonical_id(columns: &[Column], label: &str, x: &[f64], labels: &Labels) -> String {
     let mut h = Sha256::new();
     h.update(b"mlhost-dataset-v1\0");
-    for f in features {
-        h.update(f.as_bytes());
+    for c in columns {
+        h.update(c.name.as_bytes());
         h.update(b"\0");
     }
     h.update(label.as_bytes());
     h.update(b"\0");
-    let cols = features.len();
-    for (row, l) in x.chunks_exact(cols.max(1)).zip(labels) {
+    let cols = columns.len();
+    for (row, l) in x.chunks_exact(cols.max(1)).zip(labels.iter()) {
         for v in row {
-            // -0.0 and 0.0 are the same value in a dataset.
-            let v = if *v == 0.0 { 0.0f64 } else { *v };
+            // -0.0 and 0.0 are the same value; every NaN is one missing cell.
+            let v = if *v == 0.0 {
+                0.0f64
+            } else if v.is_nan() {
+                f64::NAN
+            } else {
+                *v
+            };
             h.update(v.to_le_bytes());
         }
         h.update(l.as_bytes());
         h.update(b"\0");
+    }
+    for (j, c) in columns.iter().enumerate() {
+        if let ColumnKind::Categorical(categories) = &c.kind {
+            h.update(format!("categories {j}\0").as_bytes());
+            for name in categories {
+                h.update(name.as_bytes());
+                h.update(b"\0");
+            }
+        }
     }
     crate::domain::hex(h.finalize().as_slice())
 }
@@ -419,13 +461,8 @@ mod tests {
             "a,b\n1,2\n",
             "d.csv: label column 'b' has one class only (2); classification needs at least two",
         );
-        check("a,y\n1,x\nzz,y\n", "d.csv: row 3, column 'a': not a number: \"zz\"");
-        check(
-            "a,y\n1,x\n,y\n",
-            "d.csv: row 3, column 'a': missing value; fill it in or drop the row",
-        );
-        check("a,y\nNaN,x\n1,y\n", "d.csv: row 2, column 'a': NaN is not a finite number");
         check("a,y\ninf,x\n1,y\n", "d.csv: row 2, column 'a': inf is not a finite number");
+        check("a,y\n1,x\n2,\n", "d.csv: row 3, column 'y': missing label");
         check(
             "a,y\n1,x\n2\n",
             "d.csv: row 3: 1 fields, but the header has 2; every row needs one value per column",
@@ -442,6 +479,19 @@ mod tests {
             e.to_string(),
             "d.csv: row 2, column 'y': regression needs numeric labels, got \"x\""
         );
+    }
+
+    #[test]
+    fn text_and_empty_cells_are_kept_for_the_candidates_to_prepare() {
+        let d = parse_csv("d.csv", &b"a,c,y\n1,x,p\n,NA,q\nzz,x,p\n"[..], None, TaskHint::Infer)
+            .unwrap();
+        let kinds: Vec<(&ColumnKind, usize)> =
+            d.columns.iter().map(|c| (&c.kind, c.missing)).collect();
+        let a = ColumnKind::Categorical(vec!["1".into(), "zz".into()]);
+        let c = ColumnKind::Categorical(vec!["x".into()]);
+        assert_eq!(kinds, [(&a, 1), (&c, 1)]);
+        let again = parse_csv("e", &b"a,c,y\n1.0,x,p\n,,q\nzz,x,p\n"[..], None, TaskHint::Infer);
+        assert_eq!(again.unwrap().id, d.id, "same content, same id");
     }
 
     #[test]
@@ -463,6 +513,11 @@ mod tests {
         let c = parse_csv("c", &b"f,y\n1,0\n2.5,1\n"[..], None, TaskHint::Infer).unwrap();
         assert_eq!(a.id, b.id);
         assert_ne!(a.id, c.id);
+        // Ids of numeric datasets are what they were before categories
+        // existed (stored runs keep their dataset): recomputed in Python
+        // from the scheme (sha256 of names, f64 LE cells, label text).
+        let iris = load(&Source::Builtin("iris".into()), None, TaskHint::Infer).unwrap();
+        assert_eq!(iris.id, "03e6ef85c5db4359591c2f984fa878c865811831aed170b2e4dc33f14503fc2e");
     }
 
     #[test]

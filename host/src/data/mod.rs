@@ -4,7 +4,9 @@
 //!
 //! Depends on `domain` only.
 
+pub mod csv;
 pub mod dataset;
-pub mod preprocess;
+pub mod prep;
+pub mod scale;
 pub mod snapshot;
 pub mod split;

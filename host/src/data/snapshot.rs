@@ -4,15 +4,17 @@
 //! holding N.
 //!
 //! Layout (little-endian): a 64-byte header (`MLHSNAP1`, rows, cols,
-//! n_classes as u64), then `rows x cols` f64 features, then `rows` f64
-//! targets. Owns the format and the module's one `unsafe` (the mapping).
+//! n_classes, schema length as u64), then `rows x cols` f64 features, then
+//! `rows` f64 targets, then the columns' kinds as JSON (schema length
+//! bytes; 0 in files written before categories existed: all numeric).
+//! Owns the format and the module's one `unsafe` (the mapping).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use crate::data::dataset::Dataset;
+use crate::data::dataset::{Column, Dataset};
 
 const MAGIC: &[u8; 8] = b"MLHSNAP1";
 const HEADER: usize = 64;
@@ -28,12 +30,20 @@ pub struct DataView<'a> {
     pub cols: usize,
     /// Classes, 0 for regression.
     pub n_classes: usize,
+    /// The feature columns' kinds, `cols` of them.
+    pub columns: &'a [Column],
 }
 
 impl Dataset {
     /// This dataset as a [`DataView`].
     pub fn view(&self) -> DataView<'_> {
-        DataView { x: &self.x, y: self.y(), cols: self.cols(), n_classes: self.n_classes() }
+        DataView {
+            x: &self.x,
+            y: self.y(),
+            cols: self.cols(),
+            n_classes: self.n_classes(),
+            columns: &self.columns,
+        }
     }
 }
 
@@ -42,7 +52,8 @@ impl Dataset {
 pub fn write(dir: &Path, data: &Dataset) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{}.snapshot", data.id));
-    let size = (HEADER + 8 * (data.x.len() + data.rows)) as u64;
+    let schema = serde_json::to_vec(&data.columns).map_err(std::io::Error::other)?;
+    let size = (HEADER + 8 * (data.x.len() + data.rows) + schema.len()) as u64;
     if std::fs::metadata(&path).is_ok_and(|m| m.len() == size) {
         return Ok(path);
     }
@@ -52,13 +63,15 @@ pub fn write(dir: &Path, data: &Dataset) -> std::io::Result<PathBuf> {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         let mut header = [0u8; HEADER];
         header[..8].copy_from_slice(MAGIC);
-        for (i, v) in [data.rows, data.cols(), data.n_classes()].into_iter().enumerate() {
+        let fields = [data.rows, data.cols(), data.n_classes(), schema.len()];
+        for (i, v) in fields.into_iter().enumerate() {
             header[8 + 8 * i..16 + 8 * i].copy_from_slice(&(v as u64).to_le_bytes());
         }
         f.write_all(&header)?;
         for v in data.x.iter().chain(data.y()) {
             f.write_all(&v.to_le_bytes())?;
         }
+        f.write_all(&schema)?;
         f.flush()?;
     }
     std::fs::rename(&tmp, &path)?;
@@ -72,6 +85,7 @@ pub struct Snapshot {
     rows: usize,
     cols: usize,
     n_classes: usize,
+    columns: Vec<Column>,
 }
 
 impl Snapshot {
@@ -89,19 +103,27 @@ impl Snapshot {
         let field = |i: usize| {
             u64::from_le_bytes(map[8 + 8 * i..16 + 8 * i].try_into().expect("8 bytes")) as usize
         };
-        let (rows, cols, n_classes) = (field(0), field(1), field(2));
-        if map.len() != HEADER + 8 * (rows * cols + rows) {
+        let (rows, cols, n_classes, schema) = (field(0), field(1), field(2), field(3));
+        let values_end = HEADER + 8 * (rows * cols + rows);
+        if map.len() != values_end + schema {
             return Err(bad("truncated"));
         }
-        Ok(Snapshot { map, rows, cols, n_classes })
+        let columns: Vec<Column> = if schema == 0 {
+            // Written before categories existed: numbers, no missing cells.
+            (0..cols).map(Column::numeric).collect()
+        } else {
+            serde_json::from_slice(&map[values_end..]).map_err(|e| bad(&format!("schema: {e}")))?
+        };
+        Ok(Snapshot { map, rows, cols, n_classes, columns })
     }
 
     /// The mapped data.
     pub fn view(&self) -> DataView<'_> {
         // The map is page-aligned and the header is 64 bytes: f64-aligned.
-        let values: &[f64] = bytemuck::cast_slice(&self.map[HEADER..]);
+        let end = HEADER + 8 * (self.rows * self.cols + self.rows);
+        let values: &[f64] = bytemuck::cast_slice(&self.map[HEADER..end]);
         let (x, y) = values.split_at(self.rows * self.cols);
-        DataView { x, y, cols: self.cols, n_classes: self.n_classes }
+        DataView { x, y, cols: self.cols, n_classes: self.n_classes, columns: &self.columns }
     }
 }
 
@@ -119,6 +141,7 @@ mod tests {
         let snap = Snapshot::open(&path).unwrap();
         let v = snap.view();
         assert_eq!((v.x, v.y, v.cols, v.n_classes), (&data.x[..], data.y(), 4, 3));
+        assert_eq!(v.columns, &data.columns[..]);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 8]).unwrap();
         assert!(Snapshot::open(&path).unwrap_err().ends_with("truncated"));

@@ -12,7 +12,7 @@ use mlhost_plugin_api::{Params, Task};
 use super::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
 use super::worker::{ChildJob, Crashes, WORKER_PROTOCOL, WorkerSpec, run_in_child};
 use crate::data::dataset::Dataset;
-use crate::data::preprocess::Scale;
+use crate::data::prep::PrepSpec;
 use crate::data::split::Fold;
 use crate::domain::{Patience, Protocol, StopFlag};
 use crate::plugin::loader::Plugin;
@@ -36,7 +36,7 @@ pub(crate) struct TrialWork<'a> {
     pub(crate) model_id: &'a str,
     pub(crate) plugin: &'a Arc<Plugin>,
     pub(crate) params: &'a Params,
-    pub(crate) scale: Scale,
+    pub(crate) prep: PrepSpec,
 }
 
 /// Turns a trial into work for the pool.
@@ -56,14 +56,14 @@ impl Executor for Threads {
     fn work(&self, t: TrialWork<'_>) -> Work {
         let (plugin, params, data, folds) =
             (t.plugin.clone(), t.params.clone(), self.data.clone(), self.folds.clone());
-        let (scale, shared, job_id) = (t.scale, self.shared.clone(), t.job_id.to_owned());
+        let (prep, shared, job_id) = (t.prep, self.shared.clone(), t.job_id.to_owned());
         let span = tracing::info_span!("job", job_id = %t.job_id, model = %t.model_id);
         Box::new(move |stop| {
             let _job = span.entered();
             let job = Job {
                 plugin: &plugin,
                 params: &params,
-                scale,
+                prep,
                 seed: shared.seed,
                 pos_label: shared.pos_label,
                 job_id: &job_id,
@@ -96,7 +96,7 @@ impl Executor for Processes {
                 worker_protocol: WORKER_PROTOCOL,
                 plugin: t.plugin.image.clone(),
                 params: params_json(t.params),
-                scale: t.scale,
+                prep: t.prep,
                 seed: self.shared.seed,
                 shuffle_seed: self.shuffle_seed,
                 pos_label: self.shared.pos_label,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params};
 
-use crate::data::preprocess::{Scale, Scaler};
+use crate::data::prep::{Prep, PrepSpec};
 use crate::data::snapshot::DataView;
 use crate::data::split::Fold;
 use crate::domain::StopFlag;
@@ -117,7 +117,7 @@ use crate::domain::Patience;
 pub(crate) struct Job<'a> {
     pub plugin: &'a Plugin,
     pub params: &'a Params,
-    pub scale: Scale,
+    pub prep: PrepSpec,
     pub seed: u64,
     pub pos_label: u32,
     pub job_id: &'a str,
@@ -127,14 +127,15 @@ pub(crate) struct Job<'a> {
 
 /// One candidate, every fold: a fresh model per fold, fitted on the
 /// training rows and scored on the test rows (views into the shared
-/// snapshot; a scaled copy of the fold only when the candidate scales).
+/// snapshot; a prepared copy of the fold only when the candidate's data
+/// preparation changes something).
 pub(crate) fn run_job(
     job: &Job<'_>,
     data: DataView<'_>,
     folds: &[Fold],
     stop: &StopFlag,
 ) -> Result<FoldScores, JobFailure> {
-    let Job { plugin, params, scale, seed, pos_label, job_id, epochs, early } = *job;
+    let Job { plugin, params, prep, seed, pos_label, job_id, epochs, early } = *job;
     let y = data.y;
     let k = data.n_classes;
     let cols = data.cols;
@@ -154,18 +155,20 @@ pub(crate) fn run_job(
             }
         };
         let mut model = plugin.new_model(params).map_err(|e| fail("constructor", &e))?;
-        let mut x_train =
-            Matrix::select(data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?;
-        let mut x_test =
-            Matrix::select(data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?;
         // Fitted on the training rows only: nothing of the test fold leaks.
-        let scaled =
-            Scaler::fit(scale, x_train).map(|s| (s.transform(x_train), s.transform(x_test)));
-        if let Some((train, test)) = &scaled {
-            x_train =
-                Matrix::new(train, fold.train.len(), cols).map_err(|e| fail("scaling", &e))?;
-            x_test = Matrix::new(test, fold.test.len(), cols).map_err(|e| fail("scaling", &e))?;
-        }
+        let prepared = prepare(prep, data, fold)
+            .map_err(|e| JobFailure::failed(format!("fold {f}: preparing the data: {e}")))?;
+        let (x_train, x_test) = match &prepared {
+            Some(p) => (
+                Matrix::new(&p.train, fold.train.len(), p.cols)
+                    .map_err(|e| fail("prepared", &e))?,
+                Matrix::new(&p.test, fold.test.len(), p.cols).map_err(|e| fail("prepared", &e))?,
+            ),
+            None => (
+                Matrix::select(data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?,
+                Matrix::select(data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?,
+            ),
+        };
         let y_train: Vec<f64> = fold.train.iter().map(|&i| y[i as usize]).collect();
         let t0 = Instant::now();
         let mut hooks = JobHooks {
@@ -230,6 +233,23 @@ pub(crate) fn run_job(
         });
     }
     Ok(out)
+}
+
+/// A fold's training and test rows after the candidate's data preparation.
+struct Prepared {
+    train: Vec<f64>,
+    test: Vec<f64>,
+    cols: usize,
+}
+
+/// Prepares a fold; `None` when the snapshot can be used as it is.
+fn prepare(spec: PrepSpec, data: DataView<'_>, fold: &Fold) -> Result<Option<Prepared>, String> {
+    let Some(prep) = Prep::fit(spec, data.columns, data.x, &fold.train)? else {
+        return Ok(None);
+    };
+    let train = prep.transform(data.x, &fold.train)?;
+    let test = prep.transform(data.x, &fold.test)?;
+    Ok(Some(Prepared { train, test, cols: prep.cols() }))
 }
 
 fn check_predictions(pred: &[f64], k: usize) -> Result<(), String> {

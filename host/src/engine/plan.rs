@@ -9,7 +9,7 @@ use mlhost_plugin_api::{Params, Task};
 
 use super::run::EvalError;
 use crate::data::dataset::{Dataset, Target};
-use crate::data::preprocess::Scale;
+use crate::data::prep::PrepSpec;
 use crate::domain::{JobId, JobStatus, RunSpec};
 use crate::plugin::loader::Plugin;
 use crate::registry::{Candidate, Registry, State};
@@ -18,7 +18,7 @@ use crate::store::{JobRow, NewJob};
 /// What a trial will do.
 pub(crate) enum Planned {
     /// Run the plugin with these params.
-    Run { plugin: Arc<Plugin>, params: Params, scale: Scale },
+    Run { plugin: Arc<Plugin>, params: Params, prep: PrepSpec },
     /// Record this reason instead.
     Refused(String),
 }
@@ -134,7 +134,7 @@ fn plan_candidate(c: &Candidate, task: Task) -> Planned {
             c.tasks.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" and ")
         )),
         State::Ready { plugin, params } => {
-            Planned::Run { plugin: plugin.clone(), params: params.clone(), scale: c.scale }
+            Planned::Run { plugin: plugin.clone(), params: params.clone(), prep: c.prep }
         }
     }
 }

@@ -235,13 +235,13 @@ fn execute(
     for (i, trial) in trials.iter().enumerate() {
         match &trial.plan {
             Planned::Refused(why) => writer.refused(trial, why),
-            Planned::Run { plugin, params, scale } => {
+            Planned::Run { plugin, params, prep } => {
                 let work = TrialWork {
                     job_id: trial.job_id.as_str(),
                     model_id: &trial.model_id,
                     plugin,
                     params,
-                    scale: *scale,
+                    prep: *prep,
                 };
                 runnable.push((i, executor.work(work)));
             }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use mlhost_plugin_api::Task;
 use serde::{Deserialize, Serialize};
 
-use crate::data::preprocess::Scale;
+use crate::data::prep::PrepSpec;
 use crate::data::snapshot::Snapshot;
 use crate::data::split;
 use crate::domain::Protocol;
@@ -47,7 +47,7 @@ pub struct WorkerSpec {
     /// Resolved parameters.
     pub params: BTreeMap<String, serde_json::Value>,
     /// Feature scaling.
-    pub scale: Scale,
+    pub prep: PrepSpec,
     /// Seed handed to the plugin.
     pub seed: u64,
     /// Fold shuffle seed (None: scikit-learn's unshuffled folds).
@@ -170,7 +170,7 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
     let job = Job {
         plugin: &plugin,
         params: &params,
-        scale: spec.scale,
+        prep: spec.prep,
         seed: spec.seed,
         pos_label: spec.pos_label,
         job_id: &spec.job_id,

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::ConfigError;
-use crate::data::preprocess::Scale;
+use crate::data::prep::{Encode, Impute, PrepSpec};
+use crate::data::scale::Scale;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,10 @@ struct RawEntry {
     description: String,
     #[serde(default)]
     scale: Scale,
+    #[serde(default)]
+    encode: Encode,
+    #[serde(default)]
+    impute: Impute,
 }
 
 fn enabled_default() -> bool {
@@ -53,8 +58,9 @@ pub struct Entry {
     pub enabled: bool,
     /// Free text for the report.
     pub description: String,
-    /// Feature scaling the host applies before the plugin sees the data.
-    pub scale: Scale,
+    /// Data preparation (scaling, encoding, imputing) the host applies
+    /// before the plugin sees the data.
+    pub prep: PrepSpec,
     /// Line of the entry's `id` in the file.
     pub line: usize,
     /// Line of its `params` (its `id` line when it has none).
@@ -140,7 +146,7 @@ pub fn parse_entries(path: &Path, src: &str) -> Result<Vec<Entry>, ConfigError> 
             sha256,
             enabled: e.enabled,
             description: e.description,
-            scale: e.scale,
+            prep: PrepSpec { scale: e.scale, encode: e.encode, impute: e.impute },
             line,
             params_line,
         });
@@ -185,7 +191,7 @@ mod tests {
         );
         check(
             "[[model]]\nid = \"a\"\nplugin = \"p\"\nparms = {}\n",
-            "models.toml:4: key `parms`: unknown field `parms`, expected one of `id`, `plugin`, `params`, `sha256`, `enabled`, `description`, `scale`",
+            "models.toml:4: key `parms`: unknown field `parms`, expected one of `id`, `plugin`, `params`, `sha256`, `enabled`, `description`, `scale`, `encode`, `impute`",
         );
         check(
             "[[model]]\nid = \"a b\"\nplugin = \"p\"\n",

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use mlhost_plugin_api::{ParamSpec, ParamValue, Params, Task};
 
 use crate::config::{Config, ConfigError};
-use crate::data::preprocess::Scale;
+use crate::data::prep::PrepSpec;
 use crate::plugin::loader::{self, Plugin};
 use crate::plugin::probe::Watchdog;
 
@@ -66,8 +66,8 @@ pub struct Candidate {
     pub sha256: Option<String>,
     /// Entry description, else the plugin's.
     pub description: String,
-    /// Feature scaling applied by the host.
-    pub scale: Scale,
+    /// Data preparation applied by the host (scale, encode, impute).
+    pub prep: PrepSpec,
     /// The plugin's parameter schema (empty when no plugin loaded).
     pub schema: Vec<ParamSpec>,
     /// Ready or rejected.
@@ -147,7 +147,7 @@ impl Registry {
                     Given { params: &entry.params, line: Some(entry.params_line) },
                     entry.sha256.as_deref(),
                     &entry.description,
-                    entry.scale,
+                    entry.prep,
                     died(p, &entry.params),
                 ),
                 None => {
@@ -160,7 +160,7 @@ impl Registry {
                         path: None,
                         sha256: None,
                         description: entry.description.clone(),
-                        scale: entry.scale,
+                        prep: entry.prep,
                         schema: Vec::new(),
                         state: State::Rejected { reason: loader::one_line(&reason) },
                     };
@@ -181,7 +181,7 @@ impl Registry {
             }
             let id = p.info.name.clone();
             let given = Given { params: &[], line: None };
-            pending.push(prepare(id, p, given, None, "", Scale::None, died(p, &[])));
+            pending.push(prepare(id, p, given, None, "", PrepSpec::default(), died(p, &[])));
         }
         reg.candidates.extend(trial_constructions(pending, &mut loading.watchdog));
         reg.candidates.sort_by(|a, b| a.id.cmp(&b.id));
@@ -311,7 +311,7 @@ fn file_rejection(file: &Path, sha256: Option<String>, reason: String) -> Candid
         path: Some(std::path::absolute(file).unwrap_or_else(|_| file.to_owned())),
         sha256,
         description: String::new(),
-        scale: Scale::None,
+        prep: PrepSpec::default(),
         schema: Vec::new(),
         state: State::Rejected { reason: loader::one_line(&reason) },
     }
@@ -344,7 +344,7 @@ fn prepare(
     given: Given<'_>,
     pin: Option<&str>,
     description: &str,
-    scale: Scale,
+    prep: PrepSpec,
     crashed: Option<String>,
 ) -> (Candidate, Option<Arc<Plugin>>) {
     let check = || -> Result<Params, String> {
@@ -388,7 +388,7 @@ fn prepare(
         } else {
             description.to_owned()
         },
-        scale,
+        prep,
         schema: plugin.info.params.clone(),
         state,
     };

@@ -28,7 +28,9 @@ impl Registry {
                     sha256: c.sha256.clone(),
                     reason: c.reason().map(str::to_owned),
                     description: c.description.clone(),
-                    scale: c.scale.as_str(),
+                    scale: c.prep.scale.as_str(),
+                    encode: c.prep.encode.as_str(),
+                    impute: c.prep.impute.as_str(),
                     params_schema: c.schema.iter().map(ParamSchema::from).collect(),
                     params: match &c.state {
                         State::Ready { params, .. } => {
@@ -83,6 +85,10 @@ pub struct ReportRow {
     pub description: String,
     /// Feature scaling: none, standard, minmax or robust.
     pub scale: &'static str,
+    /// Categorical columns: onehot or ordinal.
+    pub encode: &'static str,
+    /// Missing cells: auto (median / most frequent) or none (an error).
+    pub impute: &'static str,
     /// Resolved parameters of a ready candidate.
     pub params: BTreeMap<String, serde_json::Value>,
     /// The plugin's parameter schema.

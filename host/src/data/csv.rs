@@ -1,0 +1,292 @@
+//! Streaming CSV reading: one record at a time straight into the row-major
+//! feature matrix, so the file's text is never held whole. Each column is
+//! numeric until a cell that is not a number makes it categorical (its
+//! values become codes into a sorted category list, like scikit-learn's
+//! encoders); empty cells and the usual missing markers (`NA`, `NaN`,
+//! `null`, ...) become NaN and are imputed later, per candidate and fold.
+
+use std::collections::HashMap;
+
+use crate::data::dataset::{Column, ColumnKind, DatasetError, MAX_CATEGORIES};
+
+/// Cells that mean "no value", as pandas' `read_csv` reads them by default.
+const MISSING: &[&str] = &["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A"];
+
+/// True when a cell is a missing value.
+pub fn is_missing(value: &str) -> bool {
+    MISSING.contains(&value)
+}
+
+/// The label cells, one string per row, packed into one buffer (a million
+/// labels cost their bytes plus one offset each, not a `String` apiece).
+#[derive(Debug, Default)]
+pub struct Labels {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Labels {
+    fn push(&mut self, value: &str) {
+        self.text.push_str(value);
+        self.ends.push(self.text.len());
+    }
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+    /// The labels in row order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(s, &e)| &self.text[s..e])
+    }
+}
+
+/// One feature column being read.
+#[derive(Debug)]
+enum Builder {
+    Numeric,
+    /// Codes in order of first appearance; sorted once at the end.
+    Categorical {
+        index: HashMap<String, u32>,
+        names: Vec<String>,
+    },
+}
+
+/// What a streamed read produces before labels are encoded.
+#[derive(Debug)]
+pub struct Table {
+    /// Feature names and kinds, in file order without the label.
+    pub columns: Vec<Column>,
+    /// Row-major features: numbers, category codes, NaN for missing.
+    pub x: Vec<f64>,
+    /// The label cells.
+    pub labels: Labels,
+}
+
+/// Reads every record of `reader` after its header. `label_col` indexes the
+/// label in the header; `size_hint` (the file's byte length) lets the matrix
+/// be allocated once instead of doubling.
+pub fn read<R: std::io::Read>(
+    name: &str,
+    reader: &mut csv::Reader<R>,
+    header: &[String],
+    label_col: usize,
+    size_hint: Option<u64>,
+) -> Result<Table, DatasetError> {
+    let cols = header.len() - 1;
+    let feature_names: Vec<&String> =
+        header.iter().enumerate().filter(|(i, _)| *i != label_col).map(|(_, h)| h).collect();
+    let mut builders: Vec<Builder> = (0..cols).map(|_| Builder::Numeric).collect();
+    let mut missing = vec![0usize; cols];
+    let mut x: Vec<f64> = Vec::new();
+    let mut labels = Labels::default();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
+    while read_record(name, reader, &mut record)? {
+        let line = record.position().map_or(0, |p| p.line());
+        if rows == 1024
+            && let (Some(total), Some(pos)) = (size_hint, record.position())
+        {
+            reserve_for(&mut x, total, pos.byte(), rows, cols);
+        }
+        let mut j = 0;
+        for (i, value) in record.iter().enumerate() {
+            if i == label_col {
+                if value.is_empty() {
+                    return Err(cell(name, line, &header[i], "missing label".to_owned()));
+                }
+                labels.push(value);
+                continue;
+            }
+            let v = if is_missing(value) {
+                missing[j] += 1;
+                f64::NAN
+            } else {
+                let at = |m: String| cell(name, line, &header[i], m);
+                builders[j].value(value, j, cols, &mut x, rows).map_err(at)?
+            };
+            x.push(v);
+            j += 1;
+        }
+        rows += 1;
+    }
+    if x.capacity() > x.len() + x.len() / 8 {
+        x.shrink_to_fit();
+    }
+    let columns = finish(builders, feature_names, missing, &mut x, cols);
+    Ok(Table { columns, x, labels })
+}
+
+/// Reserves room for the whole file, estimated from the first rows' bytes.
+fn reserve_for(x: &mut Vec<f64>, total: u64, read: u64, rows: usize, cols: usize) {
+    if read == 0 {
+        return;
+    }
+    let per_row = read as f64 / rows as f64;
+    let expected = (total as f64 / per_row * 1.05) as usize + 1024;
+    x.reserve(expected.saturating_mul(cols).saturating_sub(x.len()));
+}
+
+fn read_record<R: std::io::Read>(
+    name: &str,
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+) -> Result<bool, DatasetError> {
+    reader.read_record(record).map_err(|e| {
+        let row = e.position().map_or(0, |p| p.line());
+        let message = match e.kind() {
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+                "row {row}: {len} fields, but the header has {expected_len}; every row needs one value per column"
+            ),
+            _ => format!("row {row}: {e}"),
+        };
+        DatasetError::Whole { source_name: name.to_owned(), message }
+    })
+}
+
+impl Builder {
+    /// The stored value of a non-missing cell of column `j`, turning the
+    /// column categorical at its first text cell (`rows` rows read so far).
+    fn value(
+        &mut self,
+        value: &str,
+        j: usize,
+        cols: usize,
+        x: &mut [f64],
+        rows: usize,
+    ) -> Result<f64, String> {
+        if let Builder::Numeric = self {
+            match value.parse::<f64>() {
+                Ok(v) if v.is_finite() => return Ok(v),
+                Ok(_) => return Err(format!("{value} is not a finite number")),
+                Err(_) => *self = Builder::categorical_from(x, j, cols, rows)?,
+            }
+        }
+        let Builder::Categorical { index, names } = self else { unreachable!("made categorical") };
+        intern(index, names, category_key(value))
+    }
+
+    /// A numeric column turned categorical: the numbers read so far become
+    /// categories (by value, as text).
+    fn categorical_from(x: &mut [f64], j: usize, cols: usize, rows: usize) -> Result<Self, String> {
+        let (mut index, mut names) = (HashMap::new(), Vec::new());
+        for r in 0..rows {
+            let v = &mut x[r * cols + j];
+            if !v.is_nan() {
+                *v = intern(&mut index, &mut names, v.to_string())?;
+            }
+        }
+        Ok(Builder::Categorical { index, names })
+    }
+}
+
+/// Numbers in a text column are categories by value ("1.0" and "1" agree).
+fn category_key(value: &str) -> String {
+    match value.parse::<f64>() {
+        Ok(v) if v.is_finite() => v.to_string(),
+        _ => value.to_owned(),
+    }
+}
+
+fn intern(
+    index: &mut HashMap<String, u32>,
+    names: &mut Vec<String>,
+    key: String,
+) -> Result<f64, String> {
+    if let Some(&code) = index.get(&key) {
+        return Ok(f64::from(code));
+    }
+    if names.len() >= MAX_CATEGORIES {
+        return Err(format!(
+            "more than {MAX_CATEGORIES} distinct text values (an id or free-text column?); \
+             one-hot encoding it would explode memory: drop the column, or map it to fewer \
+             categories or to numbers"
+        ));
+    }
+    let code = names.len() as u32;
+    index.insert(key.clone(), code);
+    names.push(key);
+    Ok(f64::from(code))
+}
+
+/// Sorts each categorical column's categories and recodes its cells.
+fn finish(
+    builders: Vec<Builder>,
+    names: Vec<&String>,
+    missing: Vec<usize>,
+    x: &mut [f64],
+    cols: usize,
+) -> Vec<Column> {
+    let mut columns = Vec::with_capacity(cols);
+    for (j, ((b, name), missing)) in builders.into_iter().zip(names).zip(missing).enumerate() {
+        let kind = match b {
+            Builder::Numeric => ColumnKind::Numeric,
+            Builder::Categorical { names: categories, .. } => {
+                let mut order: Vec<u32> = (0..categories.len() as u32).collect();
+                order.sort_by(|&a, &b| categories[a as usize].cmp(&categories[b as usize]));
+                let mut recode = vec![0.0; order.len()];
+                for (new, &old) in order.iter().enumerate() {
+                    recode[old as usize] = new as f64;
+                }
+                for v in x.iter_mut().skip(j).step_by(cols).filter(|v| !v.is_nan()) {
+                    *v = recode[*v as usize];
+                }
+                let sorted = order.iter().map(|&o| categories[o as usize].clone()).collect();
+                ColumnKind::Categorical(sorted)
+            }
+        };
+        columns.push(Column { name: name.clone(), kind, missing });
+    }
+    columns
+}
+
+fn cell(name: &str, row: u64, column: &str, message: String) -> DatasetError {
+    DatasetError::Cell { source_name: name.to_owned(), row, column: column.to_owned(), message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(csv: &str) -> Result<Table, DatasetError> {
+        let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(csv.as_bytes());
+        let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+        let label = header.len() - 1;
+        read("d.csv", &mut r, &header, label, None)
+    }
+
+    #[test]
+    fn text_columns_become_sorted_categories_and_gaps_nan() {
+        let t = table("n,c,y\n1,red,a\n,blue,b\nNA,red,a\n2.5,,b\n").unwrap();
+        let kinds: Vec<_> = t.columns.iter().map(|c| (&c.kind, c.missing)).collect();
+        let cats = ColumnKind::Categorical(vec!["blue".into(), "red".into()]);
+        assert_eq!(kinds, [(&ColumnKind::Numeric, 2), (&cats, 1)]);
+        let shown: Vec<String> = t.x.iter().map(|v| format!("{v}")).collect();
+        assert_eq!(shown, ["1", "1", "NaN", "0", "NaN", "1", "2.5", "NaN"]);
+        assert_eq!(t.labels.iter().collect::<Vec<_>>(), ["a", "b", "a", "b"]);
+    }
+
+    #[test]
+    fn numbers_read_before_the_first_text_cell_become_categories_by_value() {
+        let t = table("c,y\n1,a\n2.0,b\nx,a\n1.0,b\n").unwrap();
+        let cats = ColumnKind::Categorical(vec!["1".into(), "2".into(), "x".into()]);
+        assert_eq!(t.columns[0].kind, cats);
+        assert_eq!(t.x, [0.0, 1.0, 2.0, 0.0]);
+    }
+
+    #[test]
+    fn too_many_categories_is_refused_with_the_column_named() {
+        let mut csv = String::from("id,y\n");
+        for i in 0..=MAX_CATEGORIES {
+            csv.push_str(&format!("u{i},{}\n", i % 2));
+        }
+        let e = table(&csv).unwrap_err().to_string();
+        let line = MAX_CATEGORIES + 2;
+        assert!(e.starts_with(&format!("d.csv: row {line}, column 'id': more than")), "{e}");
+        assert!(e.contains("drop the column"), "{e}");
+    }
+}
