@@ -172,9 +172,13 @@ pub(crate) trait HostSide {
     fn n_classes(&self) -> usize;
     fn should_stop(&self) -> bool;
     fn report(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control;
+    fn threads(&self) -> usize;
 }
 
 impl HostSide for HostContextFfi_TO<'_, RMut<'_, ()>> {
+    fn threads(&self) -> usize {
+        (HostContextFfi::threads(self) as usize).max(1)
+    }
     fn seed(&self) -> u64 {
         HostContextFfi::seed(self)
     }
@@ -204,6 +208,7 @@ impl std::fmt::Debug for FitContext<'_> {
         f.debug_struct("FitContext")
             .field("seed", &self.seed())
             .field("n_classes", &self.n_classes())
+            .field("threads", &self.threads())
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +224,13 @@ impl<'a> FitContext<'a> {
     /// Number of classes (labels are `0..n_classes`); 0 for regression.
     pub fn n_classes(&self) -> usize {
         self.inner.n_classes()
+    }
+    /// How many threads this fit may keep busy (at least 1). The host
+    /// shares the machine among its jobs (`workers` bounds the total), so a
+    /// model that parallelises (trees of a forest, say) uses this many and
+    /// no more; results must not depend on it.
+    pub fn threads(&self) -> usize {
+        self.inner.threads()
     }
     /// True once the host wants training to end (timeout, cancel). Check it
     /// between epochs or batches and return [`Error::stopped`].
@@ -251,6 +263,8 @@ pub struct StandaloneContext {
     pub n_classes: usize,
     /// Answer `should_stop` with this.
     pub stop: bool,
+    /// Threads the model may use; 0 counts as 1.
+    pub threads: usize,
     /// Every reported epoch, in order.
     pub reports: Vec<(u32, Vec<(String, f64)>)>,
 }
@@ -275,6 +289,9 @@ impl HostSide for StandaloneContext {
     }
     fn should_stop(&self) -> bool {
         self.stop
+    }
+    fn threads(&self) -> usize {
+        self.threads.max(1)
     }
     fn report(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
         let metrics = metrics.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect();

@@ -130,6 +130,11 @@ pub trait HostContextFfi {
     fn should_stop(&self) -> bool;
     #[sabi(last_prefix_field)]
     fn report(&mut self, epoch: u32, metrics: RSlice<'_, EpochMetricFfi<'_>>) -> Control;
+    /// Appended: how many threads this fit may use. A host built before
+    /// this existed answers through this default: one.
+    fn threads(&self) -> u32 {
+        1
+    }
 }
 
 /// Implemented by `export_plugin!` around the author's `Model`.

@@ -28,6 +28,8 @@ pub(crate) struct Shared {
     pub(crate) pos_label: u32,
     pub(crate) epochs: EpochSink,
     pub(crate) early: Option<Patience>,
+    /// Threads each job may use: its share of `workers`.
+    pub(crate) threads: usize,
 }
 
 /// One trial to run.
@@ -69,6 +71,7 @@ impl Executor for Threads {
                 job_id: &job_id,
                 epochs: Some(&shared.epochs),
                 early: shared.early,
+                threads: shared.threads,
             };
             run_job(&job, data.view(), &folds, &stop)
         })
@@ -104,6 +107,7 @@ impl Executor for Processes {
                 protocol: self.protocol,
                 task: self.task.as_str().to_owned(),
                 max_memory_mb: self.max_memory_mb,
+                threads: self.shared.threads,
                 job_id: t.job_id.to_owned(),
                 early_stopping: self.shared.early,
             },

@@ -61,6 +61,7 @@ struct JobHooks<'a> {
     fold: usize,
     sink: Option<&'a EpochSink>,
     early: Option<Patience>,
+    threads: usize,
     history: Vec<crate::metrics::trend::Epoch>,
     last: Instant,
     /// (stopped epoch, best epoch) when early stopping ended training.
@@ -76,6 +77,9 @@ impl FitHooks for JobHooks<'_> {
     }
     fn should_stop(&self) -> bool {
         self.stop.is_set()
+    }
+    fn threads(&self) -> usize {
+        self.threads
     }
     fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control {
         let now = Instant::now();
@@ -123,6 +127,7 @@ pub(crate) struct Job<'a> {
     pub job_id: &'a str,
     pub epochs: Option<&'a EpochSink>,
     pub early: Option<Patience>,
+    pub threads: usize,
 }
 
 /// One candidate, every fold: a fresh model per fold, fitted on the
@@ -135,7 +140,7 @@ pub(crate) fn run_job(
     folds: &[Fold],
     stop: &StopFlag,
 ) -> Result<FoldScores, JobFailure> {
-    let Job { plugin, params, prep, seed, pos_label, job_id, epochs, early } = *job;
+    let Job { plugin, params, prep, seed, pos_label, job_id, epochs, early, threads } = *job;
     let y = data.y;
     let k = data.n_classes;
     let cols = data.cols;
@@ -179,6 +184,7 @@ pub(crate) fn run_job(
             fold: f,
             sink: epochs,
             early,
+            threads,
             history: Vec::new(),
             last: Instant::now(),
             stopped: None,

@@ -48,6 +48,8 @@ pub struct WorkerSpec {
     pub params: BTreeMap<String, serde_json::Value>,
     /// Feature scaling.
     pub prep: PrepSpec,
+    /// Threads the job may use.
+    pub threads: usize,
     /// Seed handed to the plugin.
     pub seed: u64,
     /// Fold shuffle seed (None: scikit-learn's unshuffled folds).
@@ -176,6 +178,7 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
         job_id: &spec.job_id,
         epochs: Some(&epochs),
         early: spec.early_stopping,
+        threads: spec.threads,
     };
     // The host enforces the timeout by killing this process.
     match run_job(&job, data, &folds, &StopFlag::default()) {

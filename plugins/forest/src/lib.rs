@@ -63,7 +63,7 @@ impl Plugin for Forest {
 impl Classifier for Forest {
     type Fitted = Fitted;
     fn fit(p: &ForestParams, x: Matrix<'_>, y: &[u32], ctx: &mut FitContext<'_>) -> Result<Fitted> {
-        let (rows, cols) = (x.rows(), x.cols());
+        let cols = x.cols();
         let k = ctx.n_classes().max(y.iter().max().map_or(1, |m| *m as usize + 1));
         let max_features = match p.max_features {
             MaxFeatures::Sqrt => (cols as f64).sqrt() as usize,
@@ -81,23 +81,68 @@ impl Classifier for Forest {
             classes: k,
         };
         let data = Binned::new(x);
-        let mut rng = SeededRng::new(ctx.seed() ^ 0x6D6C_686F_7374_u64);
+        let seed = ctx.seed() ^ 0x6D6C_686F_7374_u64;
+        let threads = ctx.threads().min(p.trees).max(1);
         let mut trees = Vec::with_capacity(p.trees);
-        let mut weight = vec![0.0; rows];
-        for _ in 0..p.trees {
+        // Rounds of a few trees per thread, so a stop request is seen soon.
+        for start in (0..p.trees).step_by(8 * threads) {
             if ctx.should_stop() {
                 return Err(Error::stopped());
             }
-            // The bootstrap as counts: a row drawn twice weighs 2.
-            weight.fill(0.0);
-            for _ in 0..rows {
-                weight[rng.below(rows)] += 1.0;
-            }
-            let sample: Vec<u32> = (0..rows as u32).filter(|&r| weight[r as usize] > 0.0).collect();
-            trees.push(mlhost_cart::grow(&data, y, &weight, sample, growth, &mut rng));
+            let batch = start..(start + 8 * threads).min(p.trees);
+            trees.extend(grow_batch(&data, y, growth, seed, batch, threads));
         }
         Ok(Fitted { n_features: cols, n_classes: k, trees })
     }
+}
+
+/// Tree `t` of a forest: its own bootstrap and feature draws from a seed of
+/// its own, so the forest is the same however many threads grow it.
+fn grow_one(data: &Binned, y: &[u32], growth: Growth, seed: u64, t: usize) -> Tree {
+    let mut rng = SeededRng::new(seed ^ (t as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let rows = y.len();
+    // The bootstrap as counts: a row drawn twice weighs 2.
+    let mut weight = vec![0.0; rows];
+    for _ in 0..rows {
+        weight[rng.below(rows)] += 1.0;
+    }
+    let sample: Vec<u32> = (0..rows as u32).filter(|&r| weight[r as usize] > 0.0).collect();
+    mlhost_cart::grow(data, y, &weight, sample, growth, &mut rng)
+}
+
+/// Trees `batch`, in order, grown on `threads` threads taking the next
+/// tree as they free up.
+fn grow_batch(
+    data: &Binned,
+    y: &[u32],
+    growth: Growth,
+    seed: u64,
+    batch: std::ops::Range<usize>,
+    threads: usize,
+) -> Vec<Tree> {
+    if threads <= 1 {
+        return batch.map(|t| grow_one(data, y, growth, seed, t)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(batch.start);
+    let mut grown: Vec<(usize, Tree)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let t = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if t >= batch.end {
+                            return mine;
+                        }
+                        mine.push((t, grow_one(data, y, growth, seed, t)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a tree panicked")).collect()
+    });
+    grown.sort_by_key(|(t, _)| *t);
+    grown.into_iter().map(|(_, tree)| tree).collect()
 }
 
 impl FittedClassifier for Fitted {
@@ -142,10 +187,14 @@ mod tests {
     use super::*;
 
     fn fit(seed: u64, x: &[f64], cols: usize, y: &[u32]) -> Fitted {
+        fit_on(1, seed, x, cols, y)
+    }
+
+    fn fit_on(threads: usize, seed: u64, x: &[f64], cols: usize, y: &[u32]) -> Fitted {
         let (max_features, x) = (MaxFeatures::Sqrt, Matrix::new(x, y.len(), cols).unwrap());
         let p = ForestParams { trees: 15, max_depth: 0, max_features, min_samples_split: 2 };
-        <Forest as Classifier>::fit(&p, x, y, &mut StandaloneContext::new(seed, 2).context())
-            .unwrap()
+        let mut ctx = StandaloneContext { threads, ..StandaloneContext::new(seed, 2) };
+        <Forest as Classifier>::fit(&p, x, y, &mut ctx.context()).unwrap()
     }
 
     fn proba(m: &Fitted) -> [f64; 4] {
@@ -163,6 +212,12 @@ mod tests {
         assert_eq!(p, proba(&fit(3, &x, 2, &y)));
         let bytes = postcard::to_allocvec(&fit(3, &x, 2, &y)).unwrap();
         assert_eq!(p, proba(&postcard::from_bytes(&bytes).unwrap()));
+        // The host's thread budget changes the speed, never the forest.
+        for threads in [2, 3] {
+            let forest = fit_on(threads, 3, &x, 2, &y);
+            assert_eq!(p, proba(&forest), "{threads} threads");
+            assert_eq!(forest.feature_importances(), fit(3, &x, 2, &y).feature_importances());
+        }
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub trait FitHooks {
     fn should_stop(&self) -> bool;
     /// One finished epoch; answer whether to go on.
     fn on_epoch(&mut self, epoch: u32, metrics: &[(&str, f64)]) -> Control;
+    /// Threads the fit may use (the job's share of the pool).
+    fn threads(&self) -> usize {
+        1
+    }
 }
 
 /// Adapts `FitHooks` to the C ABI. Host callbacks run inside the plugin's
@@ -58,6 +62,9 @@ impl HostContextFfi for HooksFfi<'_> {
         let metrics: Vec<(&str, f64)> =
             metrics.iter().map(|m| (m.name.as_str(), m.value)).collect();
         catch_unwind(AssertUnwindSafe(|| self.0.on_epoch(epoch, &metrics))).unwrap_or(Control::Stop)
+    }
+    fn threads(&self) -> u32 {
+        u32::try_from(self.0.threads().max(1)).unwrap_or(u32::MAX)
     }
 }
 
