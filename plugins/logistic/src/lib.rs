@@ -107,8 +107,9 @@ impl Classifier for Logistic {
 impl FittedClassifier for Weights {
     fn predict_proba(&self, x: Matrix<'_>, out: &mut Proba<'_>) -> Result<()> {
         x.expect_cols(self.cols)?;
+        let mut logits = vec![0.0; self.b.len()];
         for (row, p) in x.iter_rows().zip(out.rows_mut()) {
-            self.proba(row, p);
+            self.proba(row, p, &mut logits);
         }
         Ok(())
     }
@@ -123,26 +124,25 @@ impl FittedClassifier for Weights {
 }
 
 impl Weights {
-    fn logit(&self, row: &[f64], out: usize) -> f64 {
-        let w = &self.w[out * self.cols..(out + 1) * self.cols];
-        row.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() + self.b[out]
-    }
-
-    /// Class probabilities of one row into `p` (one value per class).
-    fn proba(&self, row: &[f64], p: &mut [f64]) {
+    /// Class probabilities of one row into `p` (one value per class code;
+    /// classes not seen in training get 0), `logits` as scratch (one per
+    /// output).
+    fn proba(&self, row: &[f64], p: &mut [f64], logits: &mut [f64]) {
+        for (c, l) in logits.iter_mut().enumerate() {
+            *l = objective::dot(&self.w[c * self.cols..(c + 1) * self.cols], row) + self.b[c];
+        }
         p.fill(0.0);
         if self.binary {
-            let pos = 1.0 / (1.0 + (-self.logit(row, 0)).exp());
+            let pos = 1.0 / (1.0 + (-logits[0]).exp());
             p[self.classes[1]] = pos;
             p[self.classes[0]] = 1.0 - pos;
             return;
         }
-        let logits: Vec<f64> = (0..self.classes.len()).map(|c| self.logit(row, c)).collect();
         let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let exp: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
-        let total: f64 = exp.iter().sum();
-        for (c, e) in self.classes.iter().zip(exp) {
-            p[*c] = e / total;
+        logits.iter_mut().for_each(|l| *l = (*l - max).exp());
+        let total: f64 = logits.iter().sum();
+        for (&c, e) in self.classes.iter().zip(logits.iter()) {
+            p[c] = e / total;
         }
     }
 }
