@@ -143,7 +143,6 @@ pub(crate) fn run_job(
     let Job { plugin, params, prep, seed, pos_label, job_id, epochs, early, threads } = *job;
     let y = data.y;
     let k = data.n_classes;
-    let cols = data.cols;
     let stopped =
         || JobFailure { status: JobStatus::TimedOut, error: "stopped at its deadline".to_owned() };
     let mut out = Vec::with_capacity(folds.len());
@@ -160,20 +159,12 @@ pub(crate) fn run_job(
             }
         };
         let mut model = plugin.new_model(params).map_err(|e| fail("constructor", &e))?;
+        let prep_failed =
+            |e: String| JobFailure::failed(format!("fold {f}: preparing the data: {e}"));
         // Fitted on the training rows only: nothing of the test fold leaks.
-        let prepared = prepare(prep, data, fold)
-            .map_err(|e| JobFailure::failed(format!("fold {f}: preparing the data: {e}")))?;
-        let (x_train, x_test) = match &prepared {
-            Some(p) => (
-                Matrix::new(&p.train, fold.train.len(), p.cols)
-                    .map_err(|e| fail("prepared", &e))?,
-                Matrix::new(&p.test, fold.test.len(), p.cols).map_err(|e| fail("prepared", &e))?,
-            ),
-            None => (
-                Matrix::select(data.x, cols, &fold.train).map_err(|e| fail("train rows", &e))?,
-                Matrix::select(data.x, cols, &fold.test).map_err(|e| fail("test rows", &e))?,
-            ),
-        };
+        let fitted = Prep::fit(prep, data.columns, data.x, &fold.train).map_err(prep_failed)?;
+        let mut buf = Vec::new();
+        let x_train = rows(fitted.as_ref(), data, &fold.train, &mut buf).map_err(prep_failed)?;
         let y_train: Vec<f64> = fold.train.iter().map(|&i| y[i as usize]).collect();
         let t0 = Instant::now();
         let mut hooks = JobHooks {
@@ -191,6 +182,9 @@ pub(crate) fn run_job(
         };
         model.fit(x_train, &y_train, &mut hooks).map_err(|e| fail("fit", &e))?;
         let fit_seconds = t0.elapsed().as_secs_f64();
+        drop(buf); // one prepared copy at a time: the training rows' goes first
+        let mut buf = Vec::new();
+        let x_test = rows(fitted.as_ref(), data, &fold.test, &mut buf).map_err(prep_failed)?;
         let t1 = Instant::now();
         let mut pred = vec![0.0; fold.test.len()];
         model.predict(x_test, &mut pred).map_err(|e| fail("predict", &e))?;
@@ -241,21 +235,22 @@ pub(crate) fn run_job(
     Ok(out)
 }
 
-/// A fold's training and test rows after the candidate's data preparation.
-struct Prepared {
-    train: Vec<f64>,
-    test: Vec<f64>,
-    cols: usize,
-}
-
-/// Prepares a fold; `None` when the snapshot can be used as it is.
-fn prepare(spec: PrepSpec, data: DataView<'_>, fold: &Fold) -> Result<Option<Prepared>, String> {
-    let Some(prep) = Prep::fit(spec, data.columns, data.x, &fold.train)? else {
-        return Ok(None);
+/// The rows `idx` as the model sees them: prepared into `buf` when the
+/// candidate prepares its data, else a view of the shared snapshot.
+fn rows<'a>(
+    prep: Option<&Prep>,
+    data: DataView<'a>,
+    idx: &'a [u32],
+    buf: &'a mut Vec<f64>,
+) -> Result<Matrix<'a>, String> {
+    let m = match prep {
+        Some(p) => {
+            *buf = p.transform(data.x, idx)?;
+            Matrix::new(buf, idx.len(), p.cols())
+        }
+        None => Matrix::select(data.x, data.cols, idx),
     };
-    let train = prep.transform(data.x, &fold.train)?;
-    let test = prep.transform(data.x, &fold.test)?;
-    Ok(Some(Prepared { train, test, cols: prep.cols() }))
+    m.map_err(|e| e.message().to_owned())
 }
 
 fn check_predictions(pred: &[f64], k: usize) -> Result<(), String> {
