@@ -97,7 +97,12 @@ pub fn read<R: std::io::Read>(
         for (i, value) in record.iter().enumerate() {
             if i == label_col {
                 if value.is_empty() {
-                    return Err(cell(name, line, &header[i], "missing label".to_owned()));
+                    return Err(DatasetError::cell(
+                        name,
+                        line,
+                        &header[i],
+                        "missing label".to_owned(),
+                    ));
                 }
                 labels.push(value);
                 continue;
@@ -106,7 +111,7 @@ pub fn read<R: std::io::Read>(
                 missing[j] += 1;
                 f64::NAN
             } else {
-                let at = |m: String| cell(name, line, &header[i], m);
+                let at = |m: String| DatasetError::cell(name, line, &header[i], m);
                 builders[j].value(value, j, cols, &mut x, rows).map_err(at)?
             };
             x.push(v);
@@ -242,10 +247,6 @@ fn finish(
         columns.push(Column { name: name.clone(), kind, missing });
     }
     columns
-}
-
-fn cell(name: &str, row: u64, column: &str, message: String) -> DatasetError {
-    DatasetError::Cell { source_name: name.to_owned(), row, column: column.to_owned(), message }
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 //! label encoding. A snapshot is built once per run and shared read-only
 //! (`Arc`) by every worker; nothing here ever copies it per job.
 
-use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::data::csv::Labels;
+use crate::data::target;
+pub use crate::data::target::{Target, TaskHint};
 
 /// A categorical column with more distinct values than this is refused
 /// when read (an id or free-text column one-hot encoding would blow up).
@@ -97,21 +98,6 @@ impl Column {
     }
 }
 
-/// The targets of a snapshot.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    /// Class labels encoded `0..labels.len()` in the order of `labels`
-    /// (sorted: numerically when every label is a number, else as text).
-    Classes {
-        /// Encoded labels, one per row.
-        y: Vec<f64>,
-        /// The original labels, index = code.
-        labels: Vec<String>,
-    },
-    /// Real-valued targets.
-    Values(Vec<f64>),
-}
-
 /// An immutable dataset snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
@@ -185,16 +171,6 @@ impl fmt::Display for Source {
             Source::File(p) => write!(f, "{}", p.display()),
         }
     }
-}
-
-/// How to read the label column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskHint {
-    /// Decide from the values: text or few whole numbers (at most 20
-    /// distinct) are classes, anything else is regression.
-    Infer,
-    /// Force one task.
-    Force(Task),
 }
 
 /// Loads and validates a dataset. `label` defaults to the built-in's label or
@@ -301,7 +277,7 @@ fn parse_sized(
     if rows == 0 {
         return Err(whole("no data rows after the header".to_owned()));
     }
-    let target = encode_target(name, &label_name, &table.labels, hint)?;
+    let target = target::encode(name, &label_name, &table.labels, hint)?;
     let id = canonical_id(&table.columns, &label_name, &table.x, &table.labels);
     Ok(Dataset {
         id,
@@ -314,77 +290,10 @@ fn parse_sized(
     })
 }
 
-fn cell(name: &str, row: u64, column: &str, message: String) -> DatasetError {
-    DatasetError::Cell { source_name: name.to_owned(), row, column: column.to_owned(), message }
-}
-
-/// Distinct labels, stopping once there are more than `cap`.
-fn distinct(labels: &Labels, cap: usize) -> BTreeSet<&str> {
-    let mut set = BTreeSet::new();
-    for l in labels.iter() {
-        set.insert(l);
-        if set.len() > cap {
-            break;
-        }
-    }
-    set
-}
-
-fn encode_target(
-    name: &str,
-    label: &str,
-    raw: &Labels,
-    hint: TaskHint,
-) -> Result<Target, DatasetError> {
-    let numbers: Option<Vec<f64>> =
-        raw.iter().map(|s| s.parse::<f64>().ok().filter(|v| v.is_finite())).collect();
-    let task = match hint {
-        TaskHint::Force(t) => t,
-        TaskHint::Infer => match &numbers {
-            None => Task::Classification,
-            Some(v) if v.iter().all(|x| x.fract() == 0.0) && distinct(raw, 20).len() <= 20 => {
-                Task::Classification
-            }
-            Some(_) => Task::Regression,
-        },
-    };
-    let whole = |message: String| DatasetError::Whole { source_name: name.to_owned(), message };
-    match task {
-        Task::Regression => {
-            let Some(values) = numbers else {
-                let (i, bad) = raw
-                    .iter()
-                    .enumerate()
-                    .find(|(_, s)| s.parse::<f64>().map_or(true, |v| !v.is_finite()))
-                    .expect("some label is not a number");
-                return Err(cell(
-                    name,
-                    i as u64 + 2,
-                    label,
-                    format!("regression needs numeric labels, got {bad:?}"),
-                ));
-            };
-            Ok(Target::Values(values))
-        }
-        Task::Classification => {
-            // Sorted numerically when all labels are numbers ("2" < "10").
-            let mut labels: Vec<&str> = distinct(raw, usize::MAX).into_iter().collect();
-            if numbers.is_some() {
-                labels.sort_by(|a, b| {
-                    a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0))
-                });
-            }
-            if labels.len() < 2 {
-                return Err(whole(format!(
-                    "label column '{label}' has one class only ({}); classification needs at least two",
-                    labels.first().copied().unwrap_or("")
-                )));
-            }
-            let code: HashMap<&str, f64> =
-                labels.iter().enumerate().map(|(i, l)| (*l, i as f64)).collect();
-            let y = raw.iter().map(|s| code[s]).collect();
-            Ok(Target::Classes { y, labels: labels.into_iter().map(str::to_owned).collect() })
-        }
+impl DatasetError {
+    /// A problem at `row` (1-based line), `column` of `name`.
+    pub fn cell(name: &str, row: u64, column: &str, message: String) -> DatasetError {
+        DatasetError::Cell { source_name: name.to_owned(), row, column: column.to_owned(), message }
     }
 }
 

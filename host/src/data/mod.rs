@@ -10,3 +10,4 @@ pub mod prep;
 pub mod scale;
 pub mod snapshot;
 pub mod split;
+pub mod target;
