@@ -1,71 +1,19 @@
 //! Histogram CART trees for classification, shared by the `forest` and
-//! `tree` reference plugins (a library: it exports no plugin).
+//! `tree` reference plugins, and the feature binning the `gbdt` plugin
+//! builds its boosted trees on (a library: it exports no plugin).
 //!
-//! Features are binned once per fit (at
+//! Features are binned once per fit ([`Binned`]: at
 //! most 255 bins, cut at midpoints between distinct values, or at
 //! quantiles when there are more), then each node's best split found from
 //! per-bin class counts: O(rows + bins × classes) per feature and node
 //! instead of a sort. Splits keep real-valued thresholds, so prediction
 //! needs no bins.
 
-use mlhost_plugin_api::{Matrix, SeededRng};
+use mlhost_plugin_api::SeededRng;
 use serde::{Deserialize, Serialize};
 
-/// Most bins per feature (bin codes are `u8`).
-pub const MAX_BINS: usize = 255;
-
-/// The training data as bin codes, column by column.
-#[derive(Debug)]
-pub struct Binned {
-    /// `codes[f][row]`.
-    pub codes: Vec<Vec<u8>>,
-    /// `edges[f][b]`: the upper bound of bin `b` (values ≤ it fall in `b` or
-    /// lower); one fewer than the feature's bins.
-    pub edges: Vec<Vec<f64>>,
-}
-
-impl Binned {
-    /// Bins every column of `x`.
-    pub fn new(x: Matrix<'_>) -> Binned {
-        let (rows, cols) = (x.rows(), x.cols());
-        let mut codes = Vec::with_capacity(cols);
-        let mut edges = Vec::with_capacity(cols);
-        let mut column = vec![0.0; rows];
-        for f in 0..cols {
-            for (r, v) in column.iter_mut().enumerate() {
-                *v = x.row(r)[f];
-            }
-            let e = cut_points(&column);
-            codes.push(column.iter().map(|v| e.partition_point(|edge| edge < v) as u8).collect());
-            edges.push(e);
-        }
-        Binned { codes, edges }
-    }
-
-    /// Bins of feature `f` (edges + 1).
-    fn bins(&self, f: usize) -> usize {
-        self.edges[f].len() + 1
-    }
-}
-
-/// Up to `MAX_BINS - 1` thresholds: midpoints between consecutive distinct
-/// values, or between quantiles of them when there are too many.
-fn cut_points(values: &[f64]) -> Vec<f64> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    sorted.sort_unstable_by(f64::total_cmp);
-    sorted.dedup();
-    if sorted.len() <= MAX_BINS {
-        return sorted.windows(2).map(|w| w[0] + (w[1] - w[0]) / 2.0).collect();
-    }
-    let mut cuts: Vec<f64> = (1..MAX_BINS)
-        .map(|i| {
-            let at = i * (sorted.len() - 1) / MAX_BINS;
-            sorted[at] + (sorted[at + 1] - sorted[at]) / 2.0
-        })
-        .collect();
-    cuts.dedup();
-    cuts
-}
+mod bins;
+pub use bins::{Binned, MAX_BINS};
 
 /// A node of a fitted tree: a split (rows with `x[feature] <= threshold`
 /// go to `left`, the rest to `right`), or, when `feature` is [`LEAF`], a
@@ -297,57 +245,4 @@ fn best_split(
 /// The generated dataset of `tests/fixtures/sklearn/mid.py` and what
 /// scikit-learn scored on it, for the plugins' accuracy tests.
 #[doc(hidden)]
-pub mod testdata {
-    use mlhost_plugin_api::SeededRng;
-
-    /// `sklearn_mid.json`: rows, folds, the first row and the positives (to
-    /// check the generator), and scikit-learn's per-fold accuracies.
-    pub const SKLEARN_MID: &str = include_str!("sklearn_mid.json");
-
-    /// `n` rows of 20 features in [-1, 1) (row-major) and their labels.
-    pub fn mid(n: usize) -> (Vec<f64>, Vec<u32>) {
-        let mut rng = SeededRng::new(7);
-        let (mut x, mut y) = (Vec::with_capacity(n * 20), Vec::with_capacity(n));
-        for _ in 0..n {
-            let u: Vec<f64> = (0..20).map(|_| rng.uniform() * 2.0 - 1.0).collect();
-            let mut label = u32::from(u[0] * u[1] + 0.6 * u[2] - 0.3 * u[3] * u[3] > 0.0);
-            if rng.uniform() < 0.05 {
-                label = 1 - label;
-            }
-            x.extend(u);
-            y.push(label);
-        }
-        (x, y)
-    }
-
-    /// Mean cross-validated accuracy of `fit_predict(train_x, train_y,
-    /// test_x) -> predictions` over the fixture's unshuffled KFold, and
-    /// scikit-learn's mean for `model` ("random_forest_100",
-    /// "decision_tree").
-    pub fn cross_validate(
-        model: &str,
-        fit_predict: impl Fn(&[f64], &[u32], &[f64]) -> Vec<u32>,
-    ) -> (f64, f64) {
-        let doc: serde_json::Value = serde_json::from_str(SKLEARN_MID).expect("fixture");
-        let n = doc["rows"].as_u64().expect("rows") as usize;
-        let k = doc["folds"].as_u64().expect("folds") as usize;
-        let (x, y) = mid(n);
-        let first: Vec<f64> = serde_json::from_value(doc["first_row"].clone()).expect("row");
-        assert_eq!(&x[..20], &first[..], "the generator matches the fixture's");
-        assert_eq!(y.iter().sum::<u32>() as u64, doc["positives"].as_u64().expect("positives"));
-        let rows = |idx: &[usize]| -> Vec<f64> {
-            idx.iter().flat_map(|&i| x[i * 20..(i + 1) * 20].iter().copied()).collect()
-        };
-        let mut ours = 0.0;
-        for f in 0..k {
-            let test: Vec<usize> = (f * n / k..(f + 1) * n / k).collect();
-            let train: Vec<usize> = (0..n).filter(|i| !test.contains(i)).collect();
-            let labels: Vec<u32> = train.iter().map(|&i| y[i]).collect();
-            let pred = fit_predict(&rows(&train), &labels, &rows(&test));
-            let right = test.iter().zip(&pred).filter(|(i, p)| y[**i] == **p).count();
-            ours += right as f64 / test.len() as f64 / k as f64;
-        }
-        let theirs: Vec<f64> = serde_json::from_value(doc[model].clone()).expect("model");
-        (ours, theirs.iter().sum::<f64>() / theirs.len() as f64)
-    }
-}
+pub mod testdata;
