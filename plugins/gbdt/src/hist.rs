@@ -9,14 +9,21 @@ use mlhost_cart::Binned;
 /// Bins per feature in a histogram (codes are `u8`).
 pub(crate) const STRIDE: usize = 256;
 
-/// One bin: gradient and hessian sums (f64, over f32 terms, as
-/// scikit-learn), and the rows counted.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Bin {
-    pub(crate) g: f64,
-    pub(crate) h: f64,
-    pub(crate) n: u32,
-}
+/// One bin: `[gradient sum, hessian sum, rows]`, all `f64` (the sums over
+/// `f32` terms, as scikit-learn; the count exact below 2^53) so that a
+/// whole histogram is one flat `f64` slice and subtraction vectorizes.
+pub(crate) type Bin = [f64; 3];
+/// Index of the gradient sum in a [`Bin`].
+pub(crate) const G: usize = 0;
+/// Index of the hessian sum in a [`Bin`].
+pub(crate) const H: usize = 1;
+/// Index of the row count in a [`Bin`].
+pub(crate) const N: usize = 2;
+
+/// Features histogrammed in one pass over a node's rows: each row's index
+/// and gradients are loaded once for all of them, and the bins of
+/// different features are independent additions the CPU overlaps.
+const GROUP: usize = 4;
 
 /// Every feature's bins, `STRIDE` per feature.
 #[derive(Debug)]
@@ -27,7 +34,7 @@ pub(crate) struct Histogram {
 impl Histogram {
     /// An empty histogram for `features` features.
     pub(crate) fn new(features: usize) -> Histogram {
-        Histogram { bins: vec![Bin::default(); features * STRIDE] }
+        Histogram { bins: vec![[0.0; 3]; features * STRIDE] }
     }
 
     /// Feature `f`'s bins.
@@ -47,14 +54,20 @@ impl Histogram {
         constant_hessian: bool,
     ) {
         debug_assert_eq!(rows.len(), gh.len());
-        for (f, chunk) in self.bins.chunks_exact_mut(STRIDE).enumerate() {
-            let hist: &mut [Bin; STRIDE] = chunk.try_into().expect("STRIDE bins");
-            hist.fill(Bin::default());
-            let codes = &data.codes[f][..];
-            if constant_hessian {
-                accumulate_gradients(hist, codes, rows, gh);
-            } else {
-                accumulate(hist, codes, rows, gh);
+        self.bins.as_flattened_mut().fill(0.0);
+        let codes: Vec<&[u8]> = data.codes.iter().map(Vec::as_slice).collect();
+        for (hist, codes) in self.bins.chunks_mut(GROUP * STRIDE).zip(codes.chunks(GROUP)) {
+            if let Ok(group) = <&mut [Bin; GROUP * STRIDE]>::try_from(&mut *hist) {
+                if constant_hessian {
+                    accumulate_group::<false>(group, codes, rows, gh);
+                } else {
+                    accumulate_group::<true>(group, codes, rows, gh);
+                }
+                continue;
+            }
+            for (hist, codes) in hist.chunks_exact_mut(STRIDE).zip(codes) {
+                let hist = hist.try_into().expect("STRIDE bins");
+                accumulate(hist, codes, rows, gh, !constant_hessian);
             }
         }
     }
@@ -62,30 +75,59 @@ impl Histogram {
     /// Turns the parent's histogram (`self`) into its other child's by
     /// subtracting one child's.
     pub(crate) fn subtract(&mut self, child: &Histogram) {
-        for (p, c) in self.bins.iter_mut().zip(&child.bins) {
-            p.g -= c.g;
-            p.h -= c.h;
-            p.n -= c.n;
+        let parent = self.bins.as_flattened_mut();
+        for (p, c) in parent.iter_mut().zip(child.bins.as_flattened()) {
+            *p -= c;
         }
     }
 }
 
-/// Gradient, hessian and count per bin.
-fn accumulate(hist: &mut [Bin; STRIDE], codes: &[u8], rows: &[u32], gh: &[[f32; 2]]) {
+/// `GROUP` features' bins in one pass over the rows; hessians summed when
+/// `HESSIAN`.
+fn accumulate_group<const HESSIAN: bool>(
+    hist: &mut [Bin; GROUP * STRIDE],
+    codes: &[&[u8]],
+    rows: &[u32],
+    gh: &[[f32; 2]],
+) {
+    let [c0, c1, c2, c3] = [codes[0], codes[1], codes[2], codes[3]];
+    let (h0, rest) = hist.split_at_mut(STRIDE);
+    let (h1, rest) = rest.split_at_mut(STRIDE);
+    let (h2, h3) = rest.split_at_mut(STRIDE);
+    let hists: [&mut [Bin; STRIDE]; GROUP] =
+        [h0, h1, h2, h3].map(|h| h.try_into().expect("STRIDE"));
+    let [h0, h1, h2, h3] = hists;
     for (&r, &[g, h]) in rows.iter().zip(gh) {
-        let bin = &mut hist[usize::from(codes[r as usize])];
-        bin.g += f64::from(g);
-        bin.h += f64::from(h);
-        bin.n += 1;
+        let r = r as usize;
+        let (g, h) = (f64::from(g), f64::from(h));
+        for (hist, code) in
+            [(&mut *h0, c0[r]), (&mut *h1, c1[r]), (&mut *h2, c2[r]), (&mut *h3, c3[r])]
+        {
+            let bin = &mut hist[usize::from(code)];
+            bin[G] += g;
+            if HESSIAN {
+                bin[H] += h;
+            }
+            bin[N] += 1.0;
+        }
     }
 }
 
-/// Gradient and count per bin (hessians are constant).
-fn accumulate_gradients(hist: &mut [Bin; STRIDE], codes: &[u8], rows: &[u32], gh: &[[f32; 2]]) {
-    for (&r, &[g, _]) in rows.iter().zip(gh) {
+/// One feature's bins.
+fn accumulate(
+    hist: &mut [Bin; STRIDE],
+    codes: &[u8],
+    rows: &[u32],
+    gh: &[[f32; 2]],
+    hessian: bool,
+) {
+    for (&r, &[g, h]) in rows.iter().zip(gh) {
         let bin = &mut hist[usize::from(codes[r as usize])];
-        bin.g += f64::from(g);
-        bin.n += 1;
+        bin[G] += f64::from(g);
+        if hessian {
+            bin[H] += f64::from(h);
+        }
+        bin[N] += 1.0;
     }
 }
 
@@ -108,9 +150,9 @@ mod tests {
         parent.subtract(&left);
         for f in 0..2 {
             for (a, b) in parent.feature(f).iter().zip(right.feature(f)) {
-                assert!((a.g - b.g).abs() < 1e-9 && (a.h - b.h).abs() < 1e-9 && a.n == b.n);
+                assert!((a[G] - b[G]).abs() < 1e-9 && (a[H] - b[H]).abs() < 1e-9 && a[N] == b[N]);
             }
         }
-        assert_eq!(right.feature(1).iter().map(|b| b.n).sum::<u32>(), 13);
+        assert_eq!(right.feature(1).iter().map(|b| b[N]).sum::<f64>(), 13.0);
     }
 }

@@ -5,7 +5,7 @@
 //! gradient sum G and hessian sum H has value −G/(H + λ) and loss G·value.
 //! The first feature, then the first bin, of the largest gain wins.
 
-use crate::hist::{Bin, Histogram};
+use crate::hist::{Bin, G, H, Histogram, N};
 
 /// A split is not considered when a side's hessian sum is below this
 /// (scikit-learn's `min_hessian_to_split`).
@@ -87,6 +87,11 @@ pub(crate) fn best_split(
 
 /// The best boundary of one feature's `bins` (the last bin never splits:
 /// nothing would go right).
+///
+/// The children's part of the gain, G_L²/D_L + G_R²/D_R with D = H + λ,
+/// is compared as the fraction (G_L²·D_R + G_R²·D_L) / (D_L·D_R) by cross
+/// multiplication (every D is positive): no division per bin, which was
+/// half of the fit. The winner's gain is then computed as scikit-learn does.
 fn best_in_feature(
     bins: &[Bin],
     f: usize,
@@ -94,34 +99,39 @@ fn best_in_feature(
     current: f64,
     rules: Rules,
 ) -> Option<Split> {
-    let l2 = rules.l2;
-    let mut left = Sums::default();
-    let mut best: Option<Split> = None;
-    let mut best_gain = 0.0;
+    let d = rules.l2 + 1e-15;
+    let (msl, total) = (rules.min_samples_leaf as f64, node.n as f64);
+    // Running left sums, the count as f64 too: no float-to-int per bin.
+    let (mut gl, mut hl, mut nl) = (0.0, 0.0, 0.0);
+    let mut best: Option<(usize, f64, f64, f64)> = None;
+    let (mut best_num, mut best_den) = (0.0, 1.0);
     for (b, bin) in bins.iter().enumerate().take(bins.len().saturating_sub(1)) {
-        left.n += bin.n as usize;
-        left.h += if rules.constant_hessian { f64::from(bin.n) } else { bin.h };
-        left.g += bin.g;
-        let right = Sums { g: node.g - left.g, h: node.h - left.h, n: node.n - left.n };
-        if left.n < rules.min_samples_leaf {
+        if bin[N] == 0.0 {
+            // The same boundary as the bin before: same sums, same gain.
             continue;
         }
-        if right.n < rules.min_samples_leaf {
-            break;
-        }
-        if left.h < MIN_HESSIAN {
+        nl += bin[N];
+        hl += if rules.constant_hessian { bin[N] } else { bin[H] };
+        gl += bin[G];
+        let (gr, hr, nr) = (node.g - gl, node.h - hl, total - nl);
+        if nl < msl || hl < MIN_HESSIAN {
             continue;
         }
-        if right.h < MIN_HESSIAN {
+        if nr < msl || hr < MIN_HESSIAN {
             break;
         }
-        let gain = current - left.g * left.value(l2) - right.g * right.value(l2);
-        if gain > best_gain {
-            best_gain = gain;
-            best = Some(Split { gain, feature: f, bin: b, left, right });
+        let (dl, dr) = (hl + d, hr + d);
+        let (num, den) = (gl * gl * dr + gr * gr * dl, dl * dr);
+        if best.is_none() || num * best_den > best_num * den {
+            (best_num, best_den) = (num, den);
+            best = Some((b, gl, hl, nl));
         }
     }
-    best
+    let (bin, g, h, n) = best?;
+    let left = Sums { g, h, n: n as usize };
+    let right = Sums { g: node.g - left.g, h: node.h - left.h, n: node.n - left.n };
+    let gain = current - left.g * left.value(rules.l2) - right.g * right.value(rules.l2);
+    (gain > 0.0).then_some(Split { gain, feature: f, bin, left, right })
 }
 
 #[cfg(test)]
