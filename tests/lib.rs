@@ -91,7 +91,7 @@ pub fn mlhost_bin() -> &'static Path {
 
 /// The reference plugins in `plugins/`, by folder name.
 pub const REFERENCE_PLUGINS: &[&str] =
-    &["baseline", "logistic", "tree", "naive-bayes", "knn", "forest", "linear", "mlp"];
+    &["baseline", "logistic", "tree", "naive-bayes", "knn", "forest", "gbdt", "linear", "mlp"];
 
 /// A real reference plugin (`baseline`, `logistic`, ...), all built at once.
 pub fn plugin_so(name: &str) -> &'static Path {

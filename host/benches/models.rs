@@ -29,7 +29,7 @@ impl FitHooks for Hooks {
 }
 
 fn fit_times(c: &mut Criterion) {
-    let names = ["baseline", "logistic", "tree", "naive-bayes", "knn", "forest", "mlp"];
+    let names = ["baseline", "logistic", "tree", "naive-bayes", "knn", "forest", "gbdt", "mlp"];
     let target = root().join("target/bench-plugins").display().to_string();
     let mut args = vec!["--lib", "--release", "--target-dir", &target];
     let packages: Vec<String> = names.iter().map(|n| format!("mlhost-plugin-{n}")).collect();

@@ -41,6 +41,7 @@ fn reference_plugins_match_scikit_learn_within_0_02() {
         ("tree", 0.9174),        // DecisionTreeClassifier(random_state=0)
         ("knn", 0.9649),         // StandardScaler + KNeighborsClassifier(5)
         ("forest", 0.9631),      // RandomForestClassifier(100, random_state=0)
+        ("gbdt", 0.9648),        // HistGradientBoostingClassifier()
         ("baseline", 0.6274),    // DummyClassifier()
     ];
     for (model, sklearn) in pins {
@@ -54,7 +55,7 @@ fn reference_plugins_match_scikit_learn_within_0_02() {
     assert!(mean(&report, "mlp", "accuracy") > 0.95);
     // The regression candidate is skipped on a classification dataset.
     assert!(report["models"].as_array().unwrap().iter().all(|m| m["modelId"] != "linear"));
-    assert_eq!(report["models"].as_array().unwrap().len(), 7);
+    assert_eq!(report["models"].as_array().unwrap().len(), 8);
 
     // cross_val_score(LinearRegression(), diabetes, cv=KFold(5)).mean() == 0.4823
     let report = eval(&sb, &["--dataset", "builtin:diabetes", "--models", "linear"]);

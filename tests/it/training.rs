@@ -187,3 +187,54 @@ fn watch_and_plot_show_a_finished_run() {
     let out = sb.mlhost(&["analyze", "nobody", "--plot", "x.svg"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Stops the real `gbdt` (through its `.so`) by answering `Stop` at one
+/// iteration, or asks it to stop before any.
+struct StopAt {
+    epoch: u32,
+    stop_now: bool,
+    seen: Vec<u32>,
+}
+
+impl mlhost::plugin::loader::FitHooks for StopAt {
+    fn seed(&self) -> u64 {
+        0
+    }
+    fn n_classes(&self) -> usize {
+        2
+    }
+    fn should_stop(&self) -> bool {
+        self.stop_now
+    }
+    fn on_epoch(&mut self, epoch: u32, _: &[(&str, f64)]) -> mlhost_plugin_api::Control {
+        self.seen.push(epoch);
+        if epoch >= self.epoch {
+            mlhost_plugin_api::Control::Stop
+        } else {
+            mlhost_plugin_api::Control::Continue
+        }
+    }
+}
+
+#[test]
+fn gbdt_keeps_its_trees_on_stop_and_fails_as_stopped_when_asked_to_stop() {
+    use mlhost::data::dataset::{self, Source, TaskHint};
+    use mlhost_plugin_api::{ErrorKind, Matrix};
+    let data =
+        dataset::load(&Source::Builtin("breast_cancer".into()), None, TaskHint::Infer).unwrap();
+    let x = Matrix::new(&data.x, data.rows, data.cols()).unwrap();
+    let plugin = mlhost::plugin::loader::load(plugin_so("gbdt")).unwrap();
+    let mut model = plugin.new_model(&plugin.info.defaults()).unwrap();
+    let mut hooks = StopAt { epoch: 3, stop_now: false, seen: Vec::new() };
+    model.fit(x, data.y(), &mut hooks).unwrap();
+    assert_eq!(hooks.seen, [1, 2, 3], "no iteration after Stop");
+    let mut pred = vec![f64::NAN; data.rows];
+    model.predict(x, &mut pred).unwrap();
+    let right = pred.iter().zip(data.y()).filter(|(p, y)| p == y).count();
+    assert!(right as f64 / data.rows as f64 > 0.9, "three iterations already learn");
+
+    let mut hooks = StopAt { epoch: 100, stop_now: true, seen: Vec::new() };
+    let mut model = plugin.new_model(&plugin.info.defaults()).unwrap();
+    let err = model.fit(x, data.y(), &mut hooks).unwrap_err();
+    assert_eq!((err.kind(), hooks.seen.len()), (ErrorKind::Stopped, 0), "{err}");
+}

@@ -1,71 +1,19 @@
 //! Histogram CART trees for classification, shared by the `forest` and
-//! `tree` reference plugins (a library: it exports no plugin).
+//! `tree` reference plugins, and the feature binning the `gbdt` plugin
+//! builds its boosted trees on (a library: it exports no plugin).
 //!
-//! Features are binned once per fit (at
+//! Features are binned once per fit ([`Binned`]: at
 //! most 255 bins, cut at midpoints between distinct values, or at
 //! quantiles when there are more), then each node's best split found from
 //! per-bin class counts: O(rows + bins × classes) per feature and node
 //! instead of a sort. Splits keep real-valued thresholds, so prediction
 //! needs no bins.
 
-use mlhost_plugin_api::{Matrix, SeededRng};
+use mlhost_plugin_api::SeededRng;
 use serde::{Deserialize, Serialize};
 
-/// Most bins per feature (bin codes are `u8`).
-pub const MAX_BINS: usize = 255;
-
-/// The training data as bin codes, column by column.
-#[derive(Debug)]
-pub struct Binned {
-    /// `codes[f][row]`.
-    pub codes: Vec<Vec<u8>>,
-    /// `edges[f][b]`: the upper bound of bin `b` (values ≤ it fall in `b` or
-    /// lower); one fewer than the feature's bins.
-    pub edges: Vec<Vec<f64>>,
-}
-
-impl Binned {
-    /// Bins every column of `x`.
-    pub fn new(x: Matrix<'_>) -> Binned {
-        let (rows, cols) = (x.rows(), x.cols());
-        let mut codes = Vec::with_capacity(cols);
-        let mut edges = Vec::with_capacity(cols);
-        let mut column = vec![0.0; rows];
-        for f in 0..cols {
-            for (r, v) in column.iter_mut().enumerate() {
-                *v = x.row(r)[f];
-            }
-            let e = cut_points(&column);
-            codes.push(column.iter().map(|v| e.partition_point(|edge| edge < v) as u8).collect());
-            edges.push(e);
-        }
-        Binned { codes, edges }
-    }
-
-    /// Bins of feature `f` (edges + 1).
-    fn bins(&self, f: usize) -> usize {
-        self.edges[f].len() + 1
-    }
-}
-
-/// Up to `MAX_BINS - 1` thresholds: midpoints between consecutive distinct
-/// values, or between quantiles of them when there are too many.
-fn cut_points(values: &[f64]) -> Vec<f64> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    sorted.sort_unstable_by(f64::total_cmp);
-    sorted.dedup();
-    if sorted.len() <= MAX_BINS {
-        return sorted.windows(2).map(|w| w[0] + (w[1] - w[0]) / 2.0).collect();
-    }
-    let mut cuts: Vec<f64> = (1..MAX_BINS)
-        .map(|i| {
-            let at = i * (sorted.len() - 1) / MAX_BINS;
-            sorted[at] + (sorted[at + 1] - sorted[at]) / 2.0
-        })
-        .collect();
-    cuts.dedup();
-    cuts
-}
+mod bins;
+pub use bins::{Binned, MAX_BINS};
 
 /// A node of a fitted tree: a split (rows with `x[feature] <= threshold`
 /// go to `left`, the rest to `right`), or, when `feature` is [`LEAF`], a

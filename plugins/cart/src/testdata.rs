@@ -33,8 +33,10 @@ pub struct Mid {
 pub enum Labels {
     /// `y`: two classes.
     Binary,
-    /// `y3`: three classes.
+    /// `y3`: three classes (the binary label + whether u4 > 0).
     ThreeClass,
+    /// [`three_classes`]: three bands of the noiseless signal.
+    Banded,
 }
 
 /// `n` generated rows.
@@ -65,6 +67,29 @@ pub fn generate(n: usize) -> Mid {
 pub fn mid(n: usize) -> (Vec<f64>, Vec<u32>) {
     let m = generate(n);
     (m.x, m.y)
+}
+
+/// The noiseless score behind the labels.
+fn signal(u: &[f64]) -> f64 {
+    u[0] * u[1] + 0.6 * u[2] - 0.3 * u[3] * u[3]
+}
+
+/// Three classes of the rows `x`: 0, 1 or 2 as the signal passes -0.15
+/// and 0.25 (no flipped labels).
+pub fn three_classes(x: &[f64]) -> Vec<u32> {
+    x.chunks_exact(COLS)
+        .map(|u| u32::from(signal(u) > -0.15) + u32::from(signal(u) > 0.25))
+        .collect()
+}
+
+/// A real target for the rows `x`: the signal + 0.5·u4·u5 + uniform noise
+/// in [-0.3, 0.3) from a second generator seeded 11 (the gradient boosting
+/// regressor's; [`Mid::target`] is the linear models').
+pub fn regression_target(x: &[f64]) -> Vec<f64> {
+    let mut rng = SeededRng::new(11);
+    x.chunks_exact(COLS)
+        .map(|u| signal(u) + 0.5 * u[4] * u[5] + 0.3 * (rng.uniform() * 2.0 - 1.0))
+        .collect()
 }
 
 /// The fixture's JSON and its dataset, checked against each other.
@@ -134,10 +159,7 @@ pub fn classify(
     fit_predict: impl Fn(&[f64], &[u32], &[f64]) -> Vec<u32>,
 ) -> (f64, f64) {
     let (doc, m, k) = fixture();
-    let y = match labels {
-        Labels::Binary => &m.y,
-        Labels::ThreeClass => &m.y3,
-    };
+    let y = &labels_of(&m, labels);
     let accuracy = |truth: &[u32], pred: &[u32]| {
         truth.iter().zip(pred).filter(|(t, p)| t == p).count() as f64 / truth.len() as f64
     };
@@ -152,6 +174,25 @@ pub fn regress(
 ) -> (f64, f64) {
     let (doc, m, k) = fixture();
     (folds_mean(&m.x, &m.target, k, fit_predict, r2), their_mean(&doc, model))
+}
+
+/// Mean cross-validated R² of `fit_predict` on [`regression_target`], and
+/// scikit-learn's mean for `model` ("hist_gradient_boosting_regressor").
+pub fn cross_validate_regression(
+    model: &str,
+    fit_predict: impl Fn(&[f64], &[f64], &[f64]) -> Vec<f64>,
+) -> (f64, f64) {
+    let (doc, m, k) = fixture();
+    let target = regression_target(&m.x);
+    (folds_mean(&m.x, &target, k, fit_predict, r2), their_mean(&doc, model))
+}
+
+fn labels_of(m: &Mid, labels: Labels) -> Vec<u32> {
+    match labels {
+        Labels::Binary => m.y.clone(),
+        Labels::ThreeClass => m.y3.clone(),
+        Labels::Banded => three_classes(&m.x),
+    }
 }
 
 /// Coefficient of determination, as scikit-learn's `r2_score`.
@@ -179,10 +220,7 @@ pub struct Fold0 {
 /// [`Fold0`] for `model` on the chosen labels.
 pub fn fold0_proba(model: &str, labels: Labels) -> Fold0 {
     let (doc, m, k) = fixture();
-    let y = match labels {
-        Labels::Binary => &m.y,
-        Labels::ThreeClass => &m.y3,
-    };
+    let y = &labels_of(&m, labels);
     let proba: Vec<Vec<f64>> =
         serde_json::from_value(doc[format!("{model}_proba")].clone()).expect("proba");
     let (train, test) = fold(y.len(), k, 0);
