@@ -171,10 +171,20 @@ pub fn api_at_rev_so(rev: &str) -> PathBuf {
     let copy = root().join("target").join(&tag);
     let _ = std::fs::remove_dir_all(&copy);
     std::fs::create_dir_all(&copy).expect("mkdir");
+    // plugin-api, and the derive macros it depends on since they exist.
+    let has_derive = Command::new("git")
+        .arg("-C")
+        .arg(root())
+        .args(["cat-file", "-e", &format!("{rev}:plugin-derive")])
+        .status()
+        .expect("git runs")
+        .success();
+    let dirs: &[&str] = if has_derive { &["plugin-api", "plugin-derive"] } else { &["plugin-api"] };
     let archive = Command::new("git")
         .arg("-C")
         .arg(root())
-        .args(["archive", "--format=tar", rev, "plugin-api"])
+        .args(["archive", "--format=tar", rev])
+        .args(dirs)
         .output()
         .expect("git runs");
     assert!(

@@ -65,12 +65,12 @@
 //! ```
 //!
 //! The older [`Model`] trait (`export_plugin!(MyModel)`, one object that is
-//! built, then fitted in place) still compiles (rebuilt against 0.2); new plugins should
+//! built, then fitted in place) still compiles (rebuilt against 0.3); new plugins should
 //! use the typed traits above.
 //!
-//! The crate version is the ABI version: a plugin built against 0.2.x loads
-//! in any host built against 0.2.y with y ≥ x; a 0.1 binary is refused with
-//! the rebuild named (its source still compiles against 0.2).
+//! The crate version is the ABI version: a plugin built against 0.3.x loads
+//! in any host built against 0.3.y with y ≥ x; a 0.1 or 0.2 binary is
+//! refused with the rebuild named (its source still compiles against 0.3).
 #![deny(missing_docs)]
 
 // `#[derive(Params)]` names `::mlhost_plugin_api`, in this crate too.

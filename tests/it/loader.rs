@@ -101,6 +101,9 @@ impl FitHooks for Recorder {
     fn n_classes(&self) -> usize {
         3
     }
+    fn threads(&self) -> usize {
+        2
+    }
     fn should_stop(&self) -> bool {
         self.stop_now
     }
@@ -111,7 +114,7 @@ impl FitHooks for Recorder {
 }
 
 #[test]
-fn fit_context_carries_seed_classes_epochs_and_stop_across_the_abi() {
+fn fit_context_carries_seed_classes_threads_epochs_and_stop_across_the_abi() {
     let plugin = loader::load(fixture_so("epochs")).unwrap();
     let x = [0.0; 2];
     let mut model = plugin.new_model(&plugin.info.defaults()).unwrap();
@@ -119,7 +122,9 @@ fn fit_context_carries_seed_classes_epochs_and_stop_across_the_abi() {
     model.fit(Matrix::new(&x, 2, 1).unwrap(), &[0.0, 1.0], &mut rec).unwrap();
     let seen: Vec<u32> = rec.epochs.iter().map(|(e, _)| *e).collect();
     assert_eq!(seen, [1, 2, 3], "the plugin stops when the reporter says Stop");
-    assert_eq!(rec.epochs[0].1, [("seed".to_owned(), 12345.0), ("n_classes".to_owned(), 3.0)]);
+    let first = [("seed", 12345.0), ("n_classes", 3.0), ("threads", 2.0)];
+    let first: Vec<(String, f64)> = first.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    assert_eq!(rec.epochs[0].1, first);
     let mut out = [0.0; 2];
     model.predict(Matrix::new(&x, 2, 1).unwrap(), &mut out).unwrap();
     assert_eq!(out, [3.0, 3.0]);
@@ -128,6 +133,21 @@ fn fit_context_carries_seed_classes_epochs_and_stop_across_the_abi() {
     let err = model.fit(Matrix::new(&x, 2, 1).unwrap(), &[0.0, 1.0], &mut stopped).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Stopped);
     assert!(stopped.epochs.is_empty());
+}
+
+/// The plugin-api 0.2.0 before `FitContext::threads` was appended.
+const BEFORE_THREADS: &str = "5e140e1";
+
+#[test]
+fn a_plugin_built_against_plugin_api_0_2_is_refused_naming_the_rebuild() {
+    // Appending `threads` to the host's context vtable makes abi_stable
+    // refuse 0.2 binaries ("too many fields"), hence ABI 0.3 and this line.
+    let so = mlhost_tests::api_at_rev_so(BEFORE_THREADS);
+    let reason = loader::load(&so).unwrap_err().reason;
+    assert_eq!(
+        reason,
+        "built against plugin-api 0.2.0 but host has 0.3.0; rebuild the plugin against mlhost-plugin-api 0.3"
+    );
 }
 
 /// The plugin-api before the typed API and `feature_importances` (the
@@ -143,6 +163,6 @@ fn a_plugin_built_against_the_previous_plugin_api_is_refused_naming_the_rebuild(
     let reason = loader::load(&so).unwrap_err().reason;
     assert_eq!(
         reason,
-        "built against plugin-api 0.1.0 but host has 0.2.0; rebuild the plugin against mlhost-plugin-api 0.2"
+        "built against plugin-api 0.1.0 but host has 0.3.0; rebuild the plugin against mlhost-plugin-api 0.3"
     );
 }

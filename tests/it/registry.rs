@@ -76,7 +76,7 @@ fn every_broken_file_is_rejected_with_its_own_reason_while_the_good_one_loads() 
         ),
         (
             "old_api",
-            "built against plugin-api 0.1.0 but host has 0.2.0; rebuild the plugin against mlhost-plugin-api 0.2",
+            "built against plugin-api 0.1.0 but host has 0.3.0; rebuild the plugin against mlhost-plugin-api 0.3",
         ),
         ("wide", "layout mismatch in type Control: "),
         ("panic-ctor", "constructor panicked: fixture: constructor exploded"),
@@ -229,7 +229,7 @@ fn empty_plugin_dir_says_how_to_get_plugins() {
         .replace(&sb.path().display().to_string(), "$SANDBOX");
     expect_test::expect![[r#"
 
-        0 ready, 0 rejected, 0 disabled (plugin-api 0.2.0)
+        0 ready, 0 rejected, 0 disabled (plugin-api 0.3.0)
         warning: no *.so plugin files in $SANDBOX/plugins; build the plugins (`cargo build --release`) or drop a .so there"#]]
     .assert_eq(&tail);
 }

@@ -238,3 +238,23 @@ fn gbdt_keeps_its_trees_on_stop_and_fails_as_stopped_when_asked_to_stop() {
     let err = model.fit(x, data.y(), &mut hooks).unwrap_err();
     assert_eq!((err.kind(), hooks.seen.len()), (ErrorKind::Stopped, 0), "{err}");
 }
+
+/// A job alone on the pool gets all of `--workers` as its thread budget, in
+/// both isolation modes: the `epochs` fixture reports `ctx.threads()`.
+#[test]
+fn a_job_alone_on_the_pool_gets_every_worker_thread() {
+    let sb = Sandbox::new();
+    sb.add_plugin(mlhost_tests::fixture_so("epochs"), "libepochs.so");
+    for isolation in ["thread", "process"] {
+        let args = ["eval", "--json", "--dataset", "builtin:iris", "--folds", "2"];
+        let args = [&args[..], &["--workers", "3", "--isolation", isolation]].concat();
+        let out = sb.mlhost(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let store = Store::open(&sb.path().join("mlhost.db")).unwrap();
+        let job = &store.jobs(report["runId"].as_str().unwrap()).unwrap()[0];
+        let first = &store.epochs(&job.id).unwrap()[0];
+        let m: Value = serde_json::from_str(&first.metrics_json).unwrap();
+        assert_eq!(m["threads"], 3.0, "{isolation}: {m}");
+    }
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use mlhost_plugin_api::{Params, Task};
 
+use super::budget::Budget;
 use super::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
 use super::worker::{ChildJob, Crashes, WORKER_PROTOCOL, WorkerSpec, run_in_child};
 use crate::data::dataset::Dataset;
@@ -28,8 +29,8 @@ pub(crate) struct Shared {
     pub(crate) pos_label: u32,
     pub(crate) epochs: EpochSink,
     pub(crate) early: Option<Patience>,
-    /// Threads each job may use: its share of `workers`.
-    pub(crate) threads: usize,
+    /// The pool's threads, shared among running jobs.
+    pub(crate) budget: Arc<Budget>,
 }
 
 /// One trial to run.
@@ -62,6 +63,7 @@ impl Executor for Threads {
         let span = tracing::info_span!("job", job_id = %t.job_id, model = %t.model_id);
         Box::new(move |stop| {
             let _job = span.entered();
+            let _running = shared.budget.enter();
             let job = Job {
                 plugin: &plugin,
                 params: &params,
@@ -71,7 +73,7 @@ impl Executor for Threads {
                 job_id: &job_id,
                 epochs: Some(&shared.epochs),
                 early: shared.early,
-                threads: shared.threads,
+                budget: &shared.budget,
             };
             run_job(&job, data.view(), &folds, &stop)
         })
@@ -107,7 +109,7 @@ impl Executor for Processes {
                 protocol: self.protocol,
                 task: self.task.as_str().to_owned(),
                 max_memory_mb: self.max_memory_mb,
-                threads: self.shared.threads,
+                threads: 1, // set when the child starts
                 job_id: t.job_id.to_owned(),
                 early_stopping: self.shared.early,
             },
@@ -117,8 +119,13 @@ impl Executor for Processes {
             epochs: self.shared.epochs.clone(),
         };
         let span = tracing::info_span!("job", job_id = %t.job_id, model = %t.model_id);
+        let budget = Arc::clone(&self.shared.budget);
         Box::new(move |stop| {
             let _job = span.entered();
+            let _running = budget.enter();
+            let mut job = job;
+            // A child's share is fixed when it starts: it cannot see the pool.
+            job.spec.threads = budget.threads();
             run_in_child(&job, &stop)
         })
     }

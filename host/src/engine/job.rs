@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use mlhost_plugin_api::{Control, ErrorKind, Matrix, Params};
 
+use super::budget::Budget;
 use crate::data::prep::{Prep, PrepSpec};
 use crate::data::snapshot::DataView;
 use crate::data::split::Fold;
@@ -127,7 +128,7 @@ pub(crate) struct Job<'a> {
     pub job_id: &'a str,
     pub epochs: Option<&'a EpochSink>,
     pub early: Option<Patience>,
-    pub threads: usize,
+    pub budget: &'a Budget,
 }
 
 /// One candidate, every fold: a fresh model per fold, fitted on the
@@ -140,7 +141,7 @@ pub(crate) fn run_job(
     folds: &[Fold],
     stop: &StopFlag,
 ) -> Result<FoldScores, JobFailure> {
-    let Job { plugin, params, prep, seed, pos_label, job_id, epochs, early, threads } = *job;
+    let Job { plugin, params, prep, seed, pos_label, job_id, epochs, early, budget } = *job;
     let y = data.y;
     let k = data.n_classes;
     let stopped =
@@ -175,7 +176,7 @@ pub(crate) fn run_job(
             fold: f,
             sink: epochs,
             early,
-            threads,
+            threads: budget.threads(),
             history: Vec::new(),
             last: Instant::now(),
             stopped: None,

@@ -6,8 +6,10 @@
 //! `plan` decides the trials, `executor` turns one into work, `pool` runs
 //! the work, `job` is what a worker does fold by fold (the same in a thread
 //! and in a `mlhost worker` process, whose side is `worker`), `writer`
-//! records outcomes, and `run` ties them together.
+//! records outcomes, and `run` ties them together; `budget` shares the
+//! pool's threads among the running jobs.
 
+mod budget;
 mod executor;
 pub mod job;
 mod plan;

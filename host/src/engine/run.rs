@@ -212,13 +212,6 @@ fn executor(
     }
 }
 
-/// Each job's share of the pool: `workers` threads in all, split among the
-/// jobs that can run at once (fewer jobs than workers: more threads each).
-fn threads_per_job(workers: usize, jobs: usize) -> usize {
-    let workers = workers.max(1);
-    (workers / jobs.clamp(1, workers)).max(1)
-}
-
 /// Runs the trials of a stored run and completes it.
 fn execute(
     store: &mut Store,
@@ -235,7 +228,7 @@ fn execute(
         pos_label: loaded.pos_label,
         epochs: epoch_tx,
         early: spec.early_stopping,
-        threads: threads_per_job(spec.workers, trials.len()),
+        budget: super::budget::Budget::new(spec.workers),
     };
     let executor = executor(spec, ctx, Arc::new(loaded.data), loaded.folds, shared)?;
     let mut writer = Writer { store, progress, timeout: spec.timeout, error: None };
@@ -280,19 +273,4 @@ fn execute(
     store.finish_run(run_id, status)?;
     tracing::info!(%status, "run finished");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::threads_per_job;
-
-    #[test]
-    fn jobs_share_the_workers_threads() {
-        // (workers, jobs) -> threads per job: never more than `workers` in all.
-        for (workers, jobs, threads) in
-            [(2, 6, 1), (2, 1, 2), (4, 2, 2), (4, 3, 1), (8, 3, 2), (0, 0, 1)]
-        {
-            assert_eq!(threads_per_job(workers, jobs), threads, "{workers} workers, {jobs} jobs");
-        }
-    }
 }

@@ -169,6 +169,9 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
         Ok(f) => f,
         Err(e) => return failed(e.to_string()),
     };
+    // The host fixed this job's share of its pool when it started the child.
+    let budget = super::budget::Budget::new(spec.threads);
+    let _running = budget.enter();
     let job = Job {
         plugin: &plugin,
         params: &params,
@@ -178,7 +181,7 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
         job_id: &spec.job_id,
         epochs: Some(&epochs),
         early: spec.early_stopping,
-        threads: spec.threads,
+        budget: &budget,
     };
     // The host enforces the timeout by killing this process.
     match run_job(&job, data, &folds, &StopFlag::default()) {
