@@ -61,9 +61,10 @@ impl Executor for Threads {
             (t.plugin.clone(), t.params.clone(), self.data.clone(), self.folds.clone());
         let (prep, shared, job_id) = (t.prep, self.shared.clone(), t.job_id.to_owned());
         let span = tracing::info_span!("job", job_id = %t.job_id, model = %t.model_id);
+        let unfinished = shared.budget.job();
         Box::new(move |stop| {
             let _job = span.entered();
-            let _running = shared.budget.enter();
+            let _unfinished = unfinished;
             let job = Job {
                 plugin: &plugin,
                 params: &params,
@@ -120,9 +121,10 @@ impl Executor for Processes {
         };
         let span = tracing::info_span!("job", job_id = %t.job_id, model = %t.model_id);
         let budget = Arc::clone(&self.shared.budget);
+        let unfinished = budget.job();
         Box::new(move |stop| {
             let _job = span.entered();
-            let _running = budget.enter();
+            let _unfinished = unfinished;
             let mut job = job;
             // A child's share is fixed when it starts: it cannot see the pool.
             job.spec.threads = budget.threads();

@@ -171,7 +171,7 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
     };
     // The host fixed this job's share of its pool when it started the child.
     let budget = super::budget::Budget::new(spec.threads);
-    let _running = budget.enter();
+    let _alone = budget.job();
     let job = Job {
         plugin: &plugin,
         params: &params,
