@@ -32,7 +32,7 @@ def median_fit_ms(X, y):
 
 
 def main():
-    X, y = mid(ROWS)
+    X, y = mid(ROWS)[:2]
     HistGradientBoostingClassifier(max_iter=5).fit(X, y)  # warm up imports and caches
     with threadpool_limits(limits=1, user_api="openmp"):
         one, iters = median_fit_ms(X, y)

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 MODELS=${2:-naive-bayes,tree}
-cargo build --release -q -p mlhost -p mlhost-plugin-naive-bayes -p mlhost-plugin-tree \
+cargo build --release -q -p mlhost -p mlhost-plugin-naive-bayes -p mlhost-plugin-tree -p mlhost-plugin-gbdt \
   -p mlhost-plugin-logistic
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/config"
