@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use crate::data::dataset::{Column, ColumnKind, DatasetError, MAX_CATEGORIES};
 
 /// Cells that mean "no value", as pandas' `read_csv` reads them by default.
-const MISSING: &[&str] = &["", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A"];
+const MISSING: &[&str] =
+    &["", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None", "#N/A"];
 
 /// True when a cell is a missing value.
 pub fn is_missing(value: &str) -> bool {
@@ -53,6 +54,8 @@ enum Builder {
     Categorical {
         index: HashMap<String, u32>,
         names: Vec<String>,
+        /// The cell that made the column text: its line and value.
+        first_text: (u64, String),
     },
 }
 
@@ -101,7 +104,7 @@ pub fn read<R: std::io::Read>(
                         name,
                         line,
                         &header[i],
-                        "missing label".to_owned(),
+                        "missing label; fill it in or drop the row".to_owned(),
                     ));
                 }
                 labels.push(value);
@@ -112,7 +115,7 @@ pub fn read<R: std::io::Read>(
                 f64::NAN
             } else {
                 let at = |m: String| DatasetError::cell(name, line, &header[i], m);
-                builders[j].value(value, j, cols, &mut x, rows).map_err(at)?
+                builders[j].value(value, line, (j, cols), &mut x, rows).map_err(at)?
             };
             x.push(v);
             j += 1;
@@ -154,30 +157,46 @@ fn read_record<R: std::io::Read>(
 }
 
 impl Builder {
-    /// The stored value of a non-missing cell of column `j`, turning the
-    /// column categorical at its first text cell (`rows` rows read so far).
+    /// The stored value of a non-missing cell (at `line`) of column `j` of
+    /// `cols`, turning the column categorical at its first text cell
+    /// (`rows` rows read so far).
     fn value(
         &mut self,
         value: &str,
-        j: usize,
-        cols: usize,
+        line: u64,
+        (j, cols): (usize, usize),
         x: &mut [f64],
         rows: usize,
     ) -> Result<f64, String> {
         if let Builder::Numeric = self {
             match value.parse::<f64>() {
                 Ok(v) if v.is_finite() => return Ok(v),
-                Ok(_) => return Err(format!("{value} is not a finite number")),
-                Err(_) => *self = Builder::categorical_from(x, j, cols, rows)?,
+                Ok(_) => {
+                    return Err(format!(
+                        "{value} is not a finite number; if it means missing, leave the cell \
+                         empty or write NA"
+                    ));
+                }
+                Err(_) => *self = Builder::categorical_from(x, (j, cols), rows, (line, value))?,
             }
         }
-        let Builder::Categorical { index, names } = self else { unreachable!("made categorical") };
-        intern(index, names, category_key(value))
+        let Builder::Categorical { index, names, first_text } = self else {
+            unreachable!("made categorical")
+        };
+        intern(index, names, category_key(value)).map_err(|e| {
+            let (at, text) = first_text;
+            format!("{e} (the column is text since row {at}: {text:?})")
+        })
     }
 
-    /// A numeric column turned categorical: the numbers read so far become
-    /// categories (by value, as text).
-    fn categorical_from(x: &mut [f64], j: usize, cols: usize, rows: usize) -> Result<Self, String> {
+    /// A numeric column turned categorical at `first_text`: the numbers read
+    /// so far become categories (by value, as text).
+    fn categorical_from(
+        x: &mut [f64],
+        (j, cols): (usize, usize),
+        rows: usize,
+        (line, text): (u64, &str),
+    ) -> Result<Self, String> {
         let (mut index, mut names) = (HashMap::new(), Vec::new());
         for r in 0..rows {
             let v = &mut x[r * cols + j];
@@ -185,7 +204,7 @@ impl Builder {
                 *v = intern(&mut index, &mut names, v.to_string())?;
             }
         }
-        Ok(Builder::Categorical { index, names })
+        Ok(Builder::Categorical { index, names, first_text: (line, text.to_owned()) })
     }
 }
 
@@ -289,5 +308,6 @@ mod tests {
         let line = MAX_CATEGORIES + 2;
         assert!(e.starts_with(&format!("d.csv: row {line}, column 'id': more than")), "{e}");
         assert!(e.contains("drop the column"), "{e}");
+        assert!(e.ends_with("(the column is text since row 2: \"u0\")"), "{e}");
     }
 }

@@ -370,8 +370,14 @@ mod tests {
             "a,b\n1,2\n",
             "d.csv: label column 'b' has one class only (2); classification needs at least two",
         );
-        check("a,y\ninf,x\n1,y\n", "d.csv: row 2, column 'a': inf is not a finite number");
-        check("a,y\n1,x\n2,\n", "d.csv: row 3, column 'y': missing label");
+        check(
+            "a,y\ninf,x\n1,y\n",
+            "d.csv: row 2, column 'a': inf is not a finite number; if it means missing, leave the cell empty or write NA",
+        );
+        check(
+            "a,y\n1,x\n2,\n",
+            "d.csv: row 3, column 'y': missing label; fill it in or drop the row",
+        );
         check(
             "a,y\n1,x\n2\n",
             "d.csv: row 3: 1 fields, but the header has 2; every row needs one value per column",

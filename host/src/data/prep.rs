@@ -105,9 +105,11 @@ impl Prep {
         x: &[f64],
         train: &[u32],
     ) -> Result<Option<Prep>, String> {
-        let identity =
-            columns.iter().all(|c| matches!(c.kind, ColumnKind::Numeric) && c.missing == 0);
-        if identity && spec.scale == Scale::None {
+        // Ordinal codes are what the snapshot holds already.
+        let as_is = |c: &Column| {
+            c.missing == 0 && (c.kind == ColumnKind::Numeric || spec.encode == Encode::Ordinal)
+        };
+        if spec.scale == Scale::None && columns.iter().all(as_is) {
             return Ok(None);
         }
         let cols = columns.len();
@@ -130,11 +132,12 @@ impl Prep {
             steps.push(fit_column(spec, column, &mut values, train.len()));
         }
         let width: usize = steps.iter().map(Step::width).sum();
-        if width.saturating_mul(train.len()).saturating_mul(8) > MAX_PREPARED_BYTES {
+        let bytes = width.saturating_mul(train.len()).saturating_mul(8);
+        if width > cols && bytes > MAX_PREPARED_BYTES {
             return Err(format!(
-                "one-hot encoding makes {width} columns, {} GiB for the training rows; \
-                 use encode = \"ordinal\" for this candidate or fewer categories",
-                (width * train.len() * 8) >> 30
+                "one-hot encoding makes {width} columns of {cols}, {} GiB for the training \
+                 rows; use encode = \"ordinal\" for this candidate or fewer categories",
+                bytes >> 30
             ));
         }
         let names = columns.iter().map(|c| c.name.clone()).collect();
@@ -275,6 +278,10 @@ mod tests {
     fn nothing_to_do_means_no_copy() {
         let spec = PrepSpec::default();
         assert_eq!(Prep::fit(spec, &[numeric("a", 0)], &[1.0, 2.0], &[0, 1]), Ok(None));
+        // Ordinal codes without gaps are the snapshot's values already.
+        let ordinal = PrepSpec { encode: Encode::Ordinal, ..spec };
+        assert_eq!(Prep::fit(ordinal, &[colour(0)], &[0.0, 2.0], &[0, 1]), Ok(None));
+        assert!(Prep::fit(spec, &[colour(0)], &[0.0, 2.0], &[0, 1]).unwrap().is_some());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub(crate) struct Shared {
     pub(crate) pos_label: u32,
     pub(crate) epochs: EpochSink,
     pub(crate) early: Option<Patience>,
-    /// The pool's threads, shared among running jobs.
+    /// The pool's threads, shared among the jobs not done yet.
     pub(crate) budget: Arc<Budget>,
 }
 

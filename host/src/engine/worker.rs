@@ -32,7 +32,8 @@ use crate::plugin::wire::{params_from_json, signal_name};
 
 /// The host↔worker protocol version; a worker refuses another in one line.
 /// 2: outcomes carry each fold's held-out predictions.
-pub const WORKER_PROTOCOL: u32 = 2;
+/// 3: the spec carries the candidate's data preparation and thread budget.
+pub const WORKER_PROTOCOL: u32 = 3;
 
 /// What a worker process runs: one job, every fold.
 #[derive(Debug, Clone, Serialize, Deserialize)]
