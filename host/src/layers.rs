@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("plugin", 2),
     ("data", 2),
     ("metrics", 2),
+    ("search", 2),
     ("store", 2),
     ("registry", 3),
     ("engine", 4),

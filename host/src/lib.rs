@@ -29,6 +29,7 @@ mod layers;
 pub mod metrics;
 pub mod plugin;
 pub mod registry;
+pub mod search;
 pub mod service;
 pub mod store;
 
