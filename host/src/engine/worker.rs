@@ -389,9 +389,8 @@ mod tests {
         let mut out = Vec::new();
         worker_main(&b"{\"workerProtocol\": 99}"[..], &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.contains("worker protocol mismatch: the host speaks 99, this worker 2"),
-            "{text}"
-        );
+        let said =
+            format!("worker protocol mismatch: the host speaks 99, this worker {WORKER_PROTOCOL}");
+        assert!(text.contains(&said), "{text}");
     }
 }
