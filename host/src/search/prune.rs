@@ -59,12 +59,13 @@ impl Pruner {
 
     /// Whether `trial` (an index into `curves`), having just reported
     /// `step`, should stop. `curves` are every trial of the study.
-    pub fn should_prune(&self, curves: &[Curve], trial: usize, step: u32) -> bool {
-        let own = &curves[trial];
+    pub fn should_prune(&self, curves: &[&Curve], trial: usize, step: u32) -> bool {
+        let own = curves[trial];
         match *self {
             Pruner::None => false,
             Pruner::Median { startup, warmup } => {
-                let completed: Vec<&Curve> = curves.iter().filter(|c| c.complete).collect();
+                let completed: Vec<&Curve> =
+                    curves.iter().copied().filter(|c| c.complete).collect();
                 if completed.len() < startup || step < warmup {
                     return false;
                 }
@@ -119,6 +120,11 @@ mod tests {
         Curve { values, complete }
     }
 
+    fn judge(pruner: Pruner, curves: &[Curve], trial: usize, step: u32) -> bool {
+        let refs: Vec<&Curve> = curves.iter().collect();
+        pruner.should_prune(&refs, trial, step)
+    }
+
     #[test]
     fn median_prunes_a_trial_worse_than_the_median_after_startup() {
         let pruner = Pruner::Median { startup: 3, warmup: 1 };
@@ -128,13 +134,13 @@ mod tests {
             curve(&[1.2, 0.9, 0.7], true),
             curve(&[1.5, 1.4], false),
         ];
-        assert!(!pruner.should_prune(&curves, 3, 0), "within warmup");
-        assert!(pruner.should_prune(&curves, 3, 2), "1.4 is worse than the median 0.8 at step 2");
+        assert!(!judge(pruner, &curves, 3, 0), "within warmup");
+        assert!(judge(pruner, &curves, 3, 2), "1.4 is worse than the median 0.8 at step 2");
         curves[3] = curve(&[0.9, 0.75], false);
-        assert!(!pruner.should_prune(&curves, 3, 2), "0.75 beats the median 0.8");
+        assert!(!judge(pruner, &curves, 3, 2), "0.75 beats the median 0.8");
         curves[2].complete = false;
         curves[3] = curve(&[1.5, 1.4], false);
-        assert!(!pruner.should_prune(&curves, 3, 2), "two completed trials: still starting up");
+        assert!(!judge(pruner, &curves, 3, 2), "two completed trials: still starting up");
     }
 
     #[test]
@@ -145,14 +151,14 @@ mod tests {
         let curves: Vec<Curve> =
             [0.5, 0.9, 0.7, 0.6, 0.8, 0.4].iter().map(|v| curve(&[*v], false)).collect();
         // Six trials at rung 1: the best 6 / 3 = 2 go on (0.4, 0.5).
-        let kept: Vec<usize> = (0..6).filter(|&t| !pruner.should_prune(&curves, t, 1)).collect();
+        let kept: Vec<usize> = (0..6).filter(|&t| !judge(pruner, &curves, t, 1)).collect();
         assert_eq!(kept, [0, 5]);
         // Not a rung: nobody is judged at step 2.
         let longer: Vec<Curve> =
             curves.iter().map(|c| curve(&[c.values[&1], 9.0], false)).collect();
-        assert!((0..6).all(|t| !pruner.should_prune(&longer, t, 2)));
+        assert!((0..6).all(|t| !judge(pruner, &longer, t, 2)));
         // Alone at a rung, a trial goes on.
-        assert!(!pruner.should_prune(&curves[..1], 0, 1));
+        assert!(!judge(pruner, &curves[..1], 0, 1));
     }
 
     #[test]
