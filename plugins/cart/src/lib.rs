@@ -186,7 +186,6 @@ fn best_split(
     let mut best: Option<Split> = None;
     let mut tried = 0;
     let mut left = vec![0.0; k];
-    let mut right = vec![0.0; k];
     let mut seen = vec![0usize; MAX_BINS];
     for i in 0..order.len() {
         if tried >= g.max_features && best.is_some() {
@@ -197,46 +196,85 @@ fn best_split(
         let f = order[i];
         let bins = data.bins(f);
         let hist = &mut hist[..bins * k];
-        hist.fill(0.0);
         let codes = &data.codes[f];
         let seen = &mut seen[..bins];
-        seen.fill(0);
+        // Only the bins this node's rows touch, [lo, hi], are read, and
+        // they are zeroed again after: a small deep node costs its rows,
+        // not 255 bins.
+        let (mut lo, mut hi) = (bins, 0);
         for &r in rows {
             let b = usize::from(codes[r as usize]);
             hist[b * k + y[r as usize] as usize] += weight[r as usize];
             seen[b] += 1;
+            lo = lo.min(b);
+            hi = hi.max(b);
         }
         let occupied =
-            (0..bins).filter(|b| hist[b * k..(b + 1) * k].iter().any(|c| *c > 0.0)).count();
-        if occupied <= 1 {
-            continue; // constant in this node
+            (lo..=hi).filter(|b| hist[b * k..(b + 1) * k].iter().any(|c| *c > 0.0)).count();
+        if occupied > 1 {
+            tried += 1;
+            let found =
+                scan_bins(hist, seen, (lo, hi), counts, (n, parent), rows.len(), g, &mut left);
+            if let Some((bin, gain)) = found
+                && best.as_ref().is_none_or(|s| gain > s.gain)
+            {
+                best = Some(Split { feature: f, bin, gain });
+            }
         }
-        tried += 1;
-        left.fill(0.0);
-        let (mut n_left, mut rows_left) = (0.0, 0usize);
-        for b in 0..bins - 1 {
-            for c in 0..k {
-                left[c] += hist[b * k + c];
-            }
-            n_left += hist[b * k..(b + 1) * k].iter().sum::<f64>();
-            rows_left += seen[b];
-            let n_right = n - n_left;
-            if n_left <= 0.0 || n_right <= 0.0 {
-                continue;
-            }
-            if rows_left < g.min_samples_leaf || rows.len() - rows_left < g.min_samples_leaf {
-                continue;
-            }
-            for c in 0..k {
-                right[c] = counts[c] - left[c];
-            }
-            let child = (n_left * g.criterion.impurity(&left, n_left)
-                + n_right * g.criterion.impurity(&right, n_right))
-                / n;
-            let gain = parent - child;
-            if best.as_ref().is_none_or(|s| gain > s.gain) {
-                best = Some(Split { feature: f, bin: b, gain });
-            }
+        if lo <= hi {
+            hist[lo * k..(hi + 1) * k].fill(0.0);
+            seen[lo..=hi].fill(0);
+        }
+    }
+    best
+}
+
+/// The best cut of one feature's node histogram `hist` (bins `lo..=hi`
+/// occupied; `seen` rows per bin): `(bin, gain)`, rows with bin ≤ `bin`
+/// going left. An empty bin leaves the partition as it was at the bin
+/// before, so only occupied bins are tried (ties keep the first, as the
+/// full scan did).
+#[allow(clippy::too_many_arguments)]
+fn scan_bins(
+    hist: &[f64],
+    seen: &[usize],
+    (lo, hi): (usize, usize),
+    counts: &[f64],
+    (n, parent): (f64, f64),
+    node_rows: usize,
+    g: Growth,
+    left: &mut [f64],
+) -> Option<(usize, f64)> {
+    let k = g.classes;
+    let mut right = vec![0.0; k];
+    left.fill(0.0);
+    let (mut n_left, mut rows_left) = (0.0, 0usize);
+    let mut best: Option<(usize, f64)> = None;
+    for b in lo..hi {
+        if seen[b] == 0 {
+            continue;
+        }
+        for c in 0..k {
+            left[c] += hist[b * k + c];
+        }
+        n_left += hist[b * k..(b + 1) * k].iter().sum::<f64>();
+        rows_left += seen[b];
+        let n_right = n - n_left;
+        if n_left <= 0.0 || n_right <= 0.0 {
+            continue;
+        }
+        if rows_left < g.min_samples_leaf || node_rows - rows_left < g.min_samples_leaf {
+            continue;
+        }
+        for c in 0..k {
+            right[c] = counts[c] - left[c];
+        }
+        let child = (n_left * g.criterion.impurity(left, n_left)
+            + n_right * g.criterion.impurity(&right, n_right))
+            / n;
+        let gain = parent - child;
+        if best.is_none_or(|(_, g)| gain > g) {
+            best = Some((b, gain));
         }
     }
     best
