@@ -14,7 +14,7 @@ const MISSING: &[&str] =
     &["", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None", "#N/A"];
 
 /// True when a cell is a missing value.
-pub fn is_missing(value: &str) -> bool {
+fn is_missing(value: &str) -> bool {
     MISSING.contains(&value)
 }
 
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn text_columns_become_sorted_categories_and_gaps_nan() {
-        let t = table("n,c,y\n1,red,a\n,blue,b\nNA,red,a\n2.5,,b\n").unwrap();
+        let t = table("n,c,y\n1,red,a\n,blue,b\n-nan,red,a\n2.5,,b\n").unwrap();
         let kinds: Vec<_> = t.columns.iter().map(|c| (&c.kind, c.missing)).collect();
         let cats = ColumnKind::Categorical(vec!["blue".into(), "red".into()]);
         assert_eq!(kinds, [(&ColumnKind::Numeric, 2), (&cats, 1)]);

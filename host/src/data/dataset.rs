@@ -89,13 +89,6 @@ impl Column {
     pub fn numeric(j: usize) -> Column {
         Column { name: format!("x{j}"), kind: ColumnKind::Numeric, missing: 0 }
     }
-    /// The categories of a categorical column.
-    pub fn categories(&self) -> Option<&[String]> {
-        match &self.kind {
-            ColumnKind::Categorical(c) => Some(c),
-            ColumnKind::Numeric => None,
-        }
-    }
 }
 
 /// An immutable dataset snapshot.
@@ -197,11 +190,10 @@ pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Data
         }
         Source::File(path) => {
             // Streamed: the file's text is never held whole next to the matrix.
-            let file = open_regular(path).map_err(|message| DatasetError::Read {
+            let (file, size) = open_regular(path).map_err(|message| DatasetError::Read {
                 source_name: path.display().to_string(),
                 message,
             })?;
-            let size = file.metadata().ok().map(|m| m.len());
             let reader = std::io::BufReader::with_capacity(1 << 16, file);
             parse_sized(&display(path), reader, label, hint, size)
         }
@@ -212,7 +204,8 @@ pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Data
 /// Non-blocking, so a FIFO (swapped in after any earlier check) answers at
 /// once instead of hanging the caller; the type is taken from the opened
 /// descriptor, not the name, so there is no window between check and use.
-fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+/// Returns the file and its length.
+fn open_regular(path: &Path) -> Result<(std::fs::File, Option<u64>), String> {
     use std::os::unix::fs::OpenOptionsExt;
     const O_NONBLOCK: i32 = 0o4000; // Linux, every architecture this host builds for
     let file = std::fs::OpenOptions::new()
@@ -226,7 +219,7 @@ fn open_regular(path: &Path) -> Result<std::fs::File, String> {
             if meta.is_dir() { "a folder" } else { "not a regular file (a pipe or device?)" };
         return Err(format!("{what}; name a CSV file"));
     }
-    Ok(file)
+    Ok((file, Some(meta.len())))
 }
 
 fn display(p: &Path) -> String {
