@@ -20,10 +20,12 @@ mod registry_view;
 mod render;
 mod runs_cmd;
 mod score_file;
+mod tune_cmd;
 
 use crate::store::Store;
 pub use registry_view::write_registry_table;
 pub use render::{write_run, write_table};
+pub use tune_cmd::{TuneArgs, write_study};
 
 /// Host for machine-learning models compiled as plugins.
 #[derive(Debug, Parser)]
@@ -60,15 +62,18 @@ pub enum Command {
     },
     /// Train and evaluate candidates on one dataset; store and print results.
     Eval(EvalArgs),
+    /// Search a candidate's hyperparameters (grid, random or TPE), trials
+    /// in parallel, bad ones pruned early; store and print the study.
+    Tune(Box<TuneArgs>),
     /// List stored runs, newest first.
     Runs {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Show one stored run (an id or a unique prefix).
+    /// Show one stored run or study (an id or a unique prefix).
     Show {
-        /// The run id.
+        /// The run or study id.
         run: String,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -290,6 +295,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             unreachable!("handled above")
         }
         Command::Eval(args) => return eval_cmd::run(&config, args, out),
+        Command::Tune(args) => return tune_cmd::run(&config, *args, out),
         Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
             let p = crate::domain::Patience { patience: patience.max(1), min_delta };

@@ -79,6 +79,128 @@ pub fn loss_curves(
     root.present().map_err(|e| err(&e))
 }
 
+/// `mlhost tune --plot FILE.svg`: the optimisation history (each complete
+/// trial's value, and the best so far as a step line) and, when the study
+/// searched exactly two numeric parameters, the trials over those two,
+/// shaded by value (darker is better).
+pub fn study(path: &Path, report: &crate::service::tuning::StudyReport) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    let points: Vec<(usize, f64)> =
+        report.trials.iter().filter_map(|t| Some((t.trial, t.value?))).collect();
+    if points.is_empty() {
+        return Err(format!("{}: no complete trial to plot", path.display()));
+    }
+    let minimize = report.direction == "minimize";
+    let pair = two_params(report);
+    let width = if pair.is_some() { 1400 } else { 900 };
+    let root = SVGBackend::new(path, (width, 540)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (left, right) = if pair.is_some() {
+        let (l, r) = root.split_horizontally(900);
+        (l, Some(r))
+    } else {
+        (root.clone(), None)
+    };
+    let lo = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let last = report.trials.len().max(2);
+    let title =
+        format!("{} {}: {} ({})", report.model, report.strategy, report.metric, report.direction);
+    let mut chart = ChartBuilder::on(&left)
+        .caption(title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0..last, (lo - pad)..(hi + pad))
+        .map_err(|e| err(&e))?;
+    chart.configure_mesh().x_desc("trial").y_desc(&report.metric).draw().map_err(|e| err(&e))?;
+    chart
+        .draw_series(points.iter().map(|&(n, v)| Circle::new((n, v), 4, BLUE.mix(0.6).filled())))
+        .map_err(|e| err(&e))?
+        .label("trial value")
+        .legend(|(x, y)| Circle::new((x + 8, y), 4, BLUE.filled()));
+    let mut best = Vec::new();
+    let mut so_far = f64::NAN;
+    for &(n, v) in &points {
+        let better = if minimize { v < so_far } else { v > so_far };
+        if so_far.is_nan() || better {
+            so_far = v;
+        }
+        best.push((n, so_far));
+    }
+    best.push((last - 1, so_far));
+    chart
+        .draw_series(LineSeries::new(best, RED.stroke_width(2)))
+        .map_err(|e| err(&e))?
+        .label("best so far")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RED.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(&e))?;
+    if let (Some(area), Some((x_name, y_name, xy))) = (right, pair) {
+        scatter(&area, &x_name, &y_name, &xy, minimize).map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))
+}
+
+type Triples = Vec<(f64, f64, f64)>;
+
+/// The two numeric parameters of a study that searched exactly two, with
+/// each complete trial's (x, y, value).
+fn two_params(report: &crate::service::tuning::StudyReport) -> Option<(String, String, Triples)> {
+    let first = report.trials.first()?.params.as_object()?;
+    if first.len() != 2 {
+        return None;
+    }
+    let names: Vec<String> = first.keys().cloned().collect();
+    let xy: Triples = report
+        .trials
+        .iter()
+        .filter_map(|t| {
+            let p = t.params.as_object()?;
+            Some((p.get(&names[0])?.as_f64()?, p.get(&names[1])?.as_f64()?, t.value?))
+        })
+        .collect();
+    (!xy.is_empty()).then(|| (names[0].clone(), names[1].clone(), xy))
+}
+
+fn scatter<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    x_name: &str,
+    y_name: &str,
+    xy: &[(f64, f64, f64)],
+    minimize: bool,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let range = |f: fn(&(f64, f64, f64)) -> f64| {
+        let lo = xy.iter().map(f).fold(f64::INFINITY, f64::min);
+        let hi = xy.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        let pad = ((hi - lo) * 0.05).max(1e-9);
+        (lo - pad)..(hi + pad)
+    };
+    let (vlo, vhi) =
+        xy.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.2), b.max(p.2)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("trials over {x_name} and {y_name}"), ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(range(|p| p.0), range(|p| p.1))?;
+    chart.configure_mesh().x_desc(x_name).y_desc(y_name).draw()?;
+    chart.draw_series(xy.iter().map(|&(x, y, v)| {
+        let mut good = if vhi > vlo { (v - vlo) / (vhi - vlo) } else { 1.0 };
+        if minimize {
+            good = 1.0 - good;
+        }
+        let shade = (220.0 * (1.0 - good)) as u8;
+        Circle::new((x, y), 5, RGBColor(shade, shade, 255).filled())
+    }))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,10 +36,13 @@ pub(super) fn list(config: &Config, json: bool, out: &mut dyn Write) -> anyhow::
                     r.status.to_string(),
                     r.dataset_id.chars().take(12).collect(),
                     format!("{}/{}", r.succeeded, r.jobs),
+                    r.study.as_ref().map_or("eval".to_owned(), |s| {
+                        format!("tune {} {} (study {})", s.model, s.strategy, s.study_id)
+                    }),
                 ]
             })
             .collect();
-        write_table(out, &["RUN", "CREATED", "STATUS", "DATASET", "SUCCEEDED"], &table)?;
+        write_table(out, &["RUN", "CREATED", "STATUS", "DATASET", "SUCCEEDED", "KIND"], &table)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -52,6 +55,10 @@ pub(super) fn show(
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
     let store = Store::open(&config.database)?;
+    if let Some(study) = crate::service::tuning::report(&store, run)? {
+        super::write_study(&study, json, out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(report) = runs::report(&store, run)? else {
         return Err(BadInput::Other(format!(
             "no run '{run}' in {}; `mlhost runs` lists them",

@@ -71,6 +71,18 @@ id_type!(
     DatasetId
 );
 
+id_type!(
+    /// A hyperparameter study: a UUIDv7.
+    StudyId
+);
+
+impl StudyId {
+    /// A fresh id.
+    pub fn generate() -> StudyId {
+        StudyId(uuid::Uuid::now_v7().to_string())
+    }
+}
+
 impl RunId {
     /// A fresh id.
     pub fn generate() -> RunId {

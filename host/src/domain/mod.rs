@@ -8,16 +8,18 @@ mod predictions;
 mod spec;
 mod status;
 mod stop;
+mod study;
 
-pub use ids::{DatasetId, JobId, RunId, hex};
+pub use ids::{DatasetId, JobId, RunId, StudyId, hex};
 pub use metric_set::{MetricSet, mean_std, summarize};
 pub use predictions::{FoldPredictions, f64_bytes, f64s_from, u32_bytes, u32s_from};
 pub use spec::{
     DEFAULT_DATASET, Isolation, Patience, Protocol, RunDefaults, RunRequest, RunSpec, SpecError,
     bounds,
 };
-pub use status::{JobStatus, RunStatus, UnknownStatus};
+pub use status::{JobStatus, RunStatus, TrialStatus, UnknownStatus};
 pub use stop::StopFlag;
+pub use study::{DEFAULT_TRIALS, Direction, PrunerName, StrategyName, StudyRequest, StudySpec};
 
 /// RFC 3339 UTC with milliseconds, as every stored time.
 pub fn now() -> String {

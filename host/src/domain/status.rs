@@ -93,6 +93,20 @@ status_enum!(
     }
 );
 
+status_enum!(
+    /// How a trial of a study stands (`trials.state`).
+    TrialStatus, "trial" {
+        /// Proposed, running or waiting to run.
+        Running = "running",
+        /// Finished with its values.
+        Complete = "complete",
+        /// Stopped early by the pruner.
+        Pruned = "pruned",
+        /// Crashed, errored or timed out; the study went on.
+        Failed = "failed",
+    }
+);
+
 impl RunStatus {
     /// Whether the run has ended.
     pub fn is_finished(self) -> bool {

@@ -15,6 +15,7 @@ pub mod job;
 mod plan;
 pub mod pool;
 mod run;
+pub mod tune;
 pub mod worker;
 mod writer;
 

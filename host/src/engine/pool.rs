@@ -56,18 +56,50 @@ pub struct Limits {
     pub cancel: StopFlag,
 }
 
+/// Where the pool's jobs come from, and who hears what becomes of them.
+/// The pool asks for the next job each time a worker is free, so a job may
+/// depend on how the earlier ones ended (a study proposes its next trial
+/// from the finished ones). Jobs are numbered in the order they are given.
+pub trait Feed<T> {
+    /// The next job; `None` when there are no more (asked again later,
+    /// it must stay `None`).
+    fn next(&mut self) -> Option<Job<T>>;
+    /// A job started or ended.
+    fn on_event(&mut self, event: Event<T>);
+}
+
+/// A fixed list of jobs and a callback: what a run of `eval` feeds.
+struct Listed<T, F> {
+    jobs: std::vec::IntoIter<Job<T>>,
+    on_event: F,
+}
+
+impl<T, F: FnMut(Event<T>)> Feed<T> for Listed<T, F> {
+    fn next(&mut self) -> Option<Job<T>> {
+        self.jobs.next()
+    }
+    fn on_event(&mut self, event: Event<T>) {
+        (self.on_event)(event);
+    }
+}
+
 /// Runs `jobs` within `limits` and calls `on_event` on the calling thread
 /// for every start and finish. Returns when every job has finished, been
 /// abandoned or been cancelled.
-pub fn run<T: Send + 'static>(
-    jobs: Vec<Job<T>>,
-    limits: &Limits,
-    mut on_event: impl FnMut(Event<T>),
-) {
+pub fn run<T: Send + 'static>(jobs: Vec<Job<T>>, limits: &Limits, on_event: impl FnMut(Event<T>)) {
+    run_feed(&mut Listed { jobs: jobs.into_iter(), on_event }, limits);
+}
+
+/// Runs the jobs `feed` gives, within `limits`, telling it every start and
+/// finish on the calling thread. Returns when the feed has no more and
+/// every job has finished, been abandoned or been cancelled. After a
+/// cancel, every job the feed still gives is reported cancelled unstarted.
+pub fn run_feed<T: Send + 'static>(feed: &mut dyn Feed<T>, limits: &Limits) {
     let timeout = limits.timeout;
     let grace = (timeout / 10).clamp(Duration::from_millis(200), Duration::from_secs(30));
     let (tx, rx) = mpsc::channel::<(usize, std::thread::Result<T>)>();
-    let mut queue = jobs.into_iter().enumerate();
+    let mut given = 0usize;
+    let mut exhausted = false;
     // (index, stop flag, deadline)
     let mut running: Vec<(usize, StopFlag, Instant)> = Vec::new();
     let mut abandoned = 0usize;
@@ -79,24 +111,29 @@ pub fn run<T: Send + 'static>(
                 stop.stop();
             }
         }
-        while running.len() < workers {
-            let Some((index, job)) = queue.next() else { break };
+        while running.len() < workers && !exhausted {
+            let Some(job) = feed.next() else {
+                exhausted = true;
+                break;
+            };
+            let index = given;
+            given += 1;
             if cancelled {
-                on_event(Event::Finished(index, Ended::Cancelled));
+                feed.on_event(Event::Finished(index, Ended::Cancelled));
                 continue;
             }
             if abandoned >= limits.max_abandoned {
                 let why = format!(
                     "not started: {abandoned} hung jobs were abandoned in this run; use process isolation for plugins that hang"
                 );
-                on_event(Event::Finished(index, Ended::NotStarted(why)));
+                feed.on_event(Event::Finished(index, Ended::NotStarted(why)));
                 continue;
             }
             let stop = StopFlag::default();
             let flag = stop.clone();
             let tx = tx.clone();
             running.push((index, stop, Instant::now() + timeout));
-            on_event(Event::Started(index));
+            feed.on_event(Event::Started(index));
             std::thread::Builder::new()
                 .name(format!("mlhost-job-{index}"))
                 .spawn(move || {
@@ -127,7 +164,7 @@ pub fn run<T: Send + 'static>(
                     Ok(v) => Ended::Returned(v),
                     Err(p) => Ended::Panicked(panic_text(&p)),
                 };
-                on_event(Event::Finished(index, ended));
+                feed.on_event(Event::Finished(index, ended));
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
@@ -148,7 +185,7 @@ pub fn run<T: Send + 'static>(
                     } else {
                         Ended::TimedOut(None)
                     };
-                    on_event(Event::Finished(index, ended));
+                    feed.on_event(Event::Finished(index, ended));
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("the pool holds a sender"),

@@ -72,13 +72,13 @@ pub struct RunContext {
 }
 
 /// The data of a run, loaded and split.
-struct Loaded {
-    data: Dataset,
-    folds: Vec<Fold>,
-    pos_label: u32,
+pub(crate) struct Loaded {
+    pub(crate) data: Dataset,
+    pub(crate) folds: Vec<Fold>,
+    pub(crate) pos_label: u32,
 }
 
-fn load(spec: &RunSpec, hint: TaskHint, context: &str) -> Result<Loaded, EvalError> {
+pub(crate) fn load(spec: &RunSpec, hint: TaskHint, context: &str) -> Result<Loaded, EvalError> {
     let data = dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), hint)
         .map_err(|e| EvalError::BadInput(format!("{context}{e}")))?;
     let pos_label = plan::pos_label(&data, spec.pos_label.as_deref())?;
@@ -177,7 +177,7 @@ fn end_on_error(
 }
 
 /// The executor `spec.isolation` asks for.
-fn executor(
+pub(crate) fn executor(
     spec: &RunSpec,
     ctx: &RunContext,
     data: Arc<Dataset>,

@@ -13,7 +13,7 @@ use super::plan::Trial;
 use super::pool::{Ended, Event};
 use super::run::Progress;
 use crate::domain::{EpochRow, JobStatus, MetricSet, summarize};
-use crate::store::{JobEnd, ResultRow, Store, StoreError};
+use crate::store::{JobEnd, ResultRow, Store, StoreError, TrialEnd};
 
 /// Records outcomes as the pool reports them.
 pub(crate) struct Writer<'a> {
@@ -49,10 +49,16 @@ impl Writer<'_> {
     }
 
     fn finished(&mut self, trial: &Trial, ended: Ended<Result<FoldScores, JobFailure>>) {
-        // The job's log lines carry its span here too, not only on its worker.
-        let span = tracing::info_span!("job", job_id = %trial.job_id, model = %trial.model_id);
-        let _job = span.enter();
-        let outcome = match ended {
+        let outcome = self.outcome(ended);
+        self.record_end(trial, outcome, None);
+    }
+
+    /// A job's outcome from how the pool saw it end.
+    pub(crate) fn outcome(
+        &self,
+        ended: Ended<Result<FoldScores, JobFailure>>,
+    ) -> Result<FoldScores, JobFailure> {
+        match ended {
             Ended::Returned(r) => r,
             Ended::TimedOut(_) => Err(JobFailure {
                 status: JobStatus::TimedOut,
@@ -61,50 +67,49 @@ impl Writer<'_> {
             Ended::Panicked(msg) => Err(JobFailure::failed(format!("job panicked: {msg}"))),
             Ended::Cancelled => Err(JobFailure {
                 status: JobStatus::Cancelled,
-                error: "cancelled (Ctrl-C); `mlhost eval --resume RUN` runs it again".to_owned(),
+                error: "cancelled (Ctrl-C); `mlhost eval --resume RUN` (a study: `tune --resume STUDY`) runs it again".to_owned(),
             }),
             Ended::NotStarted(why) => Err(JobFailure::failed(why)),
-        };
-        match outcome {
-            Ok(folds) => {
-                let results = result_rows(trial, &folds);
-                let predictions: Vec<_> = folds.into_iter().map(|f| f.predictions).collect();
-                let end = JobEnd {
-                    status: JobStatus::Succeeded,
-                    error: None,
-                    results: &results,
-                    predictions: &predictions,
-                };
-                tracing::debug!(
-                    job_id = %trial.job_id,
-                    model = %trial.model_id,
-                    ms = results.first().map_or(0, |r| r.duration_ms),
-                    "job succeeded"
-                );
-                self.progress.finished(&trial.model_id, JobStatus::Succeeded);
-                self.record(|s| s.job_finished(&trial.job_id, end));
-            }
-            Err(f) => {
-                tracing::warn!(
-                    job_id = %trial.job_id,
-                    model = %trial.model_id,
-                    status = %f.status,
-                    error = %f.error,
-                    "job did not succeed"
-                );
-                let end = JobEnd {
-                    status: f.status,
-                    error: Some(&f.error),
-                    results: &[],
-                    predictions: &[],
-                };
-                self.progress.finished(&trial.model_id, f.status);
-                self.record(|s| s.job_finished(&trial.job_id, end));
-            }
         }
     }
 
-    fn record(&mut self, write: impl FnOnce(&mut Store) -> Result<(), StoreError>) {
+    /// Records how `trial`'s job ended (and, for a study, how the trial
+    /// did, in the same transaction).
+    pub(crate) fn record_end(
+        &mut self,
+        trial: &Trial,
+        outcome: Result<FoldScores, JobFailure>,
+        study: Option<TrialEnd<'_>>,
+    ) {
+        // The job's log lines carry its span here too, not only on its worker.
+        let span = tracing::info_span!("job", job_id = %trial.job_id, model = %trial.model_id);
+        let _job = span.enter();
+        let (results, predictions, status, error) = match outcome {
+            Ok(folds) => {
+                let results = result_rows(trial, &folds);
+                let predictions: Vec<_> = folds.into_iter().map(|f| f.predictions).collect();
+                tracing::debug!(ms = results.first().map_or(0, |r| r.duration_ms), "job succeeded");
+                (results, predictions, JobStatus::Succeeded, None)
+            }
+            Err(f) => {
+                tracing::warn!(status = %f.status, error = %f.error, "job did not succeed");
+                (Vec::new(), Vec::new(), f.status, Some(f.error))
+            }
+        };
+        let end = JobEnd {
+            status,
+            error: error.as_deref(),
+            results: &results,
+            predictions: &predictions,
+        };
+        self.progress.finished(&trial.model_id, status);
+        match study {
+            None => self.record(|s| s.job_finished(&trial.job_id, end)),
+            Some(t) => self.record(|s| s.trial_finished(&trial.job_id, end, t)),
+        }
+    }
+
+    pub(crate) fn record(&mut self, write: impl FnOnce(&mut Store) -> Result<(), StoreError>) {
         if self.error.is_none()
             && let Err(e) = write(self.store)
         {
@@ -114,7 +119,7 @@ impl Writer<'_> {
 }
 
 /// The mean row (fold -1) and one row per fold.
-fn result_rows(trial: &Trial, folds: &FoldScores) -> Vec<ResultRow> {
+pub(crate) fn result_rows(trial: &Trial, folds: &FoldScores) -> Vec<ResultRow> {
     let row = |fold: i64, metrics: MetricSet, duration_ms: i64| ResultRow {
         job_id: trial.job_id.clone(),
         model_id: trial.model_id.clone(),

@@ -140,6 +140,26 @@ pub const REGRESSION: &[RegMetric] = &[
     RegMetric { name: "mape", compute: mape },
 ];
 
+/// The metrics a job of `task` with `n_classes` classes reports (those
+/// needing probabilities included: they are `null` for a model without
+/// them), then `fit_seconds` and `predict_seconds`.
+pub fn names(task: mlhost_plugin_api::Task, n_classes: usize) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = match task {
+        mlhost_plugin_api::Task::Classification => CLASSIFICATION
+            .iter()
+            .filter(|m| match m.applies {
+                Applies::Always => true,
+                Applies::Binary => n_classes == 2,
+                Applies::Multiclass => n_classes > 2,
+            })
+            .map(|m| m.name)
+            .collect(),
+        mlhost_plugin_api::Task::Regression => REGRESSION.iter().map(|m| m.name).collect(),
+    };
+    out.extend(["fit_seconds", "predict_seconds"]);
+    out
+}
+
 /// Scores class predictions with every applicable metric.
 pub fn classification(input: ClassInput<'_>) -> Result<Scores, String> {
     let p = Prepared::new(input)?;

@@ -27,14 +27,7 @@ pub enum Strategy {
     Tpe(Tpe),
 }
 
-/// Whether larger or smaller values of an objective are better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Larger is better (accuracy, F1, R²).
-    Maximize,
-    /// Smaller is better (losses, errors, seconds).
-    Minimize,
-}
+pub use crate::domain::Direction;
 
 /// Where a trial is.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,9 +51,23 @@ pub struct Trial {
     pub point: Point,
     /// Where it is.
     pub state: TrialState,
-    /// The per-epoch values it reported.
-    pub curve: Curve,
+    /// The per-epoch values it reported, one curve per fold (each fold
+    /// trains anew, so a value is compared with others' at the same fold
+    /// and epoch).
+    pub curves: Vec<Curve>,
 }
+
+impl Trial {
+    /// A trial read back from storage, for [`Study::restore`].
+    pub fn restored(number: usize, point: Point, state: TrialState, curves: Vec<Curve>) -> Trial {
+        let complete = matches!(state, TrialState::Complete(_));
+        let curves = curves.into_iter().map(|c| Curve { complete, ..c }).collect();
+        Trial { number, point, state, curves }
+    }
+}
+
+/// The curve of a trial that has not reached a fold.
+static NO_CURVE: Curve = Curve { values: std::collections::BTreeMap::new(), complete: false };
 
 /// A study in progress.
 #[derive(Debug, Clone)]
@@ -125,56 +132,76 @@ impl Study {
             number,
             point: point.clone(),
             state: TrialState::Running,
-            curve: Curve::default(),
+            curves: Vec::new(),
         });
         Some((number, point))
     }
 
-    /// Trial `number` reported `value` at `step`; true when it should stop.
-    pub fn report(&mut self, number: usize, step: u32, value: f64) -> bool {
-        self.trials[number].curve.values.insert(step, value);
-        let curves: Vec<&Curve> = self.trials.iter().map(|t| &t.curve).collect();
-        self.pruner.should_prune(&curves, number, step)
+    /// Puts back a stored trial (the next in proposal order): `tune
+    /// --resume` restores every trial, then asks on from there.
+    pub fn restore(&mut self, trial: Trial) {
+        assert_eq!(trial.number, self.trials.len(), "trials are restored in order");
+        self.trials.push(trial);
+    }
+
+    /// Trial `number` reported `value` at `step` of fold `fold`; true when
+    /// it should stop.
+    pub fn report(&mut self, number: usize, fold: usize, step: u32, value: f64) -> bool {
+        let curves = &mut self.trials[number].curves;
+        if curves.len() <= fold {
+            curves.resize_with(fold + 1, Curve::default);
+        }
+        curves[fold].values.insert(step, value);
+        let at_fold: Vec<&Curve> =
+            self.trials.iter().map(|t| t.curves.get(fold).unwrap_or(&NO_CURVE)).collect();
+        self.pruner.should_prune(&at_fold, number, step)
     }
 
     /// How trial `number` ended.
     pub fn tell(&mut self, number: usize, state: TrialState) {
         let trial = &mut self.trials[number];
-        trial.curve.complete = matches!(state, TrialState::Complete(_));
+        let complete = matches!(state, TrialState::Complete(_));
+        for c in &mut trial.curves {
+            c.complete = complete;
+        }
         trial.state = state;
+    }
+
+    /// Trials the study runs at most.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    /// The objectives' directions.
+    pub fn directions(&self) -> &[Direction] {
+        &self.directions
     }
 
     /// The best complete trial by the first objective (the earliest on ties).
     pub fn best(&self) -> Option<&Trial> {
-        self.complete().min_by(|a, b| self.loss(a, 0).total_cmp(&self.loss(b, 0)))
+        let best = best_of(&self.finished_values(), &self.directions)?;
+        Some(&self.trials[best])
     }
 
     /// The complete trials no other complete trial beats on every objective.
     pub fn pareto_front(&self) -> Vec<usize> {
-        let losses = |t: &Trial| -> Vec<f64> {
-            (0..self.directions.len()).map(|m| self.loss(t, m)).collect()
-        };
-        let done: Vec<(usize, Vec<f64>)> = self.complete().map(|t| (t.number, losses(t))).collect();
-        let dominates = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| x <= y) && a != b;
-        done.iter()
-            .filter(|(_, l)| !done.iter().any(|(_, other)| dominates(other, l)))
-            .map(|(n, _)| *n)
-            .collect()
+        pareto_front(&self.finished_values(), &self.directions)
     }
 
-    fn complete(&self) -> impl Iterator<Item = &Trial> {
-        self.trials.iter().filter(|t| matches!(t.state, TrialState::Complete(_)))
+    fn finished_values(&self) -> Vec<(usize, &[f64])> {
+        self.trials
+            .iter()
+            .filter_map(|t| match &t.state {
+                TrialState::Complete(v) => Some((t.number, v.as_slice())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Objective `m` of a complete trial as a loss (smaller is better).
     fn loss(&self, t: &Trial, m: usize) -> f64 {
         let TrialState::Complete(values) = &t.state else { return f64::INFINITY };
-        let v = values.get(m).copied().unwrap_or(f64::NAN);
-        let v = if v.is_nan() { f64::INFINITY } else { v };
-        match self.directions[m] {
-            Direction::Minimize => v,
-            Direction::Maximize => -v,
-        }
+        loss(values, m, self.directions[m])
     }
 
     /// TPE's view: complete trials with their first objective as a loss,
@@ -197,6 +224,38 @@ impl Study {
         }
         (finished, pending)
     }
+}
+
+/// Objective `m` of `values` as a loss (smaller is better; NaN worst).
+fn loss(values: &[f64], m: usize, direction: Direction) -> f64 {
+    let v = values.get(m).copied().unwrap_or(f64::NAN);
+    let v = if v.is_nan() { f64::INFINITY } else { v };
+    match direction {
+        Direction::Minimize => v,
+        Direction::Maximize => -v,
+    }
+}
+
+/// Of `(trial, values)`, the trial best by the first objective (the
+/// earliest on ties).
+pub fn best_of(done: &[(usize, &[f64])], directions: &[Direction]) -> Option<usize> {
+    done.iter()
+        .min_by(|a, b| loss(a.1, 0, directions[0]).total_cmp(&loss(b.1, 0, directions[0])))
+        .map(|(n, _)| *n)
+}
+
+/// Of `(trial, values)`, the trials no other beats on every objective, in
+/// trial order.
+pub fn pareto_front(done: &[(usize, &[f64])], directions: &[Direction]) -> Vec<usize> {
+    let losses = |v: &[f64]| -> Vec<f64> {
+        directions.iter().enumerate().map(|(m, d)| loss(v, m, *d)).collect()
+    };
+    let done: Vec<(usize, Vec<f64>)> = done.iter().map(|(n, v)| (*n, losses(v))).collect();
+    let dominates = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| x <= y) && a != b;
+    done.iter()
+        .filter(|(_, l)| !done.iter().any(|(_, other)| dominates(other, l)))
+        .map(|(n, _)| *n)
+        .collect()
 }
 
 #[cfg(test)]
@@ -250,9 +309,12 @@ mod tests {
             let (m, q) = first_half.ask().unwrap();
             first_half.tell(m, TrialState::Complete(vec![objective(&q)]));
         }
-        // "Restore" by copying the told trials into a fresh study.
+        // Restore the told trials into a fresh study, as `--resume` does.
         let mut restored = tpe_study(7);
-        restored.trials = first_half.trials().to_vec();
+        for t in first_half.trials() {
+            let (point, state) = (t.point.clone(), t.state.clone());
+            restored.restore(Trial::restored(t.number, point, state, Vec::new()));
+        }
         assert_eq!(whole.ask().map(|a| a.1), restored.ask().map(|a| a.1));
     }
 
@@ -301,12 +363,13 @@ mod tests {
         for losses in [[1.0, 0.5], [1.0, 0.6]] {
             let (n, _) = study.ask().unwrap();
             for (step, v) in losses.iter().enumerate() {
-                assert!(!study.report(n, step as u32 + 1, *v));
+                assert!(!study.report(n, 0, step as u32 + 1, *v));
             }
             study.tell(n, TrialState::Complete(vec![losses[1]]));
         }
         let (n, _) = study.ask().unwrap();
-        assert!(!study.report(n, 1, 0.9), "0.9 beats the median 1.0 at step 1");
-        assert!(study.report(n, 2, 0.9), "0.9 is worse than the median 0.55 at step 2");
+        assert!(!study.report(n, 0, 1, 0.9), "0.9 beats the median 1.0 at step 1");
+        assert!(study.report(n, 0, 2, 0.9), "0.9 is worse than the median 0.55 at step 2");
+        assert!(!study.report(n, 1, 1, 0.9), "fold 1 has no completed curve to compare with");
     }
 }

@@ -5,3 +5,4 @@
 
 pub mod relay;
 pub mod runs;
+pub mod tuning;

@@ -72,14 +72,18 @@ pub struct RunSummary {
     pub succeeded: usize,
     /// RFC 3339, once it ended.
     pub finished_at: Option<String>,
+    /// The study, when the run is one (`mlhost tune`).
+    pub study: Option<crate::service::tuning::StudyLine>,
 }
 
 /// Every run, newest first, with its job counts.
 pub fn list(store: &Store) -> Result<Vec<RunSummary>, StoreError> {
     let mut out = Vec::new();
+    let mut studies = crate::service::tuning::list(store)?;
     for r in store.runs()? {
         let jobs = store.jobs(&r.id)?;
         out.push(RunSummary {
+            study: studies.remove(&r.id),
             succeeded: jobs.iter().filter(|j| j.status == JobStatus::Succeeded).count(),
             jobs: jobs.len(),
             run_id: r.id,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::outbox::{Event, emit};
 use super::results::{ResultRow, insert_predictions, upsert_results};
-use super::{Result, Store, now};
+use super::{Result, Store, Tx, now};
 use crate::domain::{FoldPredictions, JobId, JobStatus, RunId};
 
 /// A job to create with its run.
@@ -116,31 +116,7 @@ impl Store {
     /// `evaluation.completed` (with the mean metrics) or `evaluation.failed`
     /// (with the error), in one transaction.
     pub fn job_finished(&mut self, job_id: &JobId, end: JobEnd<'_>) -> Result<()> {
-        self.write(|tx| {
-            let at = now();
-            tx.execute(
-                "UPDATE jobs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
-                params![job_id, end.status, end.error, at],
-            )?;
-            let (run_id, model_id, model_version, _) = identity(tx, job_id)?;
-            upsert_results(tx, job_id, end.results, &at)?;
-            insert_predictions(tx, job_id, end.predictions)?;
-            let (model_id, model_version) = (model_id.as_str(), model_version.as_str());
-            let event = if end.status == JobStatus::Succeeded {
-                let metrics = end.results.iter().find(|r| r.fold == -1).map(|r| &r.metrics);
-                let folds = end.results.iter().filter(|r| r.fold >= 0).count();
-                Event::EvaluationCompleted { job_id, model_id, model_version, metrics, folds }
-            } else {
-                Event::EvaluationFailed {
-                    job_id,
-                    model_id,
-                    model_version,
-                    status: end.status,
-                    error: end.error,
-                }
-            };
-            emit(tx, &event, &run_id, &at)
-        })
+        self.write(|tx| finish(tx, job_id, end).map(drop))
     }
 
     /// A run's jobs, in creation order.
@@ -167,4 +143,33 @@ impl Store {
             rows.collect()
         })
     }
+}
+
+/// Records how a job ended (status, results, predictions, its event) in
+/// the caller's transaction; returns its run.
+pub(super) fn finish(tx: &Tx<'_>, job_id: &JobId, end: JobEnd<'_>) -> rusqlite::Result<RunId> {
+    let at = now();
+    tx.execute(
+        "UPDATE jobs SET status = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+        params![job_id, end.status, end.error, at],
+    )?;
+    let (run_id, model_id, model_version, _) = identity(tx, job_id)?;
+    upsert_results(tx, job_id, end.results, &at)?;
+    insert_predictions(tx, job_id, end.predictions)?;
+    let (model_id, model_version) = (model_id.as_str(), model_version.as_str());
+    let event = if end.status == JobStatus::Succeeded {
+        let metrics = end.results.iter().find(|r| r.fold == -1).map(|r| &r.metrics);
+        let folds = end.results.iter().filter(|r| r.fold >= 0).count();
+        Event::EvaluationCompleted { job_id, model_id, model_version, metrics, folds }
+    } else {
+        Event::EvaluationFailed {
+            job_id,
+            model_id,
+            model_version,
+            status: end.status,
+            error: end.error,
+        }
+    };
+    emit(tx, &event, &run_id, &at)?;
+    Ok(run_id)
 }

@@ -118,4 +118,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
         proba     BLOB,
         PRIMARY KEY (job_id, fold)
      );",
+    // 6: hyperparameter studies. A study is a run whose jobs are trials;
+    // `trials` keeps each one's number (proposal order), the point the
+    // study proposed, how it ended and its objective values, so `tune
+    // --resume` restores the study exactly and `show` rebuilds its report.
+    "CREATE TABLE studies (
+        id          TEXT PRIMARY KEY,
+        run_id      TEXT NOT NULL UNIQUE REFERENCES runs(id),
+        model_id    TEXT NOT NULL,
+        strategy    TEXT NOT NULL,
+        spec_json   TEXT NOT NULL,
+        created_at  TEXT NOT NULL
+     );
+     CREATE TABLE trials (
+        study_id    TEXT NOT NULL REFERENCES studies(id),
+        number      INTEGER NOT NULL,
+        job_id      TEXT NOT NULL UNIQUE REFERENCES jobs(id),
+        params_json TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('running','complete','pruned','failed')),
+        values_json TEXT,
+        note        TEXT,
+        PRIMARY KEY (study_id, number)
+     );",
 ];

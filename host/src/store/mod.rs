@@ -21,6 +21,7 @@ mod outbox;
 mod probes;
 mod results;
 mod runs;
+mod studies;
 
 pub use crate::domain::EpochRow;
 pub use jobs::{JobEnd, JobRow, NewJob};
@@ -28,6 +29,7 @@ pub use outbox::{EventEnvelope, EventRow};
 pub use probes::ProbeVerdict;
 pub use results::ResultRow;
 pub use runs::RunRow;
+pub use studies::{NewStudy, StudyRow, TrialEnd, TrialRow};
 
 use migrations::MIGRATIONS;
 
@@ -252,6 +254,7 @@ macro_rules! sql_text {
 sql_text!(
     crate::domain::RunStatus: |s| s.parse::<crate::domain::RunStatus>(),
     crate::domain::JobStatus: |s| s.parse::<crate::domain::JobStatus>(),
+    crate::domain::TrialStatus: |s| s.parse::<crate::domain::TrialStatus>(),
     crate::domain::RunId: |s| Ok::<_, std::convert::Infallible>(crate::domain::RunId::from(s)),
     crate::domain::JobId: |s| Ok::<_, std::convert::Infallible>(crate::domain::JobId::from(s)),
     crate::domain::DatasetId: |s| Ok::<_, std::convert::Infallible>(crate::domain::DatasetId::from(s)),

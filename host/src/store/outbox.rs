@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::jobs::NewJob;
 use super::{Result, Store, Tx, now};
-use crate::domain::{DatasetId, JobId, JobStatus, MetricSet, RunId, RunStatus};
+use crate::domain::{
+    DatasetId, JobId, JobStatus, MetricSet, RunId, RunStatus, StudyId, TrialStatus,
+};
 
 /// An event as the outbox stores it, by type (the payloads DESIGN.md names).
 #[derive(Debug, Serialize)]
@@ -39,6 +41,23 @@ pub(super) enum Event<'a> {
     },
     /// `run.completed`, with the job counts by status.
     RunCompleted { status: RunStatus, jobs: BTreeMap<String, i64> },
+    /// `trial.completed`, `trial.pruned` or `trial.failed`.
+    TrialEnded {
+        study_id: &'a StudyId,
+        trial: i64,
+        job_id: &'a JobId,
+        state: TrialStatus,
+        params: serde_json::Value,
+        values: Option<serde_json::Value>,
+        note: Option<&'a str>,
+    },
+    /// `study.completed`, with the trial counts by state and the best.
+    StudyCompleted {
+        study_id: &'a StudyId,
+        status: RunStatus,
+        trials: BTreeMap<String, i64>,
+        best: Option<&'a serde_json::Value>,
+    },
 }
 
 impl Event<'_> {
@@ -49,6 +68,10 @@ impl Event<'_> {
             Event::EvaluationCompleted { .. } => "evaluation.completed",
             Event::EvaluationFailed { .. } => "evaluation.failed",
             Event::RunCompleted { .. } => "run.completed",
+            Event::TrialEnded { state: TrialStatus::Complete, .. } => "trial.completed",
+            Event::TrialEnded { state: TrialStatus::Pruned, .. } => "trial.pruned",
+            Event::TrialEnded { .. } => "trial.failed",
+            Event::StudyCompleted { .. } => "study.completed",
         }
     }
 
@@ -117,7 +140,9 @@ pub struct EventEnvelope {
     /// A UUIDv7, unique per event.
     pub event_id: String,
     /// `run.started`, `evaluation.started`, `evaluation.completed`,
-    /// `evaluation.failed` or `run.completed`.
+    /// `evaluation.failed`, `run.completed`; for a study also
+    /// `trial.completed`, `trial.pruned`, `trial.failed` and
+    /// `study.completed`.
     pub event_type: String,
     /// The envelope's version: 1.
     pub event_version: u32,

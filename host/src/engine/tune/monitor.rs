@@ -1,0 +1,56 @@
+//! The pruning monitor: every epoch a trial reports passes through here on
+//! its way to the epoch writer. When the value the study prunes on
+//! (`--prune-on`) arrives, the study's pruner judges the trial against the
+//! others at the same fold and epoch; a trial judged bad has its stop flag
+//! set, which its fit context answers with `Stop` (threads) or which kills
+//! its child (processes). Its epochs so far are stored all the same.
+
+use std::sync::{Arc, Mutex};
+
+use super::feed::Live;
+use crate::domain::{EpochRow, PrunerName, StudySpec};
+use crate::engine::job::EpochSink;
+
+/// Starts the monitor; jobs send their epochs to the returned sink, and
+/// the monitor passes each on to `store`.
+pub(crate) fn spawn(live: Arc<Mutex<Live>>, spec: &StudySpec, store: EpochSink) -> EpochSink {
+    let (tx, rx) = std::sync::mpsc::channel::<EpochRow>();
+    let prune_on = spec.prune_on.clone();
+    let pruner = spec.pruner;
+    let span = tracing::Span::current();
+    std::thread::Builder::new()
+        .name("mlhost-pruner".into())
+        .spawn(move || {
+            let _run = span.entered();
+            while let Ok(row) = rx.recv() {
+                if pruner != PrunerName::None {
+                    judge(&live, &row, &prune_on, pruner);
+                }
+                let _ = store.send(row);
+            }
+        })
+        .expect("spawn the pruning monitor");
+    tx
+}
+
+fn judge(live: &Mutex<Live>, row: &EpochRow, prune_on: &str, pruner: PrunerName) {
+    let Some(value) = row.metrics().ok().and_then(|m| m.get(prune_on)) else { return };
+    let (fold, epoch) = (row.fold.max(0) as usize, row.epoch.max(0) as u32);
+    let mut guard = live.lock().expect("study lock");
+    let live = &mut *guard;
+    let Some(r) = live.running.get_mut(&row.job_id) else { return };
+    if r.pruned.is_some() || !live.study.report(r.number, fold, epoch, value) {
+        return;
+    }
+    let name = match pruner {
+        PrunerName::Median => "median",
+        PrunerName::Asha => "asha",
+        PrunerName::None => "none",
+    };
+    let why = format!("pruned ({name}) at fold {fold}, epoch {epoch}: {prune_on} = {value:.6}");
+    tracing::info!(trial = r.number, fold, epoch, value, "trial pruned");
+    r.pruned = Some(why);
+    if let Some(stop) = &r.stop {
+        stop.stop();
+    }
+}
