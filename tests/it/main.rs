@@ -15,3 +15,4 @@ mod plugin_new;
 mod quality;
 mod registry;
 mod training;
+mod tune;

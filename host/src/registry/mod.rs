@@ -70,6 +70,9 @@ pub struct Candidate {
     pub prep: PrepSpec,
     /// The plugin's parameter schema (empty when no plugin loaded).
     pub schema: Vec<ParamSpec>,
+    /// The parameters its `models.toml` entry sets: a study keeps them
+    /// as they are unless `--param` names them.
+    pub fixed: Vec<String>,
     /// Ready or rejected.
     pub state: State,
 }
@@ -162,6 +165,7 @@ impl Registry {
                         description: entry.description.clone(),
                         prep: entry.prep,
                         schema: Vec::new(),
+                        fixed: Vec::new(),
                         state: State::Rejected { reason: loader::one_line(&reason) },
                     };
                     (c, None)
@@ -313,6 +317,7 @@ fn file_rejection(file: &Path, sha256: Option<String>, reason: String) -> Candid
         description: String::new(),
         prep: PrepSpec::default(),
         schema: Vec::new(),
+        fixed: Vec::new(),
         state: State::Rejected { reason: loader::one_line(&reason) },
     }
 }
@@ -390,6 +395,7 @@ fn prepare(
         },
         prep,
         schema: plugin.info.params.clone(),
+        fixed: given.params.iter().map(|(name, _)| name.clone()).collect(),
         state,
     };
     (c, trial)

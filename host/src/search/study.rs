@@ -66,6 +66,10 @@ impl Trial {
     }
 }
 
+/// Draws at most this many more times (then as many random ones) to avoid
+/// a running trial's point.
+const REDRAWS: usize = 16;
+
 /// The curve of a trial that has not reached a fold.
 static NO_CURVE: Curve = Curve { values: std::collections::BTreeMap::new(), complete: false };
 
@@ -120,14 +124,23 @@ impl Study {
         }
         let mut rng =
             SeededRng::new(self.seed ^ (number as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let point = match self.strategy {
+        let (finished, pending) = self.history();
+        let draw = |rng: &mut SeededRng| match self.strategy {
             Strategy::Grid => self.grid[number].clone(),
-            Strategy::Random => random(&self.space, &mut rng),
-            Strategy::Tpe(tpe) => {
-                let (finished, pending) = self.history();
-                tpe.propose(&self.space, &finished, &pending, &mut rng)
-            }
+            Strategy::Random => random(&self.space, rng),
+            Strategy::Tpe(tpe) => tpe.propose(&self.space, &finished, &pending, rng),
         };
+        let mut point = draw(&mut rng);
+        // A draw equal to a running trial's point (likely in a small
+        // discrete space) is drawn again, so parallel workers never run
+        // the same point at once; when TPE insists on it (its l(x) has
+        // collapsed there), a random point that is not running is taken.
+        for attempt in 0..2 * REDRAWS {
+            if self.strategy == Strategy::Grid || !pending.contains(&point) {
+                break;
+            }
+            point = if attempt < REDRAWS { draw(&mut rng) } else { random(&self.space, &mut rng) };
+        }
         self.trials.push(Trial {
             number,
             point: point.clone(),
@@ -329,6 +342,36 @@ mod tests {
         let a = study.ask().unwrap().1;
         let b = study.ask().unwrap().1;
         assert_ne!(a, b, "the first is pending when the second is asked");
+    }
+
+    #[test]
+    fn a_draw_equal_to_a_running_point_is_drawn_again() {
+        let values = |v: &[i64]| Domain::Values(v.iter().map(|x| ParamValue::Int(*x)).collect());
+        let small = Space { dims: vec![Dimension { name: "k".into(), domain: values(&[1, 2]) }] };
+        for strategy in [Strategy::Random, Strategy::Tpe(Tpe::default())] {
+            for seed in 0..20 {
+                let dirs = vec![Direction::Minimize];
+                let mut study =
+                    Study::new(small.clone(), strategy, dirs, Pruner::None, 4, seed).unwrap();
+                let a = study.ask().unwrap().1;
+                let b = study.ask().unwrap().1;
+                assert_ne!(a, b, "{strategy:?} seed {seed}: two points, two running trials");
+            }
+        }
+        // After the startup, TPE's l(x) sits on the best point: the second
+        // of two parallel asks still gets another one.
+        let three = Space { dims: vec![Dimension { name: "k".into(), domain: values(&[1, 2, 3]) }] };
+        let tpe = Strategy::Tpe(Tpe::default());
+        let mut study = Study::new(three, tpe, vec![Direction::Minimize], Pruner::None, 40, 1).unwrap();
+        for _ in 0..20 {
+            let (n, p) = study.ask().unwrap();
+            let ParamValue::Int(k) = p[0].1 else { panic!() };
+            study.tell(n, TrialState::Complete(vec![k as f64]));
+        }
+        let a = study.ask().unwrap().1;
+        let b = study.ask().unwrap().1;
+        assert_eq!(a[0].1, ParamValue::Int(1), "TPE proposes the best point");
+        assert_ne!(a, b);
     }
 
     #[test]

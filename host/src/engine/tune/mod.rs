@@ -167,10 +167,18 @@ fn prepare(
             return Err(bad(format!("model '{}' is rejected: {reason}", c.id)));
         }
     };
-    let space = Space::with_overrides(&c.schema, &spec.params).map_err(&bad)?;
+    let mut space = Space::with_overrides(&c.schema, &spec.params).map_err(&bad)?;
+    // What models.toml sets stays set, unless --param names it.
+    let named = |name: &str| spec.params.iter().any(|(n, _)| n == name);
+    space.dims.retain(|d| !c.fixed.contains(&d.name) || named(&d.name));
     if space.dims.is_empty() {
+        let fixed = if c.fixed.is_empty() {
+            String::new()
+        } else {
+            format!(" (models.toml sets {})", c.fixed.join(", "))
+        };
         return Err(bad(format!(
-            "model '{}' has no parameter with a range or choices to search; name one with --param NAME=SPEC",
+            "model '{}' has no parameter left to search{fixed}; name one with --param NAME=SPEC",
             c.id
         )));
     }
