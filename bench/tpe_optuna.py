@@ -20,13 +20,11 @@ value after 40 trials, the median best after the first 20, and the median
 wall time of a study (mlhost: the whole `mlhost tune` process).
 
 The objective's schema also bounds `epochs` (0..1000) and `sleep_ms`
-(0..60000), so mlhost's default space for it is four-dimensional and a
-trial may sleep for hours (with --seed 0, trial 0 draws epochs=971,
-sleep_ms=6380: 100 minutes per fold, cut at the 3600 s trial timeout).
-Candidate params in models.toml do not pin a searched dimension (a trial
-overwrites them), so the script pins both with one-value lists (`--param
-epochs=0 --param sleep_ms=0`): the searched space is then x, y as
-Optuna's (a one-value axis changes no TPE score, it only uses random draws).
+(0..60000), so without a pin mlhost's default space for it would be
+four-dimensional and a trial could sleep for hours. The script pins both
+with one-value lists (`--param epochs=0 --param sleep_ms=0`; setting them
+in models.toml pins them too, since a study searches only what the entry
+leaves unset): the searched space is then x, y as Optuna's.
 
 mlhost's TPE (host/src/search/tpe.rs) uses the Scott-style bandwidth
 0.2 n^(-1/(d+4)) (high - low) of Optuna's earlier multivariate TPE; Optuna
