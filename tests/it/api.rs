@@ -295,3 +295,53 @@ fn every_client_sees_every_event_of_a_run_in_order_and_the_stream_ends() {
         }
     }
 }
+
+#[test]
+fn a_study_posted_over_http_runs_to_completion() {
+    let sb = sandbox("");
+    let s = sb.serve(&[]);
+    let body = r#"{"dataset": "builtin:iris", "model": "base", "strategy": "grid",
+        "params": {"smoothing": "0,1", "statistic": "mean"}, "metrics": ["log_loss", "accuracy"], "folds": 2}"#;
+    let (code, _, started) = call(ureq::post(&format!("{}/api/ml/tuning", s.url)), Some(body));
+    assert_eq!(code, 202, "{started}");
+    let study_id = started["studyId"].as_str().unwrap().to_owned();
+    let url = format!("{}/api/ml/tuning/{study_id}", s.url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let study = loop {
+        let (code, _, st) = call(ureq::get(&url), None);
+        assert_eq!(code, 200, "{st}");
+        if !["queued", "running"].contains(&st["status"].as_str().unwrap()) {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "the study did not end: {st}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(study["status"], "completed", "{study}");
+    assert_eq!(study["directions"], serde_json::json!(["minimize", "maximize"]));
+    let trials = study["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2, "{study}");
+    assert!(trials.iter().all(|t| t["state"] == "complete" && t["values"][1].is_number()));
+    assert!(study["best"]["trial"].is_u64() && !study["pareto"].as_array().unwrap().is_empty());
+    // The study's run and its events, like any run's.
+    let run_id = study["runId"].as_str().unwrap();
+    let (_, _, run) = call(ureq::get(&format!("{}/api/ml/evaluations/{run_id}", s.url)), None);
+    assert_eq!(
+        (run["status"].as_str(), run["jobs"]["total"].as_u64()),
+        (Some("completed"), Some(2))
+    );
+    let text = ureq::get(&format!("{}/api/ml/evaluations/{run_id}/events", s.url))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    let types: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    assert_eq!(types.iter().filter(|t| **t == "trial.completed").count(), 2, "{types:?}");
+    assert_eq!(types.last(), Some(&"study.completed"), "{types:?}");
+    // Bad input is refused before anything is queued.
+    let bad = r#"{"dataset": "builtin:iris", "model": "base", "params": {"ghost": "1,2"}}"#;
+    let (code, ctype, problem) = call(ureq::post(&format!("{}/api/ml/tuning", s.url)), Some(bad));
+    assert_eq!((code, ctype.as_str()), (422, "application/problem+json"), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("params.ghost"), "{problem}");
+    let (code, _, _) = call(ureq::get(&format!("{}/api/ml/tuning/nope", s.url)), None);
+    assert_eq!(code, 404);
+}

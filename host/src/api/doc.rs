@@ -17,7 +17,8 @@ use crate::store::EventEnvelope;
 #[openapi(
     info(
         title = "mlhost",
-        description = "Train and evaluate plugin models; upload datasets; read runs and results. \
+        description = "Train and evaluate plugin models; tune their hyperparameters; upload datasets; \
+            read runs, studies and results. \
             Limits: a JSON body at most `[api] max_body_kb` (default 64 KB), an upload at most \
             `[api] max_upload_mb` (default 256 MB); over either, 413. A posted dataset path must \
             lie inside `[api] data_dirs`. When `[api] token` is set, every route but /health \

@@ -163,6 +163,51 @@ impl ResultRecord {
     }
 }
 
+/// `202` to `POST /tuning`: the new study's id.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StudyAccepted {
+    /// Read the study at `/api/ml/tuning/{studyId}` (the Location header).
+    pub(super) study_id: String,
+}
+
+/// `GET /tuning/{id}`: a stored study's report (so far, while it runs), or
+/// a study known only in memory (queued, or refused before it started).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum StudyState {
+    /// The runner has stored it.
+    Stored(Box<StoredStudy>),
+    /// Queued, or refused before it started.
+    InMemory(PendingStudy),
+}
+
+/// A stored study: its report, and why it failed if it did (the report's
+/// fields in its own order, as `mlhost tune --json` prints them).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StoredStudy {
+    /// The report `mlhost tune --json` prints.
+    #[serde(flatten)]
+    pub(super) report: crate::service::tuning::StudyReport,
+    /// Why it failed (only when `status` is `failed` and this server knows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) error: Option<String>,
+}
+
+/// A study known only in memory.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PendingStudy {
+    /// Why it was refused (only when `status` is `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) error: Option<String>,
+    /// `queued`, or `failed` when it was refused before it started.
+    pub(super) status: &'static str,
+    /// The study id.
+    pub(super) study_id: String,
+}
+
 /// `GET|POST /operations/{id}/metrics`: an operation's epochs per fold,
 /// each fold with its trend.
 #[derive(Debug, Serialize, ToSchema)]

@@ -24,10 +24,11 @@ use crate::store::EventRow;
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The run's events as Server-Sent Events, from its first to
-/// `run.completed`, live as they are written (`curl -N` works).
+/// `run.completed` (a study's run: `study.completed`), live as they are
+/// written (`curl -N` works).
 #[utoipa::path(get, path = "/evaluations/{id}/events", params(("id" = String, Path, description = "run id")), responses(
     (status = 200, content_type = "text/event-stream", body = String,
-        description = "One Server-Sent Event per outbox event of the run, in order, from its first to `run.completed` (then the stream ends; it also ends when the run was refused before it started): `id:` the eventId, `event:` the eventType, `data:` the event as an `EventEnvelope` (`#/components/schemas/EventEnvelope`) in JSON."),
+        description = "One Server-Sent Event per outbox event of the run, in order, from its first to `run.completed` (a study's run: to `study.completed`; then the stream ends; it also ends when the run was refused before it started): `id:` the eventId, `event:` the eventType, `data:` the event as an `EventEnvelope` (`#/components/schemas/EventEnvelope`) in JSON."),
     (status = 401, description = "token missing or wrong"), (status = 404, description = "no such run"),
 ))]
 pub(super) async fn run_events(
@@ -42,6 +43,12 @@ pub(super) async fn run_events(
     if !stored && !state.pending.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&id) {
         return Err(Problem::not_found(format!("no run '{id}'")));
     }
+    // A study's run ends with `study.completed`, right after `run.completed`.
+    let study = lock_store().study(&id).map_err(Problem::internal)?;
+    let last_type = match study {
+        Some(s) if s.run_id.as_str() == id => "study.completed",
+        _ => "run.completed",
+    };
     let backlog = lock_store().run_events(&id, 0).map_err(Problem::internal)?;
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + CHECK_EVERY, CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -50,6 +57,7 @@ pub(super) async fn run_events(
         id,
         rx,
         last: 0,
+        last_type,
         done: false,
         buf: backlog.into_iter().map(Arc::new).collect(),
         tick,
@@ -68,7 +76,10 @@ struct Follow {
     rx: Receiver<Arc<EventRow>>,
     /// Outbox position of the last event sent (0: none yet).
     last: i64,
-    /// Nothing comes after `buf`: `run.completed` was sent, or the run was
+    /// The run's last event type: `run.completed`, or `study.completed`
+    /// when the run is a study's.
+    last_type: &'static str,
+    /// Nothing comes after `buf`: the last event was sent, or the run was
     /// refused before it started.
     done: bool,
     /// Events to send, in outbox order; any at or before `last` are copies.
@@ -85,7 +96,7 @@ impl Follow {
                     continue;
                 }
                 self.last = e.seq;
-                self.done |= e.event_type == "run.completed";
+                self.done |= e.event_type == self.last_type;
                 return Some(sse_event(&self.state, &e));
             }
             if self.done {

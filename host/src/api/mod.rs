@@ -4,10 +4,10 @@
 //!
 //! Handlers parse input into validated types at the edge and call the
 //! library; every error is an RFC 7807 problem document ([`problem`]).
-//! Runs started here go to a bounded queue served by one runner thread,
-//! through the same `eval` and store as the CLI; a full queue answers 503
-//! with Retry-After. What a caller may name as a dataset is decided in
-//! [`datasets`], uploads are stored by [`uploads`]; every JSON body is capped at `[api] max_body_kb`, an
+//! Runs and studies ([`tuning`]) started here go to one bounded queue
+//! served by one runner thread, through the same `eval` and `tune` and
+//! store as the CLI; a full queue answers 503 with Retry-After. What a
+//! caller may name as a dataset is decided in [`datasets`], uploads are stored by [`uploads`]; every JSON body is capped at `[api] max_body_kb`, an
 //! upload at `[api] max_upload_mb`. The bearer token, when configured,
 //! guards every route but `/health`, is compared in constant time and is
 //! never logged. Every answer's body is a typed DTO ([`dto`]) that the
@@ -21,6 +21,7 @@ mod events;
 mod operations;
 mod problem;
 mod runs;
+mod tuning;
 mod uploads;
 
 #[cfg(test)]
@@ -28,11 +29,11 @@ mod tests;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -46,10 +47,11 @@ pub use datasets::{is_upload_id, uploads_dir};
 pub use problem::Problem;
 
 use crate::config::Config;
-use crate::domain::RunSpec;
+use crate::domain::{RunSpec, StudySpec};
 use crate::registry::Registry;
 use crate::service::runs as run_service;
 use crate::service::runs::{EvalError, Quiet, RunContext};
+use crate::service::tuning as study_service;
 use crate::store::{EventRow, Store};
 use datasets::Resolved;
 use dto::{Health, ModelCounts};
@@ -58,20 +60,33 @@ use dto::{Health, ModelCounts};
 /// a client further behind reads the store instead.
 const EVENT_BUFFER: usize = 1024;
 
-/// A run known only in memory: queued, or refused before it started.
+/// A run or study known only in memory: queued, or refused before it
+/// started (a study that failed once stored keeps its reason here too).
 #[derive(Debug, Clone)]
 enum Pending {
     Queued,
     Refused(String),
 }
 
-/// A run waiting for the runner thread, with the dataset as it was checked.
+/// What the runner thread runs.
+#[derive(Debug)]
+enum Work {
+    /// An evaluation; its id is the context's `run_id`.
+    Run(RunSpec),
+    /// A study; its id is the context's `study_id`.
+    Study(StudySpec),
+}
+
+/// Work waiting for the runner thread, with the dataset as it was checked.
 #[derive(Debug)]
 struct Queued {
-    spec: RunSpec,
+    work: Work,
     ctx: RunContext,
     dataset: Resolved,
 }
+
+/// Ids of runs and of studies to what is known of them only in memory.
+type PendingMap = Arc<Mutex<HashMap<String, Pending>>>;
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -79,7 +94,10 @@ pub struct AppState {
     config: Config,
     registry: Arc<Registry>,
     queue: SyncSender<Queued>,
-    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    /// Runs by run id.
+    pending: PendingMap,
+    /// Studies by study id.
+    studies: PendingMap,
     store: Mutex<Store>,
     exe: PathBuf,
     /// Where uploads are stored ([`uploads_dir`] of the database).
@@ -97,7 +115,7 @@ impl AppState {
     ) -> anyhow::Result<Arc<AppState>> {
         let registry = Arc::new(registry);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(config.api.queue as usize);
-        let pending: Arc<Mutex<HashMap<String, Pending>>> = Arc::default();
+        let (pending, studies): (PendingMap, PendingMap) = Default::default();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let mut runner_store = Store::open(&config.database)?;
         let announce = events.clone();
@@ -113,20 +131,53 @@ impl AppState {
         let runner = Runner {
             registry: registry.clone(),
             pending: pending.clone(),
+            studies: studies.clone(),
             store: runner_store,
             data_dirs: config.api.data_dirs.clone(),
         };
         std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || runner.serve(rx))?;
         let store = Mutex::new(Store::open(&config.database)?);
         let uploads = uploads_dir(&config.database);
-        Ok(Arc::new(AppState { config, registry, queue: tx, pending, store, exe, uploads, events }))
+        Ok(Arc::new(AppState {
+            config,
+            registry,
+            queue: tx,
+            pending,
+            studies,
+            store,
+            exe,
+            uploads,
+            events,
+        }))
+    }
+
+    /// Queues `work` under `id` in `pending` (runs' or studies'); a full
+    /// queue is a 503 with Retry-After and leaves nothing behind.
+    fn enqueue(&self, pending: &PendingMap, id: &str, work: Queued) -> Result<(), Problem> {
+        pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), Pending::Queued);
+        match self.queue.try_send(work) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                pending.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "queue-full",
+                    "Queue full",
+                    format!("{} runs are waiting already; retry later", self.config.api.queue),
+                );
+                p.retry_after = Some(5);
+                Err(p)
+            }
+            Err(TrySendError::Disconnected(_)) => Err(Problem::internal("runner gone")),
+        }
     }
 }
 
-/// The runner thread: the single writer of runs posted to the API.
+/// The runner thread: the single writer of runs and studies posted to the API.
 struct Runner {
     registry: Arc<Registry>,
-    pending: Arc<Mutex<HashMap<String, Pending>>>,
+    pending: PendingMap,
+    studies: PendingMap,
     store: Store,
     data_dirs: Vec<PathBuf>,
 }
@@ -134,13 +185,29 @@ struct Runner {
 impl Runner {
     /// Runs what the queue brings, one at a time, until the queue closes.
     fn serve(mut self, rx: std::sync::mpsc::Receiver<Queued>) {
-        for Queued { spec, ctx, dataset } in rx {
-            let id = ctx.run_id.as_ref().map(ToString::to_string).unwrap_or_default();
+        for Queued { work, ctx, dataset } in rx {
+            let (what, id, pending) = match &work {
+                Work::Run(_) => {
+                    ("run", ctx.run_id.as_ref().map(ToString::to_string), &self.pending)
+                }
+                Work::Study(_) => {
+                    ("study", ctx.study_id.as_ref().map(ToString::to_string), &self.studies)
+                }
+            };
+            let (id, pending) = (id.unwrap_or_default(), pending.clone());
             let outcome = match datasets::recheck(&self.data_dirs, &dataset) {
                 // A bug in the host must not take the runner with it: the
                 // run is refused, its event streams end, the next one runs.
                 Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_service::start(&self.registry, &mut self.store, &spec, &ctx, &mut Quiet)
+                    let (registry, store) = (&self.registry, &mut self.store);
+                    match &work {
+                        Work::Run(spec) => {
+                            run_service::start(registry, store, spec, &ctx, &mut Quiet).map(drop)
+                        }
+                        Work::Study(spec) => {
+                            study_service::start(registry, store, spec, &ctx, &mut Quiet).map(drop)
+                        }
+                    }
                 }))
                 .unwrap_or_else(|p| {
                     let what = p
@@ -152,23 +219,25 @@ impl Runner {
                 }),
                 Err(why) => Err(EvalError::BadInput(why)),
             };
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
             match outcome {
-                Ok(_) => {
+                Ok(()) => {
                     pending.remove(&id);
                 }
                 Err(EvalError::BadInput(why)) => {
-                    // Errors about the data name it as the caller did.
+                    // Errors about the data name it as the caller did, and
+                    // a study's name the fields of its body.
                     let why = why.replace(&dataset.spec, &dataset.public);
+                    let why = if what == "study" { tuning::in_body_terms(&why) } else { why };
                     pending.insert(id, Pending::Refused(why));
                 }
                 Err(EvalError::Host(why)) => {
-                    tracing::error!(run_id = %id, error = %why, "run could not start");
+                    tracing::error!(id = %id, kind = what, error = %why, "could not run it");
                     let why = "the server could not run it; see its log".to_owned();
                     pending.insert(id, Pending::Refused(why));
                 }
                 Err(EvalError::Store(e)) => {
-                    tracing::error!(run_id = %id, error = %e, "run failed on the database");
+                    tracing::error!(id = %id, kind = what, error = %e, "failed on the database");
                     pending.insert(id, Pending::Refused("the database failed".into()));
                 }
             }
@@ -186,6 +255,8 @@ fn parts(config: &Config) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::start_run))
         .routes(routes!(runs::run_status))
         .routes(routes!(runs::run_results))
+        .routes(routes!(tuning::start_study))
+        .routes(routes!(tuning::study_report))
         .routes(routes!(events::run_events))
         .routes(routes!(operations::operation_metrics, operations::record_operation_metrics))
         .routes(routes!(uploads::upload_dataset))

@@ -2,7 +2,6 @@
 //! results. Its live events are in [`super::events`].
 
 use std::sync::Arc;
-use std::sync::mpsc::TrySendError;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -12,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::dto::{PendingRun, ResultRecord, RunAccepted, RunResults, RunState, StoredRun};
-use super::{AppState, Pending, Problem, Queued, datasets};
+use super::{AppState, Pending, Problem, Queued, Work, datasets};
 use crate::domain::{RunId, RunRequest, RunSpec};
 use crate::service::runs as run_service;
 
@@ -67,22 +66,7 @@ pub(super) async fn start_run(
     let run_id = RunId::generate();
     let ctx = run_service::context(state.exe.clone(), &state.config.database, Some(run_id.clone()));
     let run_id = run_id.to_string();
-    state.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(run_id.clone(), Pending::Queued);
-    match state.queue.try_send(Queued { spec, ctx, dataset }) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => {
-            state.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
-            let mut p = Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue-full",
-                "Queue full",
-                format!("{} runs are waiting already; retry later", state.config.api.queue),
-            );
-            p.retry_after = Some(5);
-            return Err(p);
-        }
-        Err(TrySendError::Disconnected(_)) => return Err(Problem::internal("runner gone")),
-    }
+    state.enqueue(&state.pending, &run_id, Queued { work: Work::Run(spec), ctx, dataset })?;
     let location = format!("/api/ml/evaluations/{run_id}");
     let mut r = (StatusCode::ACCEPTED, Json(RunAccepted { run_id })).into_response();
     r.headers_mut()

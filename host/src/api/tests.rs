@@ -13,12 +13,15 @@ use tower::ServiceExt;
 use super::*;
 
 mod openapi;
+mod tuning;
 
 /// A router over a temp folder with the baseline plugin; `api` goes into
 /// the `[api]` table. The folder lives as long as this.
 struct TestApp {
     _dir: tempfile::TempDir,
     app: Router,
+    /// The database the router's runner writes.
+    database: PathBuf,
 }
 
 fn test_app(api: &str) -> TestApp {
@@ -34,9 +37,10 @@ fn test_app(api: &str) -> TestApp {
     std::fs::write(&path, format!("plugin_dirs = [\"../plugins\"]\n\n[api]\n{api}\n")).unwrap();
     let config = Config::load(&path).unwrap();
     let registry = Registry::discover_unprobed(&config).unwrap();
+    let database = config.database.clone();
     // Thread isolation: the executable is never started.
     let state = AppState::start(config, registry, "/nonexistent/mlhost".into()).unwrap();
-    TestApp { _dir: dir, app: app(state) }
+    TestApp { _dir: dir, app: app(state), database }
 }
 
 /// An answer: status, headers and the body as text.
@@ -193,7 +197,13 @@ async fn router_an_unknown_run_is_a_404_problem() {
 #[tokio::test]
 async fn router_with_a_token_every_route_but_health_needs_it() {
     let t = test_app("token = \"s3cret-token\"");
-    for uri in ["/api/ml/models", "/api/ml/evaluations/x", "/api/openapi.json", "/no/such/route"] {
+    for uri in [
+        "/api/ml/models",
+        "/api/ml/evaluations/x",
+        "/api/ml/tuning/x",
+        "/api/openapi.json",
+        "/no/such/route",
+    ] {
         let a = call(&t.app, "GET", uri, None, None).await;
         a.assert_problem(401, "unauthorized");
         assert_eq!(a.header(header::WWW_AUTHENTICATE), "Bearer", "{uri}");

@@ -28,7 +28,7 @@ pub enum Protocol {
 }
 
 /// How each evaluation job is isolated from the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Isolation {
     /// Jobs run on worker threads; panics are caught, timeouts are cooperative.

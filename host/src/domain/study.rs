@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::spec::{RunDefaults, RunRequest, RunSpec, SpecError};
 
 /// How a study proposes its trials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StrategyName {
     /// Every point of the grid once, in scikit-learn's `ParameterGrid` order.
@@ -23,7 +23,7 @@ pub enum StrategyName {
 }
 
 /// How a study stops bad trials early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PrunerName {
     /// Never.
@@ -36,7 +36,7 @@ pub enum PrunerName {
 }
 
 /// Whether larger or smaller values of an objective are better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Larger is better (accuracy, F1, R²).

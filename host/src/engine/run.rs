@@ -15,7 +15,7 @@ use super::worker::Crashes;
 use super::writer::{EpochWriter, Writer};
 use crate::data::dataset::{self, Dataset, Source, TaskHint};
 use crate::data::split::{self, Fold};
-use crate::domain::{Isolation, JobStatus, RunId, RunSpec, RunStatus, StopFlag};
+use crate::domain::{Isolation, JobStatus, RunId, RunSpec, RunStatus, StopFlag, StudyId};
 use crate::registry::Registry;
 use crate::store::{Store, StoreError};
 
@@ -69,6 +69,8 @@ pub struct RunContext {
     pub cancel: StopFlag,
     /// Use this run id (the HTTP API hands it out before the run starts).
     pub run_id: Option<RunId>,
+    /// Use this study id when the run is a new study (likewise).
+    pub study_id: Option<StudyId>,
 }
 
 /// The data of a run, loaded and split.

@@ -111,6 +111,7 @@ pub fn context(
         }),
         cancel: crate::domain::StopFlag::default(),
         run_id,
+        study_id: None,
     }
 }
 

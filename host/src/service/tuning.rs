@@ -5,13 +5,18 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use mlhost_plugin_api::Task;
+
 use crate::domain::{
-    Direction, JobId, MetricSet, RunId, RunStatus, StudySpec, TrialStatus, summarize,
+    Direction, JobId, MetricSet, RunId, RunStatus, StrategyName, StudySpec, TrialStatus, summarize,
 };
 use crate::engine::tune::{self, StudyProgress};
 use crate::engine::{EvalError, RunContext};
-use crate::registry::Registry;
-use crate::search::study::{best_of, pareto_front};
+use crate::registry::{Registry, State};
+use crate::search::prune::Pruner;
+use crate::search::space::Space;
+use crate::search::study::{Strategy, Study, best_of, pareto_front};
+use crate::search::tpe::Tpe;
 use crate::store::{Store, StoreError};
 
 pub use crate::engine::tune::Tally;
@@ -102,6 +107,57 @@ pub fn start(
 ) -> Result<StudyReport, EvalError> {
     let id = tune::tune(registry, store, spec, ctx, progress)?;
     Ok(report(store, &id)?.expect("the study was just stored"))
+}
+
+/// What `spec` can be refused for before its data is read (the API answers
+/// these at once): the model (known, ready, able to do a forced task), the
+/// space (`params` against the plugin's schema, not empty, values on every
+/// axis of a grid) and the metrics (each one a task the model can do has).
+/// Whether the data's own task has them is known once [`start`] reads it.
+pub fn check(registry: &Registry, spec: &StudySpec) -> Result<(), String> {
+    let Some(c) = registry.candidates.iter().find(|c| c.id == spec.model) else {
+        return Err(format!("unknown model '{}'", spec.model));
+    };
+    if let State::Rejected { reason } = &c.state {
+        return Err(format!("model '{}' is rejected: {reason}", c.id));
+    }
+    let tasks: Vec<Task> =
+        c.tasks.iter().copied().filter(|t| spec.run.task.is_none_or(|f| f == *t)).collect();
+    if let (Some(forced), []) = (spec.run.task, tasks.as_slice()) {
+        return Err(format!("model '{}' cannot do {forced}; choose another model", c.id));
+    }
+    let space = Space::with_overrides(&c.schema, &spec.params)?;
+    if space.dims.is_empty() {
+        return Err(format!(
+            "model '{}' has no parameter with a range or choices to search; name one with --param NAME=SPEC",
+            c.id
+        ));
+    }
+    let strategy = match spec.strategy {
+        StrategyName::Grid => Strategy::Grid,
+        StrategyName::Random => Strategy::Random,
+        StrategyName::Tpe => Strategy::Tpe(Tpe::default()),
+    };
+    let directions = match spec.directions.as_slice() {
+        [] => vec![Direction::Maximize], // the default metric's comes with the data
+        d => d.to_vec(),
+    };
+    Study::new(space, strategy, directions, Pruner::None, spec.trials, spec.seed)?;
+    // Binary and multiclass metrics alike: the number of classes is the data's.
+    let mut known: Vec<&str> =
+        tasks.iter().flat_map(|t| [2, 3].map(|k| crate::metrics::names(*t, k))).flatten().collect();
+    known.sort_unstable();
+    known.dedup();
+    if let Some(m) = spec.metrics.iter().find(|m| !known.contains(&m.as_str())) {
+        let tasks: Vec<String> = tasks.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "--metric {m}: model '{}' ({}) has no metric '{m}'; choose one of {}",
+            c.id,
+            tasks.join(", "),
+            known.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// Resumes study `id` and reports it.

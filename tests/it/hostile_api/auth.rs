@@ -41,6 +41,8 @@ async fn every_route_refuses_a_wrong_missing_or_empty_token() {
         "/api/ml/evaluations",
         "/api/ml/models",
         "/api/ml/operations/x/metrics",
+        "/api/ml/tuning",
+        "/api/ml/tuning/x",
     ] {
         assert!(routes.iter().any(|(_, p)| p == must), "{must} not in {routes:?}");
     }
@@ -85,6 +87,7 @@ async fn the_openapi_document_states_every_limit() {
     assert!(too_large("/api/ml/evaluations").contains("max_body_kb"), "{doc}");
     assert!(too_large("/api/ml/evaluations").contains("on this server: 1 KB"), "{doc}");
     assert!(too_large("/api/ml/operations/{id}/metrics").contains("max_body_kb"), "{doc}");
+    assert!(too_large("/api/ml/tuning").contains("on this server: 1 KB"), "{doc}");
     assert!(too_large("/api/ml/datasets").contains("max_upload_mb"), "{doc}");
     assert!(too_large("/api/ml/datasets").contains("on this server: 1 MB"), "{doc}");
     assert!(doc["paths"]["/api/ml/evaluations"]["post"]["responses"]["403"].is_object(), "{doc}");

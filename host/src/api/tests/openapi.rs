@@ -80,6 +80,10 @@ fn every_answer_of_the_document_names_its_body() {
         "DatasetInfo",
         "ProblemDetails",
         "EventEnvelope",
+        "TuneRequest",
+        "StudyAccepted",
+        "StudyState",
+        "StudyReport",
     ] {
         assert!(schemas.contains_key(name), "no schema {name}: {:?}", schemas.keys());
     }

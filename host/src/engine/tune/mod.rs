@@ -74,7 +74,7 @@ pub fn tune(
     let (tuned, loaded, space, spec) = prepare(registry, spec, hint, "")?;
     let spec = &spec;
     let study = new_study(spec, space)?;
-    let study_id = StudyId::generate();
+    let study_id = ctx.study_id.clone().unwrap_or_else(StudyId::generate);
     let run_id = ctx.run_id.clone().unwrap_or_else(RunId::generate);
     let span = tracing::info_span!("run", run_id = %run_id);
     let _run = span.enter();
