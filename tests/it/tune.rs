@@ -28,8 +28,20 @@ fn objective(epochs: u32, sleep_ms: u32, extra: &str) -> String {
 
 fn objective_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
-        "tune", "--json", "--model", "objective", "--dataset", "data.csv", "--label", "label",
-        "--task", "regression", "--folds", "2", "--metric", "mae",
+        "tune",
+        "--json",
+        "--model",
+        "objective",
+        "--dataset",
+        "data.csv",
+        "--label",
+        "label",
+        "--task",
+        "regression",
+        "--folds",
+        "2",
+        "--metric",
+        "mae",
     ];
     args.extend_from_slice(extra);
     args
@@ -76,8 +88,20 @@ fn a_grid_search_equals_grid_search_cv_trial_for_trial() {
     let report = tune_json(
         &sb,
         &[
-            "tune", "--json", "--model", "knn", "--dataset", "builtin:breast_cancer", "--strategy",
-            "grid", "--param", &k_param, "--param", "weights=uniform,distance", "--workers", "2",
+            "tune",
+            "--json",
+            "--model",
+            "knn",
+            "--dataset",
+            "builtin:breast_cancer",
+            "--strategy",
+            "grid",
+            "--param",
+            &k_param,
+            "--param",
+            "weights=uniform,distance",
+            "--workers",
+            "2",
         ],
     );
     assert_eq!(report["strategy"], "grid");
@@ -90,13 +114,19 @@ fn a_grid_search_equals_grid_search_cv_trial_for_trial() {
         for (ours, theirs) in [("f1", "f1"), ("accuracy", "accuracy")] {
             let a = trial["metrics"][ours].as_f64().unwrap();
             let b = point[theirs].as_f64().unwrap();
-            assert!((a - b).abs() < 1e-9, "trial {}: {ours} {a} vs scikit-learn {b}", trial["trial"]);
+            assert!(
+                (a - b).abs() < 1e-9,
+                "trial {}: {ours} {a} vs scikit-learn {b}",
+                trial["trial"]
+            );
         }
     }
     let best = points
         .iter()
         .enumerate()
-        .max_by(|a, b| a.1["f1"].as_f64().unwrap().total_cmp(&b.1["f1"].as_f64().unwrap()).then(b.0.cmp(&a.0)))
+        .max_by(|a, b| {
+            a.1["f1"].as_f64().unwrap().total_cmp(&b.1["f1"].as_f64().unwrap()).then(b.0.cmp(&a.0))
+        })
         .unwrap();
     assert_eq!(report["best"]["trial"], best.0, "the first of the best, as GridSearchCV's rank 1");
 }
@@ -107,8 +137,10 @@ fn a_grid_search_equals_grid_search_cv_trial_for_trial() {
 fn tpe_beats_random_search_at_equal_budget() {
     let sb = objective_sandbox(&objective(0, 0, ""));
     let best = |strategy: &str, seed: &str| {
-        let report =
-            tune_json(&sb, &objective_args(&["--strategy", strategy, "--trials", "30", "--seed", seed]));
+        let report = tune_json(
+            &sb,
+            &objective_args(&["--strategy", strategy, "--trials", "30", "--seed", seed]),
+        );
         assert_eq!(trials(&report).len(), 30);
         // The objective's mae is f at the trial's point, to the last digit.
         for t in trials(&report) {
@@ -144,15 +176,29 @@ fn the_median_pruner_stops_a_bad_trial_early() {
     let report = tune_json(
         &sb,
         &objective_args(&[
-            "--strategy", "grid", "--param", "x=1,1.1,0.9,1.2,0.8,-5,-4", "--param", "y=-2",
-            "--pruner", "median", "--workers", "1",
+            "--strategy",
+            "grid",
+            "--param",
+            "x=1,1.1,0.9,1.2,0.8,-5,-4",
+            "--param",
+            "y=-2",
+            "--pruner",
+            "median",
+            "--workers",
+            "1",
         ]),
     );
     let states: Vec<&str> = trials(&report).iter().map(|t| t["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["complete", "complete", "complete", "complete", "complete", "pruned", "pruned"]);
+    assert_eq!(
+        states,
+        ["complete", "complete", "complete", "complete", "complete", "pruned", "pruned"]
+    );
     let store = store(&sb);
     for t in &trials(&report)[5..] {
-        assert!(t["note"].as_str().unwrap().starts_with("pruned (median) at fold 0, epoch 1:"), "{t}");
+        assert!(
+            t["note"].as_str().unwrap().starts_with("pruned (median) at fold 0, epoch 1:"),
+            "{t}"
+        );
         assert!(t["value"].is_null());
         let epochs = store.epochs(t["jobId"].as_str().unwrap()).unwrap();
         assert!(!epochs.is_empty() && epochs.len() < 3, "stopped at once: {} epochs", epochs.len());
@@ -166,7 +212,10 @@ fn the_median_pruner_stops_a_bad_trial_early() {
     let types: Vec<String> =
         store.run_events(run_id, 0).unwrap().into_iter().map(|e| e.event_type).collect();
     let count = |t: &str| types.iter().filter(|e| *e == t).count();
-    assert_eq!((count("trial.completed"), count("trial.pruned"), count("study.completed")), (5, 2, 1));
+    assert_eq!(
+        (count("trial.completed"), count("trial.pruned"), count("study.completed")),
+        (5, 2, 1)
+    );
 }
 
 /// A study killed mid-way resumes: trials that ended keep their jobs and
@@ -176,7 +225,8 @@ fn the_median_pruner_stops_a_bad_trial_early() {
 fn a_killed_study_resumes_without_losing_or_repeating_a_trial() {
     let models = objective(4, 60, "");
     let sb = objective_sandbox(&models);
-    let args = objective_args(&["--strategy", "random", "--trials", "6", "--seed", "4", "--workers", "1"]);
+    let args =
+        objective_args(&["--strategy", "random", "--trials", "6", "--seed", "4", "--workers", "1"]);
     let mut child = std::process::Command::new(mlhost_tests::mlhost_bin())
         .current_dir(sb.path())
         .args(&args)
@@ -214,7 +264,8 @@ fn a_killed_study_resumes_without_losing_or_repeating_a_trial() {
     for before in &done_before {
         let t = &trials(&resumed)[before.number as usize];
         assert_eq!(t["jobId"], before.job_id.as_str());
-        let values: Vec<f64> = serde_json::from_str(before.values_json.as_deref().unwrap()).unwrap();
+        let values: Vec<f64> =
+            serde_json::from_str(before.values_json.as_deref().unwrap()).unwrap();
         assert_eq!(t["value"].as_f64().unwrap(), values[0]);
         let job = jobs.iter().find(|j| j.id == before.job_id).unwrap();
         assert_eq!(job.attempts, 1, "an ended trial is not run again");
@@ -235,8 +286,16 @@ fn parallel_trials_do_not_run_the_same_point_at_once() {
     let report = tune_json(
         &sb,
         &objective_args(&[
-            "--param", "x=-1,0,1,2", "--param", "y=-3,-2,-1", "--trials", "16", "--workers", "2",
-            "--seed", "3",
+            "--param",
+            "x=-1,0,1,2",
+            "--param",
+            "y=-3,-2,-1",
+            "--trials",
+            "16",
+            "--workers",
+            "2",
+            "--seed",
+            "3",
         ]),
     );
     let store = store(&sb);
@@ -254,7 +313,11 @@ fn parallel_trials_do_not_run_the_same_point_at_once() {
             let (sb_, eb) = span(b["jobId"].as_str().unwrap());
             if sa < eb && sb_ < ea {
                 overlapping += 1;
-                assert_ne!(a["params"], b["params"], "trials {} and {} ran at once", a["trial"], b["trial"]);
+                assert_ne!(
+                    a["params"], b["params"],
+                    "trials {} and {} ran at once",
+                    a["trial"], b["trial"]
+                );
             }
         }
     }
@@ -270,7 +333,14 @@ fn a_crashing_trial_fails_and_the_study_goes_on() {
     let report = tune_json(
         &sb,
         &objective_args(&[
-            "--strategy", "grid", "--param", "x=0,3,1", "--param", "y=-2", "--isolation", "process",
+            "--strategy",
+            "grid",
+            "--param",
+            "x=0,3,1",
+            "--param",
+            "y=-2",
+            "--isolation",
+            "process",
         ]),
     );
     let states: Vec<&str> = trials(&report).iter().map(|t| t["state"].as_str().unwrap()).collect();
@@ -285,11 +355,17 @@ fn a_crashing_trial_fails_and_the_study_goes_on() {
 fn bad_input_is_refused_before_anything_is_stored() {
     let sb = objective_sandbox(&objective(0, 0, ""));
     let cases: &[(&[&str], &str)] = &[
-        (&["--param", "z=1..2"], "--param z: the plugin has no parameter 'z'; it has x, y, epochs, sleep_ms, panic_above"),
+        (
+            &["--param", "z=1..2"],
+            "--param z: the plugin has no parameter 'z'; it has x, y, epochs, sleep_ms, panic_above",
+        ),
         (&["--param", "x=-10..2"], "--param x=-10..2:"),
         (&["--strategy", "grid"], "a grid needs values for 'x'; list them: --param x=a,b,c"),
         (&["--trials", "0"], "--trials 0:"),
-        (&["--metric", "f1"], "--metric f1: data.csv (regression) has no metric 'f1'; choose one of mae, mse"),
+        (
+            &["--metric", "f1"],
+            "--metric f1: data.csv (regression) has no metric 'f1'; choose one of mae, mse",
+        ),
     ];
     for (extra, expected) in cases {
         let mut args = objective_args(&[]);
@@ -314,7 +390,8 @@ fn bad_input_is_refused_before_anything_is_stored() {
 #[test]
 fn show_and_runs_list_a_study() {
     let sb = objective_sandbox(&objective(0, 0, ""));
-    let mut args = objective_args(&["--strategy", "grid", "--param", "x=-1,1,3", "--param", "y=-2"]);
+    let mut args =
+        objective_args(&["--strategy", "grid", "--param", "x=-1,1,3", "--param", "y=-2"]);
     args.extend(["--metric", "mse"]);
     let report = tune_json(&sb, &args);
     assert_eq!(report["metrics"], serde_json::json!(["mae", "mse"]));
@@ -325,7 +402,8 @@ fn show_and_runs_list_a_study() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with(&format!("study {id}")), "{text}");
     assert!(lines[1].starts_with("TRIAL  MAE"), "{text}");
-    let order: Vec<&str> = lines[2..5].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+    let order: Vec<&str> =
+        lines[2..5].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
     assert_eq!(order, ["1", "0", "2"], "best first: {text}");
     assert!(text.contains("best: trial 1  mae = 0.0000 (minimize)  x=1.0000 y=-2.0000"), "{text}");
     let shown: Value = serde_json::from_slice(&sb.mlhost(&["show", id, "--json"]).stdout).unwrap();
@@ -335,9 +413,13 @@ fn show_and_runs_list_a_study() {
     assert_eq!(run["study"]["studyId"], id);
     assert_eq!(run["study"]["complete"], 3);
     let plot = sb.path().join("study.svg");
-    let mut plotted = objective_args(&["--param", "x=-1..3", "--param", "y=-3..-1", "--trials", "5"]);
+    let mut plotted =
+        objective_args(&["--param", "x=-1..3", "--param", "y=-3..-1", "--trials", "5"]);
     plotted.extend(["--plot", plot.to_str().unwrap()]);
     tune_json(&sb, &plotted);
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert!(svg.contains("best so far") && svg.contains("trials over x and y"), "history and scatter");
+    assert!(
+        svg.contains("best so far") && svg.contains("trials over x and y"),
+        "history and scatter"
+    );
 }

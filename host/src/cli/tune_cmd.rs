@@ -30,9 +30,10 @@ pub struct TuneArgs {
     /// Trials to run (default 50; a grid: every point).
     #[arg(long)]
     pub trials: Option<usize>,
-    /// Search NAME over SPEC instead of the plugin's own range: `a,b,c`
-    /// (values; a grid axis), `LOW..HIGH` (uniform; ints stay ints) or
-    /// `LOW..HIGH:log`. Repeat for more parameters.
+    /// Search NAME over SPEC: `a,b,c` (values; a grid axis), `LOW..HIGH`
+    /// (uniform; ints stay ints) or `LOW..HIGH:log`. Repeat for more. Only
+    /// the parameters named are searched; without any, every parameter
+    /// the plugin bounds (and models.toml leaves unset), over its whole range.
     #[arg(long = "param", value_name = "NAME=SPEC", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
     /// The metric to optimize (default f1, r2 for regression). Repeat for

@@ -76,7 +76,8 @@ pub struct StudySpec {
     pub strategy: StrategyName,
     /// Trials to run (grid: at most its points; 0 = all of them).
     pub trials: usize,
-    /// `--param NAME=SPEC` overrides of the plugin's space, in order.
+    /// `--param NAME=SPEC`: the parameters searched (none: every one the
+    /// schema bounds and models.toml leaves unset).
     pub params: Vec<(String, String)>,
     /// Objectives: the first picks the best trial, more keep a Pareto front.
     pub metrics: Vec<String>,
@@ -104,7 +105,7 @@ pub struct StudyRequest {
     pub strategy: Option<StrategyName>,
     /// Default: 50 (grid: every point).
     pub trials: Option<usize>,
-    /// `(NAME, SPEC)` overrides of the plugin's space.
+    /// `(NAME, SPEC)`: the parameters to search (none: the schema's).
     pub params: Vec<(String, String)>,
     /// Default: the table's sort metric (f1, or r2 for regression).
     pub metrics: Vec<String>,

@@ -1,7 +1,8 @@
-//! The search space of a study: one dimension per searched parameter, from
-//! the plugin's parameter schema (`ParamSpec`: ranges, log scale, choices,
-//! bools) or from `--param NAME=SPEC` overrides, each checked against the
-//! schema so a study never proposes a value the plugin would refuse.
+//! The search space of a study: one dimension per searched parameter,
+//! either exactly the `--param NAME=SPEC` given or, without any, every
+//! parameter the plugin's schema bounds (`ParamSpec`: ranges, log scale,
+//! choices, bools); each checked against the schema so a study never
+//! proposes a value the plugin would refuse.
 //!
 //! SPEC is `a,b,c` (values: a grid axis), `LOW..HIGH` (uniform; an int
 //! parameter stays whole) or `LOW..HIGH:log`.
@@ -44,15 +45,14 @@ impl Space {
         Space { dims: schema.iter().filter_map(implied).collect() }
     }
 
-    /// The schema's space with `overrides` (`(name, SPEC)`) in place of or
-    /// beside its dimensions. An unknown name, a malformed SPEC or a value
-    /// outside the schema is an error naming it.
-    pub fn with_overrides(
-        schema: &[ParamSpec],
-        overrides: &[(String, String)],
-    ) -> Result<Space, String> {
-        let mut space = Space::from_schema(schema);
-        for (name, text) in overrides {
+    /// The space of exactly the parameters `given` (`(name, SPEC)`), in
+    /// schema order: as `GridSearchCV`'s `param_grid` or an Optuna
+    /// objective, a study searches what it is told and leaves the rest as
+    /// the candidate has them. An unknown name, a malformed SPEC or a
+    /// value outside the schema is an error naming it.
+    pub fn named(schema: &[ParamSpec], given: &[(String, String)]) -> Result<Space, String> {
+        let mut space = Space::default();
+        for (name, text) in given {
             let Some(spec) = schema.iter().find(|s| s.name == *name) else {
                 let names: Vec<&str> = schema.iter().map(|s| s.name.as_str()).collect();
                 return Err(format!(
@@ -62,10 +62,10 @@ impl Space {
             };
             let domain = parse(spec, text).map_err(|e| format!("--param {name}={text}: {e}"))?;
             let dim = Dimension { name: name.clone(), domain };
-            match space.dims.iter_mut().find(|d| d.name == *name) {
-                Some(d) => *d = dim,
-                None => space.dims.push(dim),
+            if space.dims.iter().any(|d| d.name == *name) {
+                return Err(format!("--param {name} is given twice; give it once"));
             }
+            space.dims.push(dim);
         }
         let order = |d: &Dimension| schema.iter().position(|s| s.name == d.name);
         space.dims.sort_by_key(order);
@@ -170,15 +170,20 @@ mod tests {
     }
 
     #[test]
-    fn overrides_replace_or_add_dimensions_in_schema_order() {
+    fn named_parameters_alone_make_the_space_in_schema_order() {
         let given =
-            [("k", "1,3,5"), ("alpha", "0.01..10:log")].map(|(n, s)| (n.to_owned(), s.to_owned()));
-        let space = Space::with_overrides(&schema(), &given).unwrap();
+            [("alpha", "0.01..10:log"), ("k", "1,3,5")].map(|(n, s)| (n.to_owned(), s.to_owned()));
+        let space = Space::named(&schema(), &given).unwrap();
         let names: Vec<&str> = space.dims.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["c", "k", "alpha", "fit_intercept", "weights"]);
+        assert_eq!(names, ["k", "alpha"]);
         let k = [1, 3, 5].map(ParamValue::Int).to_vec();
-        assert_eq!(space.dims[1].domain, Domain::Values(k));
-        assert_eq!(space.dims[2].domain, Domain::Float { low: 0.01, high: 10.0, log: true });
+        assert_eq!(space.dims[0].domain, Domain::Values(k));
+        assert_eq!(space.dims[1].domain, Domain::Float { low: 0.01, high: 10.0, log: true });
+        let twice = [("k", "1,2"), ("k", "3")].map(|(n, s)| (n.to_owned(), s.to_owned()));
+        assert_eq!(
+            Space::named(&schema(), &twice).unwrap_err(),
+            "--param k is given twice; give it once"
+        );
     }
 
     #[test]
@@ -202,8 +207,7 @@ mod tests {
             ("k", "three", "--param k=three: \"three\" is not an int in [1, 100]"),
         ];
         for (name, spec, expected) in cases {
-            let e = Space::with_overrides(&schema(), &[(name.to_owned(), spec.to_owned())])
-                .unwrap_err();
+            let e = Space::named(&schema(), &[(name.to_owned(), spec.to_owned())]).unwrap_err();
             assert!(e.starts_with(expected), "{name}={spec}: {e}");
         }
     }

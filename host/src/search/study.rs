@@ -360,9 +360,11 @@ mod tests {
         }
         // After the startup, TPE's l(x) sits on the best point: the second
         // of two parallel asks still gets another one.
-        let three = Space { dims: vec![Dimension { name: "k".into(), domain: values(&[1, 2, 3]) }] };
+        let three =
+            Space { dims: vec![Dimension { name: "k".into(), domain: values(&[1, 2, 3]) }] };
         let tpe = Strategy::Tpe(Tpe::default());
-        let mut study = Study::new(three, tpe, vec![Direction::Minimize], Pruner::None, 40, 1).unwrap();
+        let mut study =
+            Study::new(three, tpe, vec![Direction::Minimize], Pruner::None, 40, 1).unwrap();
         for _ in 0..20 {
             let (n, p) = study.ask().unwrap();
             let ParamValue::Int(k) = p[0].1 else { panic!() };

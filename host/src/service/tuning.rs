@@ -8,15 +8,12 @@ use serde::Serialize;
 use mlhost_plugin_api::Task;
 
 use crate::domain::{
-    Direction, JobId, MetricSet, RunId, RunStatus, StrategyName, StudySpec, TrialStatus, summarize,
+    Direction, JobId, MetricSet, RunId, RunStatus, StudySpec, TrialStatus, summarize,
 };
 use crate::engine::tune::{self, StudyProgress};
 use crate::engine::{EvalError, RunContext};
-use crate::registry::{Registry, State};
-use crate::search::prune::Pruner;
-use crate::search::space::Space;
-use crate::search::study::{Strategy, Study, best_of, pareto_front};
-use crate::search::tpe::Tpe;
+use crate::registry::Registry;
+use crate::search::study::{best_of, pareto_front};
 use crate::store::{Store, StoreError};
 
 pub use crate::engine::tune::Tally;
@@ -115,34 +112,12 @@ pub fn start(
 /// axis of a grid) and the metrics (each one a task the model can do has).
 /// Whether the data's own task has them is known once [`start`] reads it.
 pub fn check(registry: &Registry, spec: &StudySpec) -> Result<(), String> {
-    let Some(c) = registry.candidates.iter().find(|c| c.id == spec.model) else {
-        return Err(format!("unknown model '{}'", spec.model));
-    };
-    if let State::Rejected { reason } = &c.state {
-        return Err(format!("model '{}' is rejected: {reason}", c.id));
-    }
+    let c = tune::check(registry, spec).map_err(|e| e.to_string())?;
     let tasks: Vec<Task> =
         c.tasks.iter().copied().filter(|t| spec.run.task.is_none_or(|f| f == *t)).collect();
     if let (Some(forced), []) = (spec.run.task, tasks.as_slice()) {
         return Err(format!("model '{}' cannot do {forced}; choose another model", c.id));
     }
-    let space = Space::with_overrides(&c.schema, &spec.params)?;
-    if space.dims.is_empty() {
-        return Err(format!(
-            "model '{}' has no parameter with a range or choices to search; name one with --param NAME=SPEC",
-            c.id
-        ));
-    }
-    let strategy = match spec.strategy {
-        StrategyName::Grid => Strategy::Grid,
-        StrategyName::Random => Strategy::Random,
-        StrategyName::Tpe => Strategy::Tpe(Tpe::default()),
-    };
-    let directions = match spec.directions.as_slice() {
-        [] => vec![Direction::Maximize], // the default metric's comes with the data
-        d => d.to_vec(),
-    };
-    Study::new(space, strategy, directions, Pruner::None, spec.trials, spec.seed)?;
     // Binary and multiclass metrics alike: the number of classes is the data's.
     let mut known: Vec<&str> =
         tasks.iter().flat_map(|t| [2, 3].map(|k| crate::metrics::names(*t, k))).flatten().collect();

@@ -23,7 +23,7 @@ use crate::domain::{
     PrunerName, RunId, RunSpec, RunStatus, StrategyName, StudyId, StudySpec, TrialStatus,
 };
 use crate::plugin::loader::Plugin;
-use crate::registry::{Registry, State};
+use crate::registry::{Candidate, Registry, State};
 use crate::search::prune::{Curve, Pruner};
 use crate::search::sample::Point;
 use crate::search::space::Space;
@@ -144,14 +144,12 @@ pub fn resume(
     Ok(row.id)
 }
 
-/// The candidate, the data and the space of `spec`, each checked, and the
-/// spec with its metric chosen for the task when it had none.
-fn prepare(
-    registry: &Registry,
+/// The candidate and the space of `spec`, each checked (no data read).
+fn resolve<'r>(
+    registry: &'r Registry,
     spec: &StudySpec,
-    hint: TaskHint,
     context: &str,
-) -> Result<(Tuned, Loaded, Space, StudySpec), EvalError> {
+) -> Result<(&'r Candidate, Tuned, Space), EvalError> {
     let bad = |m: String| EvalError::BadInput(format!("{context}{m}"));
     let Some(c) = registry.candidates.iter().find(|c| c.id == spec.model) else {
         let known: Vec<&str> = registry.ready().map(|c| c.id.as_str()).collect();
@@ -167,10 +165,14 @@ fn prepare(
             return Err(bad(format!("model '{}' is rejected: {reason}", c.id)));
         }
     };
-    let mut space = Space::with_overrides(&c.schema, &spec.params).map_err(&bad)?;
-    // What models.toml sets stays set, unless --param names it.
-    let named = |name: &str| spec.params.iter().any(|(n, _)| n == name);
-    space.dims.retain(|d| !c.fixed.contains(&d.name) || named(&d.name));
+    // The parameters named, or every bounded one models.toml leaves unset.
+    let space = if spec.params.is_empty() {
+        let mut space = Space::from_schema(&c.schema);
+        space.dims.retain(|d| !c.fixed.contains(&d.name));
+        space
+    } else {
+        Space::named(&c.schema, &spec.params).map_err(&bad)?
+    };
     if space.dims.is_empty() {
         let fixed = if c.fixed.is_empty() {
             String::new()
@@ -182,6 +184,32 @@ fn prepare(
             c.id
         )));
     }
+    let version = c.version.clone().unwrap_or_default();
+    let tuned = Tuned { model_id: c.id.clone(), version, plugin, base, prep: c.prep };
+    Ok((c, tuned, space))
+}
+
+/// What `spec` can be refused for before its data is read: the model, the
+/// space and the study's settings (a grid without values, no trials).
+/// Returns the candidate, for the caller's checks of its tasks.
+pub fn check<'r>(registry: &'r Registry, spec: &StudySpec) -> Result<&'r Candidate, EvalError> {
+    let (c, _, space) = resolve(registry, spec, "")?;
+    // Without metrics yet, the default one's direction stands in.
+    let spec = spec.clone().with_default_metric(false);
+    new_study(&spec, space)?;
+    Ok(c)
+}
+
+/// The candidate, the data and the space of `spec`, each checked, and the
+/// spec with its metric chosen for the task when it had none.
+fn prepare(
+    registry: &Registry,
+    spec: &StudySpec,
+    hint: TaskHint,
+    context: &str,
+) -> Result<(Tuned, Loaded, Space, StudySpec), EvalError> {
+    let bad = |m: String| EvalError::BadInput(format!("{context}{m}"));
+    let (c, tuned, space) = resolve(registry, spec, context)?;
     let loaded = run::load(&spec.run, hint, context)?;
     let task = loaded.data.task();
     if !c.tasks.contains(&task) {
@@ -199,8 +227,6 @@ fn prepare(
             known.join(", ")
         )));
     }
-    let version = c.version.clone().unwrap_or_default();
-    let tuned = Tuned { model_id: c.id.clone(), version, plugin, base, prep: c.prep };
     Ok((tuned, loaded, space, spec))
 }
 
