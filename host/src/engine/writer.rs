@@ -91,6 +91,11 @@ impl Writer<'_> {
                 tracing::debug!(ms = results.first().map_or(0, |r| r.duration_ms), "job succeeded");
                 (results, predictions, JobStatus::Succeeded, None)
             }
+            Err(f) if study.is_some_and(|t| t.state == crate::domain::TrialStatus::Pruned) => {
+                // Stopping a bad trial is the pruner working, not a problem.
+                tracing::info!(error = %f.error, "trial pruned");
+                (Vec::new(), Vec::new(), f.status, Some(f.error))
+            }
             Err(f) => {
                 tracing::warn!(status = %f.status, error = %f.error, "job did not succeed");
                 (Vec::new(), Vec::new(), f.status, Some(f.error))

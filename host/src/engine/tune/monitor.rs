@@ -48,7 +48,7 @@ fn judge(live: &Mutex<Live>, row: &EpochRow, prune_on: &str, pruner: PrunerName)
         PrunerName::None => "none",
     };
     let why = format!("pruned ({name}) at fold {fold}, epoch {epoch}: {prune_on} = {value:.6}");
-    tracing::info!(trial = r.number, fold, epoch, value, "trial pruned");
+    tracing::debug!(trial = r.number, fold, epoch, value, "the pruner stops the trial");
     r.pruned = Some(why);
     if let Some(stop) = &r.stop {
         stop.stop();
