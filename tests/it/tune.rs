@@ -216,6 +216,31 @@ fn the_median_pruner_stops_a_bad_trial_early() {
         (count("trial.completed"), count("trial.pruned"), count("study.completed")),
         (5, 2, 1)
     );
+    // Successive halving: at the epoch-1 rung the bad points are far from
+    // the best third, the first trial (alone there) goes on.
+    let asha = tune_json(
+        &sb,
+        &objective_args(&[
+            "--strategy",
+            "grid",
+            "--param",
+            "x=1,1.1,0.9,1.2,0.8,-5,-4",
+            "--param",
+            "y=-2",
+            "--pruner",
+            "asha",
+            "--workers",
+            "1",
+        ]),
+    );
+    assert_eq!(trials(&asha)[0]["state"], "complete");
+    for t in &trials(&asha)[5..] {
+        assert_eq!(t["state"], "pruned");
+        assert!(
+            t["note"].as_str().unwrap().starts_with("pruned (asha) at fold 0, epoch 1:"),
+            "{t}"
+        );
+    }
 }
 
 /// A study killed mid-way resumes: trials that ended keep their jobs and

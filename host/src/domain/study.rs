@@ -22,6 +22,17 @@ pub enum StrategyName {
     Tpe,
 }
 
+impl StrategyName {
+    /// `grid`, `random` or `tpe`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyName::Grid => "grid",
+            StrategyName::Random => "random",
+            StrategyName::Tpe => "tpe",
+        }
+    }
+}
+
 /// How a study stops bad trials early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -33,6 +44,17 @@ pub enum PrunerName {
     Median,
     /// Asynchronous successive halving.
     Asha,
+}
+
+impl PrunerName {
+    /// `none`, `median` or `asha`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrunerName::None => "none",
+            PrunerName::Median => "median",
+            PrunerName::Asha => "asha",
+        }
+    }
 }
 
 /// Whether larger or smaller values of an objective are better.

@@ -47,13 +47,14 @@ pub struct Curve {
 }
 
 impl Pruner {
-    /// `median` or `asha` with Optuna's defaults (reduction factor 3).
-    pub fn named(name: &str) -> Result<Pruner, String> {
+    /// The pruner `name` with Optuna's defaults: the median after 5
+    /// completed trials, no warmup; ASHA from epoch 1, reduction factor 3.
+    pub fn named(name: crate::domain::PrunerName) -> Pruner {
+        use crate::domain::PrunerName;
         match name {
-            "none" => Ok(Pruner::None),
-            "median" => Ok(Pruner::Median { startup: 5, warmup: 0 }),
-            "asha" => Ok(Pruner::Asha { min_resource: 1, reduction: 3 }),
-            other => Err(format!("--pruner {other}: choose none, median or asha")),
+            PrunerName::None => Pruner::None,
+            PrunerName::Median => Pruner::Median { startup: 5, warmup: 0 },
+            PrunerName::Asha => Pruner::Asha { min_resource: 1, reduction: 3 },
         }
     }
 
@@ -162,11 +163,10 @@ mod tests {
     }
 
     #[test]
-    fn pruner_names_are_checked() {
-        assert_eq!(Pruner::named("asha"), Ok(Pruner::Asha { min_resource: 1, reduction: 3 }));
-        assert_eq!(
-            Pruner::named("mean").unwrap_err(),
-            "--pruner mean: choose none, median or asha"
-        );
+    fn named_pruners_have_optunas_defaults() {
+        use crate::domain::PrunerName;
+        assert_eq!(Pruner::named(PrunerName::Asha), Pruner::Asha { min_resource: 1, reduction: 3 });
+        assert_eq!(Pruner::named(PrunerName::Median), Pruner::Median { startup: 5, warmup: 0 });
+        assert_eq!(Pruner::named(PrunerName::None), Pruner::None);
     }
 }

@@ -19,9 +19,7 @@ use super::run::{self, EvalError, Loaded, RunContext};
 use super::writer::{EpochWriter, Writer};
 use crate::data::dataset::TaskHint;
 use crate::data::prep::PrepSpec;
-use crate::domain::{
-    PrunerName, RunId, RunSpec, RunStatus, StrategyName, StudyId, StudySpec, TrialStatus,
-};
+use crate::domain::{RunId, RunSpec, RunStatus, StrategyName, StudyId, StudySpec, TrialStatus};
 use crate::plugin::loader::Plugin;
 use crate::registry::{Candidate, Registry, State};
 use crate::search::prune::{Curve, Pruner};
@@ -90,7 +88,7 @@ pub fn tune(
         dataset_id: &loaded.data.id.as_str().into(),
         run_spec: &run_json,
         model_id: &tuned.model_id,
-        strategy: strategy_name(spec.strategy),
+        strategy: spec.strategy.as_str(),
         spec: &study_json,
     })?;
     tracing::info!(study_id = %study_id, model = %tuned.model_id, "study started");
@@ -236,27 +234,9 @@ fn new_study(spec: &StudySpec, space: Space) -> Result<Study, EvalError> {
         StrategyName::Random => Strategy::Random,
         StrategyName::Tpe => Strategy::Tpe(Tpe::default()),
     };
-    let pruner = pruner(spec.pruner);
+    let pruner = Pruner::named(spec.pruner);
     Study::new(space, strategy, spec.directions.clone(), pruner, spec.trials, spec.seed)
         .map_err(EvalError::BadInput)
-}
-
-/// The pruner with Optuna's defaults.
-pub(crate) fn pruner(name: PrunerName) -> Pruner {
-    match name {
-        PrunerName::None => Pruner::None,
-        PrunerName::Median => Pruner::Median { startup: 5, warmup: 0 },
-        PrunerName::Asha => Pruner::Asha { min_resource: 1, reduction: 3 },
-    }
-}
-
-/// `grid`, `random` or `tpe`.
-pub fn strategy_name(s: StrategyName) -> &'static str {
-    match s {
-        StrategyName::Grid => "grid",
-        StrategyName::Random => "random",
-        StrategyName::Tpe => "tpe",
-    }
 }
 
 /// Puts the stored trials of study `id` back into `study`; returns those

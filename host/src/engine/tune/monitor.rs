@@ -42,11 +42,7 @@ fn judge(live: &Mutex<Live>, row: &EpochRow, prune_on: &str, pruner: PrunerName)
     if r.pruned.is_some() || !live.study.report(r.number, fold, epoch, value) {
         return;
     }
-    let name = match pruner {
-        PrunerName::Median => "median",
-        PrunerName::Asha => "asha",
-        PrunerName::None => "none",
-    };
+    let name = pruner.as_str();
     let why = format!("pruned ({name}) at fold {fold}, epoch {epoch}: {prune_on} = {value:.6}");
     tracing::debug!(trial = r.number, fold, epoch, value, "the pruner stops the trial");
     r.pruned = Some(why);
