@@ -179,7 +179,7 @@ fn the_median_pruner_stops_a_bad_trial_early() {
             "--strategy",
             "grid",
             "--param",
-            "x=1,1.1,0.9,1.2,0.8,-5,-4",
+            "x=1,1.1,0.9,1.2,0.8,-5,-4,1.05",
             "--param",
             "y=-2",
             "--pruner",
@@ -191,10 +191,13 @@ fn the_median_pruner_stops_a_bad_trial_early() {
     let states: Vec<&str> = trials(&report).iter().map(|t| t["state"].as_str().unwrap()).collect();
     assert_eq!(
         states,
-        ["complete", "complete", "complete", "complete", "complete", "pruned", "pruned"]
+        [
+            "complete", "complete", "complete", "complete", "complete", "pruned", "pruned",
+            "complete"
+        ]
     );
     let store = store(&sb);
-    for t in &trials(&report)[5..] {
+    for t in &trials(&report)[5..7] {
         assert!(
             t["note"].as_str().unwrap().starts_with("pruned (median) at fold 0, epoch 1:"),
             "{t}"
@@ -214,7 +217,7 @@ fn the_median_pruner_stops_a_bad_trial_early() {
     let count = |t: &str| types.iter().filter(|e| *e == t).count();
     assert_eq!(
         (count("trial.completed"), count("trial.pruned"), count("study.completed")),
-        (5, 2, 1)
+        (6, 2, 1)
     );
     // Successive halving: at the epoch-1 rung the bad points are far from
     // the best third, the first trial (alone there) goes on.
@@ -251,7 +254,7 @@ fn a_killed_study_resumes_without_losing_or_repeating_a_trial() {
     let models = objective(4, 60, "");
     let sb = objective_sandbox(&models);
     let args =
-        objective_args(&["--strategy", "random", "--trials", "6", "--seed", "4", "--workers", "1"]);
+        objective_args(&["--strategy", "tpe", "--trials", "14", "--seed", "4", "--workers", "1"]);
     let mut child = std::process::Command::new(mlhost_tests::mlhost_bin())
         .current_dir(sb.path())
         .args(&args)
@@ -268,10 +271,12 @@ fn a_killed_study_resumes_without_losing_or_repeating_a_trial() {
             let t = s.trials(&study.id).ok()?;
             Some(t.into_iter().filter(|t| t.state == "complete").collect::<Vec<_>>())
         });
-        if let Some(done) = done.filter(|d| d.len() >= 2) {
+        // Past TPE's 10 random startup trials, so the restored history
+        // decides the proposals after the resume.
+        if let Some(done) = done.filter(|d| d.len() >= 11) {
             break done;
         }
-        assert!(started.elapsed().as_secs() < 60, "two trials never completed");
+        assert!(started.elapsed().as_secs() < 120, "11 trials never completed");
     };
     child.kill().unwrap();
     child.wait().unwrap();
@@ -282,10 +287,10 @@ fn a_killed_study_resumes_without_losing_or_repeating_a_trial() {
     let resumed = tune_json(&sb, &["tune", "--json", "--resume", &study_id]);
     assert_eq!(resumed["status"], "completed");
     let numbers: Vec<u64> = trials(&resumed).iter().map(|t| t["trial"].as_u64().unwrap()).collect();
-    assert_eq!(numbers, [0, 1, 2, 3, 4, 5]);
+    assert_eq!(numbers, (0..14).collect::<Vec<u64>>());
     assert!(trials(&resumed).iter().all(|t| t["state"] == "complete"));
     let jobs = store(&sb).jobs(resumed["runId"].as_str().unwrap()).unwrap();
-    assert_eq!(jobs.len(), 6, "one job per trial");
+    assert_eq!(jobs.len(), 14, "one job per trial");
     for before in &done_before {
         let t = &trials(&resumed)[before.number as usize];
         assert_eq!(t["jobId"], before.job_id.as_str());
@@ -295,8 +300,11 @@ fn a_killed_study_resumes_without_losing_or_repeating_a_trial() {
         let job = jobs.iter().find(|j| j.id == before.job_id).unwrap();
         assert_eq!(job.attempts, 1, "an ended trial is not run again");
     }
-    assert!(jobs.iter().any(|j| j.attempts == 2), "the trial running at the kill ran again");
-    // The same seed without the kill proposes the same six points.
+    let again =
+        jobs.iter().find(|j| j.attempts == 2).expect("the trial running at the kill ran again");
+    let epochs = store(&sb).epochs(&again.id).unwrap();
+    assert_eq!(epochs.len(), 8, "2 folds x 4 epochs: the killed attempt's epochs were dropped");
+    // The same seed without the kill proposes the same points.
     let whole = tune_json(&sb, &args);
     let params = |r: &Value| trials(r).iter().map(|t| t["params"].clone()).collect::<Vec<_>>();
     assert_eq!(params(&whole), params(&resumed));
@@ -346,7 +354,7 @@ fn parallel_trials_do_not_run_the_same_point_at_once() {
             }
         }
     }
-    assert!(overlapping >= 4, "two workers ran trials side by side ({overlapping} pairs)");
+    assert!(overlapping >= 2, "two workers ran trials side by side ({overlapping} pairs)");
 }
 
 /// A trial whose plugin crashes its worker process fails; the study goes
@@ -447,4 +455,52 @@ fn show_and_runs_list_a_study() {
         svg.contains("best so far") && svg.contains("trials over x and y"),
         "history and scatter"
     );
+}
+
+/// What a study cannot do is said, not left to guess: a study's run is
+/// resumed by `tune`, not `eval`; a metric undefined for every trial
+/// stops the study after five identical failures with exit 1; a pruner
+/// that never saw its value says so; a grid runs its points, not more.
+#[test]
+fn studies_say_what_went_wrong() {
+    let sb = objective_sandbox(&objective(2, 0, ""));
+    let grid = ["--strategy", "grid", "--param", "x=-1,1,3", "--param", "y=-2", "--trials", "10"];
+    let report = tune_json(&sb, &objective_args(&grid));
+    assert_eq!(trials(&report).len(), 3, "a grid of 3 points runs 3 trials");
+    let out = sb.mlhost(&["eval", "--resume", report["runId"].as_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("resume it with `mlhost tune --resume"), "{err}");
+    let resumed = sb.mlhost(&["tune", "--resume", report["studyId"].as_str().unwrap()]);
+    assert_eq!(resumed.status.code(), Some(2), "a complete study has nothing to resume");
+    // Every trial fails the same way: x = 0 is above panic_above.
+    let failing = objective_sandbox(&objective(0, 0, ", x = 0.0, panic_above = -10.0"));
+    let out = failing.mlhost(&objective_args(&[
+        "--param",
+        "y=-5..5",
+        "--trials",
+        "20",
+        "--workers",
+        "1",
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no trial completed; the first reason: fold 0: fit: fit panicked: x = 0"),
+        "{err}"
+    );
+    let store = store(&failing);
+    let study = store.studies().unwrap().remove(0);
+    assert_eq!(store.trials(&study.id).unwrap().len(), 5, "gave up after 5 identical failures");
+    let out = sb.mlhost(&objective_args(&[
+        "--trials",
+        "3",
+        "--pruner",
+        "median",
+        "--prune-on",
+        "accuracy",
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("reported 'accuracy' per epoch, so none could be pruned"), "{err}");
 }

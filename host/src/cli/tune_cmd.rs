@@ -229,6 +229,11 @@ pub(super) fn run(
         eprintln!("cancelled; `mlhost tune --resume {}` goes on", report.study_id);
         return Ok(ExitCode::from(130));
     }
+    if report.best.is_none() {
+        let why = report.trials.iter().find_map(|t| t.note.as_deref()).unwrap_or("no trial ran");
+        eprintln!("no trial completed; the first reason: {why}");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

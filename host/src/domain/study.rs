@@ -68,12 +68,17 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// The direction a metric is optimized in: losses, errors and times
-    /// are minimized, every score maximized.
+    /// The direction a metric (or a per-epoch value) is optimized in:
+    /// losses, errors and times are minimized (`log_loss`, `mae`, `val_loss`,
+    /// `train_error`, `fit_seconds`, `duration_ms`), every score maximized.
     pub fn of(metric: &str) -> Direction {
-        const LOWER: &[&str] =
-            &["log_loss", "mae", "mse", "rmse", "mape", "fit_seconds", "predict_seconds"];
-        if LOWER.contains(&metric) { Direction::Minimize } else { Direction::Maximize }
+        const LOWER: &[&str] = &["mae", "mse", "rmse", "mape"];
+        let lower = LOWER.contains(&metric)
+            || metric.ends_with("loss")
+            || metric.contains("error")
+            || metric.ends_with("_seconds")
+            || metric.ends_with("_ms");
+        if lower { Direction::Minimize } else { Direction::Maximize }
     }
 
     /// `maximize` or `minimize`.
@@ -152,6 +157,12 @@ impl StudySpec {
         if req.model.is_empty() {
             return Err(SpecError("name the model to tune: --model ID".into()));
         }
+        if req.trials == Some(0) {
+            return Err(SpecError(
+                "--trials 0: a study needs at least one trial (a grid without --trials runs every point)"
+                    .into(),
+            ));
+        }
         let seed = req.run.seed.unwrap_or(0);
         let run =
             RunSpec::resolve(RunRequest { models: vec![req.model.clone()], ..req.run }, defaults)?;
@@ -222,6 +233,31 @@ impl StudySpec {
             return Err(SpecError("--timeout-secs must be at least 1".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Direction;
+
+    #[test]
+    fn losses_errors_and_times_minimize_scores_maximize() {
+        for m in [
+            "log_loss",
+            "val_loss",
+            "train_loss",
+            "mae",
+            "rmse",
+            "mape",
+            "fit_seconds",
+            "duration_ms",
+            "val_error",
+        ] {
+            assert_eq!(Direction::of(m), Direction::Minimize, "{m}");
+        }
+        for m in ["f1", "accuracy", "val_accuracy", "r2", "roc_auc"] {
+            assert_eq!(Direction::of(m), Direction::Maximize, "{m}");
+        }
     }
 }
 

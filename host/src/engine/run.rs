@@ -130,6 +130,12 @@ pub fn resume(
             "no run '{run_id}' to resume; `mlhost runs` lists them"
         )));
     };
+    if let Some(study) = store.study(&run.id)? {
+        return Err(EvalError::BadInput(format!(
+            "run {} is study {}'s; resume it with `mlhost tune --resume {}`",
+            run.id, study.id, study.id
+        )));
+    }
     let spec: RunSpec = serde_json::from_str(&run.spec_json).map_err(|e| {
         EvalError::BadInput(format!(
             "run {} was stored by another mlhost version ({e}); start a new run",

@@ -102,6 +102,11 @@ fn parse(spec: &ParamSpec, text: &str) -> Result<Domain, String> {
             .split(',')
             .map(|v| check(value(spec, v.trim())?))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(v) =
+            values.iter().enumerate().find(|(i, v)| values[..*i].contains(v)).map(|p| p.1)
+        {
+            return Err(format!("{} is listed twice; list each value once", wire_text(v)));
+        }
         return Ok(Domain::Values(values));
     };
     let (high, log) = match rest.strip_suffix(":log") {
@@ -144,6 +149,16 @@ fn value(spec: &ParamSpec, text: &str) -> Result<ParamValue, String> {
         ParamValue::Bool(_) => ParamValue::Bool(text.parse().map_err(|_| bad())?),
         ParamValue::Choice(_) => ParamValue::Choice(text.to_owned()),
     })
+}
+
+/// A value as the user wrote it.
+fn wire_text(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Float(f) => f.to_string(),
+        ParamValue::Int(i) => i.to_string(),
+        ParamValue::Bool(b) => b.to_string(),
+        ParamValue::Choice(c) => c.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +204,7 @@ mod tests {
     #[test]
     fn bad_specs_are_errors_naming_the_parameter_and_the_fix() {
         let cases = [
+            ("k", "1,1,3", "--param k=1,1,3: 1 is listed twice; list each value once"),
             (
                 "kk",
                 "1",

@@ -160,9 +160,11 @@ impl Study {
     /// Trial `number` reported `value` at `step` of fold `fold`; true when
     /// it should stop.
     pub fn report(&mut self, number: usize, fold: usize, step: u32, value: f64) -> bool {
-        let curves = &mut self.trials[number].curves;
+        let trial = &mut self.trials[number];
+        let complete = matches!(trial.state, TrialState::Complete(_));
+        let curves = &mut trial.curves;
         if curves.len() <= fold {
-            curves.resize_with(fold + 1, Curve::default);
+            curves.resize_with(fold + 1, || Curve { complete, ..Curve::default() });
         }
         curves[fold].values.insert(step, value);
         let at_fold: Vec<&Curve> =

@@ -172,14 +172,11 @@ impl Store {
         })
     }
 
-    /// Sets trials that were running when a study stopped back to
-    /// `running` with a queued job, for `tune --resume` to run again.
-    pub fn requeue_trial(&mut self, study_id: &StudyId, number: i64) -> Result<()> {
+    /// Drops a job's stored epochs (a trial about to run again from its
+    /// start).
+    pub fn forget_epochs(&mut self, job_id: &JobId) -> Result<()> {
         self.write(|tx| {
-            tx.execute(
-                "UPDATE trials SET state = ?3, values_json = NULL, note = NULL WHERE study_id = ?1 AND number = ?2",
-                params![study_id.as_str(), number, TrialStatus::Running],
-            )?;
+            tx.execute("DELETE FROM epoch_metrics WHERE job_id = ?1", [job_id])?;
             Ok(())
         })
     }

@@ -33,9 +33,13 @@ pub struct Tally {
     pub best: Option<f64>,
 }
 
+/// Trials that fail in a row with the same reason before any completes,
+/// after which a study stops asking (a metric the model cannot give, a
+/// plugin that cannot fit this data).
+const GIVE_UP_AFTER: usize = 5;
+
 /// A trial on a worker, as the pruning monitor sees it.
 pub(crate) struct Running {
-    pub(crate) number: usize,
     /// Set once the pool has started it.
     pub(crate) stop: Option<StopFlag>,
     /// Why the pruner stopped it.
@@ -45,13 +49,17 @@ pub(crate) struct Running {
 /// What the feed and the monitor share.
 pub(crate) struct Live {
     pub(crate) study: Study,
-    /// By job id.
+    /// The trials on a worker, by job id.
     pub(crate) running: HashMap<String, Running>,
+    /// Every trial's number by its job id, for the whole study.
+    pub(crate) numbers: HashMap<String, usize>,
+    /// Whether any trial reported the `--prune-on` value.
+    pub(crate) prune_values_seen: bool,
 }
 
 impl Live {
     pub(crate) fn new(study: Study) -> Live {
-        Live { study, running: HashMap::new() }
+        Live { study, running: HashMap::new(), numbers: HashMap::new(), prune_values_seen: false }
     }
 
     /// `{"trial","params","value"}` of the best complete trial.
@@ -109,6 +117,8 @@ pub(crate) struct StudyFeed<'a, 'w> {
     pub(crate) slots: Vec<(usize, Point, Trial)>,
     /// No new trial starts after this.
     pub(crate) deadline: Option<Instant>,
+    /// Trials that failed in a row with the same reason, and the reason.
+    pub(crate) streak: (usize, Option<String>),
     pub(crate) cancel: StopFlag,
     pub(crate) progress: &'a mut dyn StudyProgress,
 }
@@ -127,6 +137,14 @@ impl StudyFeed<'_, '_> {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
+        if self.streak.0 >= GIVE_UP_AFTER && self.lock().tally().complete == 0 {
+            // Every trial fails the same way: more would only repeat it.
+            tracing::warn!(
+                reason = self.streak.1.as_deref().unwrap_or(""),
+                "the first {GIVE_UP_AFTER} trials failed the same way; the study stops asking"
+            );
+            return None;
+        }
         let (number, point) = self.lock().study.ask()?;
         Some((number, point, JobId::generate(), true))
     }
@@ -141,14 +159,15 @@ impl StudyFeed<'_, '_> {
             return;
         }
         let (state, outcome, note) = match (pruned, outcome) {
-            (Some(why), _) => {
-                let f = JobFailure { status: JobStatus::Cancelled, error: why.clone() };
-                (TrialState::Pruned, Err(f), Some(why))
-            }
-            (None, Ok(folds)) => match objectives(&folds, self.metrics) {
+            // Judged bad as it finished its last epoch: it did finish.
+            (_, Ok(folds)) => match objectives(&folds, self.metrics) {
                 Ok(values) => (TrialState::Complete(values), Ok(folds), None),
                 Err(why) => (TrialState::Failed, Ok(folds), Some(why)),
             },
+            (Some(why), Err(_)) => {
+                let f = JobFailure { status: JobStatus::Cancelled, error: why.clone() };
+                (TrialState::Pruned, Err(f), Some(why))
+            }
             (None, Err(f)) => {
                 let why = f.error.clone();
                 (TrialState::Failed, Err(f), Some(why))
@@ -158,6 +177,13 @@ impl StudyFeed<'_, '_> {
             TrialState::Complete(v) => (TrialStatus::Complete, Some(v.as_slice())),
             TrialState::Pruned => (TrialStatus::Pruned, None),
             _ => (TrialStatus::Failed, None),
+        };
+        self.streak = match (&state, &note) {
+            (TrialState::Failed, Some(why)) if self.streak.1.as_ref() == Some(why) => {
+                (self.streak.0 + 1, Some(why.clone()))
+            }
+            (TrialState::Failed, why) => (1, why.clone()),
+            _ => (0, None),
         };
         let params = point_json(point);
         let end = TrialEnd {
@@ -181,20 +207,19 @@ impl StudyFeed<'_, '_> {
 }
 
 /// The trial's value of each objective: the metric's mean over folds. A
-/// metric undefined for it (`null`) fails the trial, naming the metric.
+/// metric undefined (`null`) on any fold fails the trial, naming the
+/// metric, as scikit-learn's search scores such a point NaN.
 fn objectives(folds: &FoldScores, metrics: &[String]) -> Result<Vec<f64>, String> {
     let sets: Vec<_> = folds.iter().map(|f| f.metrics.clone()).collect();
+    for m in metrics {
+        if let Some(fold) = sets.iter().position(|s| !s.get(m).is_some_and(f64::is_finite)) {
+            return Err(format!(
+                "{m} is undefined on fold {fold} (e.g. no probabilities, or one class); the trial cannot be ranked"
+            ));
+        }
+    }
     let (mean, _) = summarize(&sets);
-    metrics
-        .iter()
-        .map(|m| {
-            mean.get(m).filter(|v| v.is_finite()).ok_or_else(|| {
-                format!(
-                    "{m} is undefined for this trial (e.g. no probabilities); it cannot be ranked"
-                )
-            })
-        })
-        .collect()
+    Ok(metrics.iter().map(|m| mean.get(m).unwrap_or(f64::NAN)).collect())
 }
 
 impl Feed<Result<FoldScores, JobFailure>> for StudyFeed<'_, '_> {
@@ -220,8 +245,12 @@ impl Feed<Result<FoldScores, JobFailure>> for StudyFeed<'_, '_> {
                 return None;
             }
         }
-        let running = Running { number, stop: None, pruned: None };
-        self.lock().running.insert(job_id.to_string(), running);
+        let running = Running { stop: None, pruned: None };
+        {
+            let mut live = self.lock();
+            live.running.insert(job_id.to_string(), running);
+            live.numbers.insert(job_id.to_string(), number);
+        }
         let work = self.executor.work(TrialWork {
             job_id: job_id.as_str(),
             model_id: &self.tuned.model_id,

@@ -8,24 +8,25 @@
 
 mod feed;
 mod monitor;
+mod restore;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mlhost_plugin_api::{ParamValue, Params, Task};
+use mlhost_plugin_api::{Params, Task};
 
 use super::executor::Shared;
 use super::run::{self, EvalError, Loaded, RunContext};
 use super::writer::{EpochWriter, Writer};
 use crate::data::dataset::TaskHint;
 use crate::data::prep::PrepSpec;
-use crate::domain::{RunId, RunSpec, RunStatus, StrategyName, StudyId, StudySpec, TrialStatus};
+use crate::domain::{RunId, RunSpec, RunStatus, StrategyName, StudyId, StudySpec};
 use crate::plugin::loader::Plugin;
 use crate::registry::{Candidate, Registry, State};
-use crate::search::prune::{Curve, Pruner};
+use crate::search::prune::Pruner;
 use crate::search::sample::Point;
 use crate::search::space::Space;
-use crate::search::study::{Strategy, Study, Trial, TrialState};
+use crate::search::study::{Strategy, Study};
 use crate::search::tpe::Tpe;
 use crate::store::{NewStudy, Store};
 
@@ -133,7 +134,15 @@ pub fn resume(
         )));
     }
     let mut study = new_study(&spec, space.clone())?;
-    let again = restore(store, &row.id, &spec, &tuned, &space, &mut study, &context)?;
+    let again = restore::restore(store, &row.id, &spec, &tuned, &space, &mut study, &context)?;
+    let done = study.trials().len() >= study.budget();
+    if row.status == RunStatus::Completed && again.is_empty() && done {
+        return Err(EvalError::BadInput(format!(
+            "{context}it is complete: its {} trials ran; `mlhost show {}` has them, start a new study for more",
+            study.trials().len(),
+            row.id
+        )));
+    }
     store.resume_run(&row.run_id)?;
     tracing::info!(study_id = %row.id, again = again.len(), "study resumed");
     let ids = (row.id.clone(), row.run_id.clone());
@@ -239,97 +248,6 @@ fn new_study(spec: &StudySpec, space: Space) -> Result<Study, EvalError> {
         .map_err(EvalError::BadInput)
 }
 
-/// Puts the stored trials of study `id` back into `study`; returns those
-/// that had not ended (they run again, with their own job ids).
-fn restore(
-    store: &mut Store,
-    id: &StudyId,
-    spec: &StudySpec,
-    tuned: &Tuned,
-    space: &Space,
-    study: &mut Study,
-    context: &str,
-) -> Result<Vec<(usize, crate::domain::JobId)>, EvalError> {
-    let bad = |m: String| EvalError::BadInput(format!("{context}{m}"));
-    let row = store.study(id)?.expect("the study exists");
-    let jobs = store.jobs(&row.run_id)?;
-    let mut again = Vec::new();
-    for t in store.trials(id)? {
-        let number = t.number as usize;
-        let point = point_from_json(&t.params_json, space).map_err(&bad)?;
-        let job = jobs.iter().find(|j| j.id == t.job_id).expect("a trial's job exists");
-        if job.model_version != tuned.version {
-            return Err(bad(format!(
-                "plugin version changed: the study used {}, the registry has {}; start a new study",
-                job.model_version, tuned.version
-            )));
-        }
-        let params = feed::params_json(&tuned.params(&point));
-        if params != job.params_json {
-            return Err(bad(format!(
-                "parameters changed in models.toml: trial {number} ran with {}, it would now run with {params}; start a new study",
-                job.params_json
-            )));
-        }
-        let state = match t.state {
-            TrialStatus::Complete => {
-                let values: Vec<f64> =
-                    serde_json::from_str(t.values_json.as_deref().unwrap_or("null"))
-                        .map_err(|e| bad(format!("trial {number} has unreadable values: {e}")))?;
-                TrialState::Complete(values)
-            }
-            TrialStatus::Pruned => TrialState::Pruned,
-            TrialStatus::Failed => TrialState::Failed,
-            TrialStatus::Running => {
-                again.push((number, t.job_id.clone()));
-                TrialState::Running
-            }
-        };
-        let curves = curves(store, &t.job_id, &spec.prune_on)?;
-        study.restore(Trial::restored(number, point, state, curves));
-    }
-    Ok(again)
-}
-
-/// A job's stored per-fold curves of `prune_on`.
-fn curves(store: &Store, job_id: &str, prune_on: &str) -> Result<Vec<Curve>, EvalError> {
-    let mut out: Vec<Curve> = Vec::new();
-    for e in store.epochs(job_id)? {
-        let Some(v) = e.metrics().ok().and_then(|m| m.get(prune_on)) else { continue };
-        let fold = e.fold.max(0) as usize;
-        if out.len() <= fold {
-            out.resize_with(fold + 1, Curve::default);
-        }
-        out[fold].values.insert(e.epoch.max(0) as u32, v);
-    }
-    Ok(out)
-}
-
-/// A stored point (`{name: value}`) in the space's order.
-fn point_from_json(text: &str, space: &Space) -> Result<Point, String> {
-    let map: std::collections::BTreeMap<String, serde_json::Value> =
-        serde_json::from_str(text).map_err(|e| format!("a stored trial is unreadable: {e}"))?;
-    let values = crate::plugin::wire::params_from_json(&map)?;
-    space
-        .dims
-        .iter()
-        .map(|d| {
-            let v = values.iter().find(|(n, _)| *n == d.name).map(|(_, v)| v.clone());
-            let v = v.ok_or_else(|| format!("a stored trial has no value for '{}'", d.name))?;
-            // JSON cannot tell 2.0 from 2: a float dimension reads a float.
-            Ok((
-                d.name.clone(),
-                match (&d.domain, v) {
-                    (crate::search::space::Domain::Float { .. }, ParamValue::Int(i)) => {
-                        ParamValue::Float(i as f64)
-                    }
-                    (_, v) => v,
-                },
-            ))
-        })
-        .collect()
-}
-
 /// Runs the trials of a stored study and ends it.
 #[allow(clippy::too_many_arguments)]
 fn execute(
@@ -368,6 +286,7 @@ fn execute(
         again: again.into(),
         slots: Vec::new(),
         deadline: spec.timeout.map(|t| Instant::now() + t),
+        streak: (0, None),
         cancel: ctx.cancel.clone(),
         progress,
     };
@@ -385,7 +304,17 @@ fn execute(
         return Err(e.into());
     }
     let status = if ctx.cancel.is_set() { RunStatus::Cancelled } else { RunStatus::Completed };
-    let best = live.lock().expect("study lock").best_json();
+    let (best, seen) = {
+        let live = live.lock().expect("study lock");
+        (live.best_json(), live.prune_values_seen)
+    };
+    if spec.pruner != crate::domain::PrunerName::None && !seen {
+        tracing::warn!(
+            "no trial of '{}' reported '{}' per epoch, so none could be pruned; `mlhost analyze JOB` shows what it reports: name that with --prune-on",
+            tuned.model_id,
+            spec.prune_on
+        );
+    }
     store.finish_study(&study_id, &run_id, status, best.as_ref())?;
     tracing::info!(%status, "study finished");
     Ok(())
