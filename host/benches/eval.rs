@@ -53,6 +53,8 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         quarantine_after: 3,
         max_memory_mb: None,
         early_stopping: None,
+        group_col: None,
+        time_col: None,
     }
 }
 
@@ -82,7 +84,7 @@ fn job_overhead(c: &mut Criterion) {
     let mut g = c.benchmark_group("run_of_20_baseline_jobs_1000x30");
     g.sample_size(20);
     for (name, protocol) in
-        [("holdout", Protocol::Holdout { test_fraction: 0.2 }), ("5fold", Protocol::KFold { k: 5 })]
+        [("holdout", Protocol::Holdout { test_fraction: 0.2 }), ("5fold", Protocol::kfold(5))]
     {
         let s = spec(&data, ids.clone(), 3, protocol);
         g.bench_function(name, |b| {

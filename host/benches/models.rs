@@ -40,9 +40,8 @@ fn fit_times(c: &mut Criterion) {
 
     let data =
         dataset::load(&Source::Builtin("breast_cancer".into()), None, TaskHint::Infer).unwrap();
-    let fold = split::folds(Protocol::KFold { k: 5 }, Task::Classification, data.y(), None)
-        .unwrap()
-        .remove(0);
+    let fold =
+        split::folds(Protocol::kfold(5), Task::Classification, data.y(), None).unwrap().remove(0);
     let scaled = standardized(&data, &fold.train);
     let x = Matrix::new(&scaled, fold.train.len(), data.cols()).unwrap();
     let y: Vec<f64> = fold.train.iter().map(|&i| data.y()[i as usize]).collect();

@@ -3,6 +3,7 @@
 mod api;
 mod eval;
 mod events;
+mod folds;
 mod hostile_api;
 mod hostile_db;
 mod isolation;

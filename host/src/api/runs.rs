@@ -57,7 +57,7 @@ pub(super) async fn start_run(
         label: req.label,
         models: req.models.unwrap_or_default(),
         workers: req.workers,
-        folds: req.folds,
+        cv: crate::domain::CvRequest { folds: req.folds, ..Default::default() },
         seed: req.seed,
         ..RunRequest::default()
     };

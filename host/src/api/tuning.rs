@@ -110,8 +110,11 @@ impl TuneRequest {
                 label: self.label,
                 models: Vec::new(),
                 workers: self.workers,
-                folds: self.folds,
-                holdout: self.holdout,
+                cv: crate::domain::CvRequest {
+                    folds: self.folds,
+                    holdout: self.holdout,
+                    ..Default::default()
+                },
                 seed: self.seed,
                 timeout_secs: self.trial_timeout_secs,
                 task: self.task.map(|t| match t {

@@ -28,6 +28,9 @@ pub(super) fn run(
                 .map_err(|e| BadInput::Other(e.to_string()))?,
         ),
     };
+    if let Some(col) = spec.as_ref().and_then(|s| s.time_col.as_ref()) {
+        eprintln!("rows are split in the order of '{col}' (--time-col)");
+    }
     let ctx = runs::context(std::env::current_exe()?, &config.database, None);
     // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
     // queued ones are not started, and the run can be resumed.
@@ -80,8 +83,7 @@ fn request(args: &EvalArgs) -> RunRequest {
         label: args.label.clone(),
         models: args.models.clone(),
         workers: args.workers,
-        folds: args.folds,
-        holdout: args.holdout,
+        cv: args.cv.request(),
         seed: args.seed,
         timeout_secs: args.timeout_secs,
         task: args.task.map(|t| match t {

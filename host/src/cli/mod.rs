@@ -12,7 +12,9 @@ use crate::config::{Config, ConfigError};
 use crate::registry::{Loading, Registry};
 pub use logging::LogFormat;
 
+mod cv_args;
 mod eval_cmd;
+mod folds_cmd;
 pub mod logging;
 pub mod plot;
 mod plugin_new;
@@ -65,6 +67,9 @@ pub enum Command {
     /// Search a candidate's hyperparameters (grid, random or TPE), trials
     /// in parallel, bad ones pruned early; store and print the study.
     Tune(Box<TuneArgs>),
+    /// The train and test rows of each fold a run would use (dataset and
+    /// split flags as eval's).
+    Folds(folds_cmd::FoldsArgs),
     /// List stored runs, newest first.
     Runs {
         /// Print JSON instead of a table.
@@ -176,12 +181,9 @@ pub struct EvalArgs {
     /// At most this many jobs at once (1-256).
     #[arg(long)]
     pub workers: Option<u32>,
-    /// Cross-validation folds (2-100).
-    #[arg(long, conflicts_with = "holdout")]
-    pub folds: Option<u32>,
-    /// Hold out this fraction for testing instead of cross-validating.
-    #[arg(long)]
-    pub holdout: Option<f64>,
+    /// How rows are split.
+    #[command(flatten)]
+    pub cv: cv_args::CvArgs,
     /// Shuffle seed (without one, folds are scikit-learn's unshuffled ones).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -255,6 +257,16 @@ pub enum TaskArg {
     Regression,
 }
 
+impl TaskArg {
+    /// The task it names.
+    pub fn task(self) -> mlhost_plugin_api::Task {
+        match self {
+            TaskArg::Classification => mlhost_plugin_api::Task::Classification,
+            TaskArg::Regression => mlhost_plugin_api::Task::Regression,
+        }
+    }
+}
+
 /// An error in the user's input, not a failure of the command: exit 2.
 #[derive(Debug, thiserror::Error)]
 pub enum BadInput {
@@ -296,6 +308,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
         Command::Eval(args) => return eval_cmd::run(&config, args, out),
         Command::Tune(args) => return tune_cmd::run(&config, *args, out),
+        Command::Folds(args) => return folds_cmd::run(&config, args, out),
         Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
             let p = crate::domain::Patience { patience: patience.max(1), min_delta };

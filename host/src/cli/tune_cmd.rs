@@ -68,12 +68,9 @@ pub struct TuneArgs {
     /// The label column.
     #[arg(long)]
     pub label: Option<String>,
-    /// Cross-validation folds.
-    #[arg(long, conflicts_with = "holdout")]
-    pub folds: Option<u32>,
-    /// Hold out this fraction instead of cross-validating.
-    #[arg(long)]
-    pub holdout: Option<f64>,
+    /// How rows are split.
+    #[command(flatten)]
+    pub cv: super::cv_args::CvArgs,
     /// Trial isolation.
     #[arg(long, value_enum)]
     pub isolation: Option<IsolationArg>,
@@ -143,8 +140,7 @@ fn request(args: &TuneArgs) -> StudyRequest {
             label: args.label.clone(),
             models: Vec::new(),
             workers: args.workers,
-            folds: args.folds,
-            holdout: args.holdout,
+            cv: args.cv.request(),
             seed: args.seed,
             timeout_secs: args.trial_timeout_secs,
             task: args.task.map(|t| match t {

@@ -68,6 +68,8 @@ pub struct Table {
     pub x: Vec<f64>,
     /// The label cells.
     pub labels: Labels,
+    /// The cells of each skipped (key) column, in `skip` order.
+    pub keys: Vec<Labels>,
 }
 
 /// Reads every record of `reader` after its header. `label_col` indexes the
@@ -77,16 +79,21 @@ pub fn read<R: std::io::Read>(
     name: &str,
     reader: &mut csv::Reader<R>,
     header: &[String],
-    label_col: usize,
+    (label_col, skip): (usize, &[usize]),
     size_hint: Option<u64>,
 ) -> Result<Table, DatasetError> {
-    let cols = header.len() - 1;
-    let feature_names: Vec<&String> =
-        header.iter().enumerate().filter(|(i, _)| *i != label_col).map(|(_, h)| h).collect();
+    let feature_names: Vec<&String> = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != label_col && !skip.contains(i))
+        .map(|(_, h)| h)
+        .collect();
+    let cols = feature_names.len();
     let mut builders: Vec<Builder> = (0..cols).map(|_| Builder::Numeric).collect();
     let mut missing = vec![0usize; cols];
     let mut x: Vec<f64> = Vec::new();
     let mut labels = Labels::default();
+    let mut keys: Vec<Labels> = skip.iter().map(|_| Labels::default()).collect();
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
     while read_record(name, reader, &mut record)? {
@@ -98,6 +105,10 @@ pub fn read<R: std::io::Read>(
         }
         let mut j = 0;
         for (i, value) in record.iter().enumerate() {
+            if let Some(k) = skip.iter().position(|s| *s == i) {
+                keys[k].push(value); // a key column (groups, time): never a feature
+                continue;
+            }
             if i == label_col {
                 if value.is_empty() {
                     return Err(DatasetError::cell(
@@ -126,7 +137,7 @@ pub fn read<R: std::io::Read>(
         x.shrink_to_fit();
     }
     let columns = finish(builders, feature_names, missing, &mut x, cols);
-    Ok(Table { columns, x, labels })
+    Ok(Table { columns, x, labels, keys })
 }
 
 /// Reserves room for the whole file, estimated from the first rows' bytes.
@@ -276,7 +287,7 @@ mod tests {
         let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(csv.as_bytes());
         let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
         let label = header.len() - 1;
-        read("d.csv", &mut r, &header, label, None)
+        read("d.csv", &mut r, &header, (label, &[]), None)
     }
 
     #[test]

@@ -169,6 +169,18 @@ impl fmt::Display for Source {
 /// Loads and validates a dataset. `label` defaults to the built-in's label or
 /// the last column of a file.
 pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Dataset, DatasetError> {
+    load_keyed(source, label, hint, &[]).map(|(d, _)| d)
+}
+
+/// [`load`] with key columns: `keys` (groups, time) are read apart, never
+/// as features, and their cells come back per column, in row order. The
+/// dataset id covers them.
+pub fn load_keyed(
+    source: &Source,
+    label: Option<&str>,
+    hint: TaskHint,
+    keys: &[&str],
+) -> Result<(Dataset, Vec<Vec<String>>), DatasetError> {
     match source {
         Source::Builtin(name) => {
             let Some((_, default_label, text)) = BUILTINS.iter().find(|(n, ..)| n == name) else {
@@ -181,12 +193,8 @@ pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Data
                     ),
                 });
             };
-            parse_csv(
-                &source.to_string(),
-                text.as_bytes(),
-                Some(label.unwrap_or(default_label)),
-                hint,
-            )
+            let label = Some(label.unwrap_or(default_label));
+            parse_sized(&source.to_string(), text.as_bytes(), (label, keys), hint, None)
         }
         Source::File(path) => {
             // Streamed: the file's text is never held whole next to the matrix.
@@ -195,7 +203,7 @@ pub fn load(source: &Source, label: Option<&str>, hint: TaskHint) -> Result<Data
                 message,
             })?;
             let reader = std::io::BufReader::with_capacity(1 << 16, file);
-            parse_sized(&display(path), reader, label, hint, size)
+            parse_sized(&display(path), reader, (label, keys), hint, size)
         }
     }
 }
@@ -235,16 +243,16 @@ pub fn parse_csv(
     label: Option<&str>,
     hint: TaskHint,
 ) -> Result<Dataset, DatasetError> {
-    parse_sized(name, bytes, label, hint, None)
+    parse_sized(name, bytes, (label, &[]), hint, None).map(|(d, _)| d)
 }
 
 fn parse_sized(
     name: &str,
     bytes: impl std::io::Read,
-    label: Option<&str>,
+    (label, keys): (Option<&str>, &[&str]),
     hint: TaskHint,
     size_hint: Option<u64>,
-) -> Result<Dataset, DatasetError> {
+) -> Result<(Dataset, Vec<Vec<String>>), DatasetError> {
     let whole = |message: String| DatasetError::Whole { source_name: name.to_owned(), message };
     let mut reader =
         csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
@@ -265,14 +273,46 @@ fn parse_sized(
     if header.len() < 2 {
         return Err(whole("only one column: need at least one feature and the label".to_owned()));
     }
-    let table = crate::data::csv::read(name, &mut reader, &header, label_col, size_hint)?;
+    let mut skip = Vec::with_capacity(keys.len());
+    for key in keys {
+        match header.iter().position(|h| h == key) {
+            Some(i) if i == label_col => {
+                return Err(whole(format!("'{key}' is the label; choose another column")));
+            }
+            Some(i) => skip.push(i),
+            None => {
+                return Err(whole(format!(
+                    "no column '{key}'; the columns are {}",
+                    header.join(", ")
+                )));
+            }
+        }
+    }
+    if header.len() - skip.len() < 2 {
+        return Err(whole("no feature left beside the label and the key columns".to_owned()));
+    }
+    let table = crate::data::csv::read(name, &mut reader, &header, (label_col, &skip), size_hint)?;
     let rows = table.labels.len();
     if rows == 0 {
         return Err(whole("no data rows after the header".to_owned()));
     }
     let target = target::encode(name, &label_name, &table.labels, hint)?;
-    let id = canonical_id(&table.columns, &label_name, &table.x, &table.labels);
-    Ok(Dataset {
+    let mut id = canonical_id(&table.columns, &label_name, &table.x, &table.labels);
+    if !keys.is_empty() {
+        // The same file keyed by other columns is other data to a run.
+        let mut h = Sha256::new();
+        h.update(id.as_bytes());
+        for (name, cells) in keys.iter().zip(&table.keys) {
+            h.update(format!("\0key {name}\0").as_bytes());
+            for c in cells.iter() {
+                h.update(c.as_bytes());
+                h.update(b"\0");
+            }
+        }
+        id = crate::domain::hex(h.finalize().as_slice());
+    }
+    let key_cells = table.keys.iter().map(|k| k.iter().map(str::to_owned).collect()).collect();
+    let data = Dataset {
         id,
         source: name.to_owned(),
         columns: table.columns,
@@ -280,7 +320,8 @@ fn parse_sized(
         x: table.x,
         rows,
         target,
-    })
+    };
+    Ok((data, key_cells))
 }
 
 impl DatasetError {

@@ -8,24 +8,7 @@ use std::time::Duration;
 use mlhost_plugin_api::Task;
 use serde::{Deserialize, Serialize};
 
-/// How a run splits the data.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Protocol {
-    /// k-fold cross-validation (stratified for classification).
-    #[serde(rename = "kfold")]
-    KFold {
-        /// Number of folds, at least 2.
-        #[serde(rename = "folds")]
-        k: usize,
-    },
-    /// One train/test split with this fraction held out for testing.
-    Holdout {
-        /// In (0, 1).
-        #[serde(rename = "testFraction")]
-        test_fraction: f64,
-    },
-}
+pub use super::protocol::{CvName, CvRequest, Protocol};
 
 /// How each evaluation job is isolated from the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -78,10 +61,8 @@ pub struct RunRequest {
     pub models: Vec<String>,
     /// At most this many jobs at once.
     pub workers: Option<u32>,
-    /// k of k-fold.
-    pub folds: Option<u32>,
-    /// Hold out this fraction instead of cross-validating.
-    pub holdout: Option<f64>,
+    /// How to split: `--cv`, `--folds`, `--holdout` and their company.
+    pub cv: CvRequest,
     /// Shuffle seed.
     pub seed: Option<u64>,
     /// Per-job timeout.
@@ -152,6 +133,13 @@ pub struct RunSpec {
     /// Stop a model's training once validation loss stops improving.
     #[serde(default)]
     pub early_stopping: Option<Patience>,
+    /// `--cv group`: the column whose values are the rows' groups (never a
+    /// feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_col: Option<String>,
+    /// The column rows are sorted by before splitting (kept as a feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_col: Option<String>,
 }
 
 fn check<T: Into<u64> + Copy>(
@@ -171,12 +159,9 @@ impl RunSpec {
     /// [`RunSpec::resolve`] (one read back from `runs.spec_json`).
     pub fn check(&self) -> Result<(), SpecError> {
         check("workers", self.workers as u64, bounds::WORKERS)?;
-        match self.protocol {
-            Protocol::KFold { k } => drop(check("folds", k as u64, bounds::FOLDS)?),
-            Protocol::Holdout { test_fraction: f } if !(f > 0.0 && f < 1.0) => {
-                return Err(SpecError(format!("holdout must be between 0 and 1, got {f}")));
-            }
-            Protocol::Holdout { .. } => {}
+        self.protocol.check()?;
+        if self.protocol.needs_groups() && self.group_col.is_none() {
+            return Err(SpecError("--cv group needs --group-col COLUMN".into()));
         }
         check("timeout_secs", self.timeout.as_secs(), bounds::TIMEOUT_SECS).map(drop)
     }
@@ -184,23 +169,13 @@ impl RunSpec {
     /// Fills `req` from `defaults` and checks every bound, once.
     pub fn resolve(req: RunRequest, defaults: &RunDefaults) -> Result<RunSpec, SpecError> {
         let workers = check("workers", req.workers.unwrap_or(defaults.workers), bounds::WORKERS)?;
-        let protocol = match (req.holdout, req.folds) {
-            (Some(_), Some(_)) => {
-                return Err(SpecError(
-                    "folds and holdout exclude each other; give one of them".into(),
-                ));
-            }
-            (Some(f), None) if !(f > 0.0 && f < 1.0) => {
-                return Err(SpecError(format!(
-                    "holdout must be a fraction between 0 and 1 (exclusive), got {f}"
-                )));
-            }
-            (Some(test_fraction), None) => Protocol::Holdout { test_fraction },
-            (None, folds) => {
-                let k = check("folds", folds.unwrap_or(defaults.folds), bounds::FOLDS)?;
-                Protocol::KFold { k: k as usize }
-            }
-        };
+        let protocol = Protocol::resolve(&req.cv, defaults.folds)?;
+        if protocol.needs_groups() != req.cv.group_col.is_some() {
+            return Err(SpecError(match protocol.needs_groups() {
+                true => "--cv group needs --group-col COLUMN (the rows' groups)".into(),
+                false => "--group-col is for --cv group; add --cv group or drop it".into(),
+            }));
+        }
         let timeout = check(
             "timeout_secs",
             req.timeout_secs.unwrap_or(defaults.timeout_secs),
@@ -231,6 +206,8 @@ impl RunSpec {
             quarantine_after: defaults.quarantine_after,
             max_memory_mb: defaults.max_memory_mb,
             early_stopping: req.early_stopping,
+            group_col: req.cv.group_col,
+            time_col: req.cv.time_col,
         })
     }
 }
@@ -289,7 +266,7 @@ mod tests {
     fn defaults_fill_what_the_request_leaves_out() {
         let spec = RunSpec::resolve(RunRequest::default(), &defaults()).unwrap();
         assert_eq!(spec.dataset, DEFAULT_DATASET);
-        assert_eq!((spec.workers, spec.protocol), (3, Protocol::KFold { k: 5 }));
+        assert_eq!((spec.workers, spec.protocol), (3, Protocol::kfold(5)));
         assert_eq!(spec.timeout, Duration::from_secs(3600));
     }
 
@@ -301,13 +278,45 @@ mod tests {
             bad(RunRequest { workers: Some(0), ..req() }),
             "workers must be between 1 and 256, got 0"
         );
+        let cv = |cv: CvRequest| RunRequest { cv, ..req() };
+        let none = CvRequest::default;
         assert_eq!(
-            bad(RunRequest { folds: Some(1), ..req() }),
+            bad(cv(CvRequest { folds: Some(1), ..none() })),
             "folds must be between 2 and 100, got 1"
         );
-        assert!(bad(RunRequest { holdout: Some(1.0), ..req() }).contains("holdout"));
-        assert!(
-            bad(RunRequest { holdout: Some(0.2), folds: Some(3), ..req() }).contains("exclude")
+        assert_eq!(
+            bad(cv(CvRequest { holdout: Some(1.0), ..none() })),
+            "--holdout must be a fraction between 0 and 1 (exclusive), got 1"
+        );
+        assert_eq!(
+            bad(cv(CvRequest { holdout: Some(0.2), folds: Some(3), ..none() })),
+            "--folds does not apply to --cv holdout; drop it"
+        );
+        assert_eq!(
+            bad(cv(CvRequest { cv: Some(CvName::Group), ..none() })),
+            "--cv group needs --group-col COLUMN (the rows' groups)"
+        );
+        assert_eq!(
+            bad(cv(CvRequest { gap: Some(2), ..none() })),
+            "--gap does not apply to the default k-fold; drop it"
+        );
+        assert_eq!(
+            bad(cv(CvRequest { cv: Some(CvName::TimeSeries), test_size: Some(0.2), ..none() })),
+            "--test-size for --cv time-series is a number of rows (a whole number >= 1), got 0.2"
+        );
+        let ts = RunSpec::resolve(
+            cv(CvRequest {
+                cv: Some(CvName::TimeSeries),
+                gap: Some(1),
+                max_train_size: Some(9),
+                ..none()
+            }),
+            &defaults(),
+        )
+        .unwrap();
+        assert_eq!(
+            ts.protocol,
+            Protocol::TimeSeries { k: 5, gap: 1, max_train_size: Some(9), test_size: None }
         );
         assert!(bad(RunRequest { timeout_secs: Some(0), ..req() }).starts_with("timeout_secs"));
         let twice = RunRequest { models: vec!["a".into(), "a".into()], ..req() };
@@ -329,9 +338,6 @@ mod tests {
             "earlyStopping":null,"task":"classification","timeoutSecs":3600.0,
             "protocol":{"kind":"kfold","folds":3}}"#;
         let old: RunSpec = serde_json::from_str(old).unwrap();
-        assert_eq!(
-            (old.task, old.protocol),
-            (Some(Task::Classification), Protocol::KFold { k: 3 })
-        );
+        assert_eq!((old.task, old.protocol), (Some(Task::Classification), Protocol::kfold(3)));
     }
 }

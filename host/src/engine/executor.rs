@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mlhost_plugin_api::{Params, Task};
+use mlhost_plugin_api::Params;
 
 use super::budget::Budget;
 use super::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
@@ -15,7 +15,7 @@ use super::worker::{ChildJob, Crashes, WORKER_PROTOCOL, WorkerSpec, run_in_child
 use crate::data::dataset::Dataset;
 use crate::data::prep::PrepSpec;
 use crate::data::split::Fold;
-use crate::domain::{Patience, Protocol, StopFlag};
+use crate::domain::{Patience, StopFlag};
 use crate::plugin::loader::Plugin;
 use crate::plugin::wire::params_json;
 
@@ -85,12 +85,11 @@ impl Executor for Threads {
 pub(crate) struct Processes {
     pub(crate) exe: PathBuf,
     pub(crate) snapshot: PathBuf,
+    /// The run's folds ([`crate::data::split::write_folds`]).
+    pub(crate) folds: PathBuf,
     pub(crate) crashes: Crashes,
     pub(crate) quarantine_after: u32,
     pub(crate) max_memory_mb: Option<u64>,
-    pub(crate) protocol: Protocol,
-    pub(crate) shuffle_seed: Option<u64>,
-    pub(crate) task: Task,
     pub(crate) shared: Shared,
 }
 
@@ -104,11 +103,9 @@ impl Executor for Processes {
                 params: params_json(t.params),
                 prep: t.prep,
                 seed: self.shared.seed,
-                shuffle_seed: self.shuffle_seed,
                 pos_label: self.shared.pos_label,
                 snapshot: self.snapshot.clone(),
-                protocol: self.protocol,
-                task: self.task.as_str().to_owned(),
+                folds: self.folds.clone(),
                 max_memory_mb: self.max_memory_mb,
                 threads: 1, // set when the child starts
                 job_id: t.job_id.to_owned(),

@@ -19,4 +19,4 @@ pub mod tune;
 pub mod worker;
 mod writer;
 
-pub use run::{EvalError, Progress, Quiet, RunContext, WorkerSetup, evaluate, resume};
+pub use run::{EvalError, Progress, Quiet, RunContext, WorkerSetup, evaluate, folds, resume};

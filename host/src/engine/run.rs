@@ -81,12 +81,24 @@ pub(crate) struct Loaded {
 }
 
 pub(crate) fn load(spec: &RunSpec, hint: TaskHint, context: &str) -> Result<Loaded, EvalError> {
-    let data = dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), hint)
+    // Key columns (groups, time) are read apart and never become features.
+    let keys: Vec<&str> = spec.group_col.iter().chain(&spec.time_col).map(String::as_str).collect();
+    let source = Source::parse(&spec.dataset);
+    let (data, cells) = dataset::load_keyed(&source, spec.label.as_deref(), hint, &keys)
         .map_err(|e| EvalError::BadInput(format!("{context}{e}")))?;
+    let mut cells = cells.into_iter();
+    let groups = spec.group_col.as_ref().and_then(|_| cells.next()).map(|c| split::group_codes(&c));
+    let order = spec.time_col.as_ref().and_then(|_| cells.next()).map(|c| split::time_order(&c));
     let pos_label = plan::pos_label(&data, spec.pos_label.as_deref())?;
-    let folds = split::folds(spec.protocol, data.task(), data.y(), spec.seed)
+    let keys = split::RowKeys { groups: groups.as_deref(), order: order.as_deref() };
+    let folds = split::folds_with(spec.protocol, data.task(), data.y(), spec.seed, keys)
         .map_err(|e| EvalError::BadInput(format!("{}: {e}", data.source)))?;
     Ok(Loaded { data, folds, pos_label })
+}
+
+/// The folds a run of `spec` would use, without running anything.
+pub fn folds(spec: &RunSpec) -> Result<Vec<Fold>, EvalError> {
+    Ok(load(spec, spec.task.map_or(TaskHint::Infer, TaskHint::Force), "")?.folds)
 }
 
 /// Runs `spec` against `registry`, storing everything in `store`; returns
@@ -205,15 +217,21 @@ pub(crate) fn executor(
                         setup.snapshot_dir.display()
                     ))
                 })?;
+            // The host's folds, so a child never splits (groups, time order
+            // and seeds are the host's to know).
+            let folds = split::write_folds(&setup.snapshot_dir, &folds).map_err(|e| {
+                EvalError::Host(format!(
+                    "cannot write the folds file in {}: {e}",
+                    setup.snapshot_dir.display()
+                ))
+            })?;
             Ok(Box::new(Processes {
                 exe: setup.exe.clone(),
                 snapshot,
+                folds,
                 crashes: Crashes::default(),
                 quarantine_after: spec.quarantine_after,
                 max_memory_mb: spec.max_memory_mb,
-                protocol: spec.protocol,
-                shuffle_seed: spec.seed,
-                task: data.task(),
                 shared,
             }))
         }

@@ -19,13 +19,11 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mlhost_plugin_api::Task;
 use serde::{Deserialize, Serialize};
 
 use crate::data::prep::PrepSpec;
 use crate::data::snapshot::Snapshot;
 use crate::data::split;
-use crate::domain::Protocol;
 use crate::domain::StopFlag;
 use crate::engine::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
 use crate::plugin::wire::{params_from_json, signal_name};
@@ -33,7 +31,7 @@ use crate::plugin::wire::{params_from_json, signal_name};
 /// The host↔worker protocol version; a worker refuses another in one line.
 /// 2: outcomes carry each fold's held-out predictions.
 /// 3: the spec carries the candidate's data preparation and thread budget.
-pub const WORKER_PROTOCOL: u32 = 3;
+pub const WORKER_PROTOCOL: u32 = 4;
 
 /// What a worker process runs: one job, every fold.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,16 +51,12 @@ pub struct WorkerSpec {
     pub threads: usize,
     /// Seed handed to the plugin.
     pub seed: u64,
-    /// Fold shuffle seed (None: scikit-learn's unshuffled folds).
-    pub shuffle_seed: Option<u64>,
     /// Positive class code.
     pub pos_label: u32,
     /// The memory-mapped dataset.
     pub snapshot: PathBuf,
-    /// Folds or holdout.
-    pub protocol: Protocol,
-    /// classification | regression.
-    pub task: String,
+    /// The run's folds, written by the host.
+    pub folds: PathBuf,
     /// Address-space limit of the child (RLIMIT_DATA), in MB.
     pub max_memory_mb: Option<u64>,
     /// The job, for its epoch records.
@@ -165,10 +159,9 @@ fn run_spec(spec: &WorkerSpec, epochs: EpochSink) -> WorkerOutcome {
         Err(e) => return failed(e),
     };
     let data = snapshot.view();
-    let task = if spec.task == "regression" { Task::Regression } else { Task::Classification };
-    let folds = match split::folds(spec.protocol, task, data.y, spec.shuffle_seed) {
+    let folds = match split::read_folds(&spec.folds, data.y.len()) {
         Ok(f) => f,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return failed(e),
     };
     // The host fixed this job's share of its pool when it started the child.
     let budget = super::budget::Budget::new(spec.threads);
