@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigError};
 use crate::registry::{Loading, Registry};
 pub use logging::LogFormat;
 
+mod compare_cmd;
 mod eval_cmd;
 pub mod logging;
 pub mod plot;
@@ -23,6 +24,7 @@ mod score_file;
 mod tune_cmd;
 
 use crate::store::Store;
+pub use compare_cmd::CompareArgs;
 pub use registry_view::write_registry_table;
 pub use render::{write_run, write_table};
 pub use tune_cmd::{TuneArgs, write_study};
@@ -65,6 +67,9 @@ pub enum Command {
     /// Search a candidate's hyperparameters (grid, random or TPE), trials
     /// in parallel, bad ones pruned early; store and print the study.
     Tune(Box<TuneArgs>),
+    /// Compare every model of a stored run with a reference: corrected
+    /// t-test, Wilcoxon, McNemar, Holm, bootstrap intervals.
+    Compare(CompareArgs),
     /// List stored runs, newest first.
     Runs {
         /// Print JSON instead of a table.
@@ -330,6 +335,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Runs { json } => return runs_cmd::list(&config, json, out),
+        Command::Compare(args) => return compare_cmd::run(&config, args, out),
         Command::Show { run, json } => return runs_cmd::show(&config, &run, json, out),
         Command::Registry { json, reprobe, model } => {
             let registry = discover(&config, reprobe)?;
