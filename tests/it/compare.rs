@@ -20,7 +20,8 @@ fn json(sb: &Sandbox, args: &[&str]) -> Value {
 }
 
 fn eval(sb: &Sandbox, models: &str) -> String {
-    let run = json(sb, &["eval", "--json", "--dataset", "builtin:breast_cancer", "--models", models]);
+    let run =
+        json(sb, &["eval", "--json", "--dataset", "builtin:breast_cancer", "--models", models]);
     run["runId"].as_str().unwrap().to_owned()
 }
 
@@ -50,7 +51,10 @@ fn compare_a_real_run_and_recompute_its_t_test() {
         .max_by(|a, b| mean(a).total_cmp(&mean(b)))
         .unwrap();
     assert_eq!(report["reference"], best);
-    assert_eq!((report["metric"].as_str(), report["correction"].as_str()), (Some("f1"), Some("holm")));
+    assert_eq!(
+        (report["metric"].as_str(), report["correction"].as_str()),
+        (Some("f1"), Some("holm"))
+    );
     let comps = report["comparisons"].as_array().unwrap();
     assert_eq!(comps.len(), 2);
     for c in comps {

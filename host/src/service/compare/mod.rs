@@ -18,7 +18,7 @@ use pooled::{bootstrap, mcnemar_counts, pos_label_set};
 
 mod pooled;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 use crate::store::{Store, StoreError};
 
 /// What to compare.

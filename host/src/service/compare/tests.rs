@@ -8,11 +8,11 @@ const ROWS: u32 = 40;
 const K: u32 = 4;
 
 /// A model's name and which rows it classifies correctly.
-type Fake<'a> = (&'a str, fn(u32) -> bool);
+pub(crate) type Fake<'a> = (&'a str, fn(u32) -> bool);
 
 /// Fold f tests rows with `row % K == f`; `right(model, row)` says whether
 /// a model predicts a row's class correctly. Stores accuracy per fold.
-fn run(store: &mut Store, models: &[Fake<'_>], shift_folds_of: Option<&str>) -> String {
+pub(crate) fn run(store: &mut Store, models: &[Fake<'_>], shift_folds_of: Option<&str>) -> String {
     let run = RunId::generate();
     let jobs: Vec<NewJob> = models
         .iter()
