@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 use super::*;
 
+mod compare;
 mod openapi;
 mod tuning;
 

@@ -13,6 +13,7 @@ use crate::registry::{Loading, Registry};
 pub use logging::LogFormat;
 
 mod cv_args;
+mod compare_cmd;
 mod eval_cmd;
 mod folds_cmd;
 pub mod logging;
@@ -25,6 +26,7 @@ mod score_file;
 mod tune_cmd;
 
 use crate::store::Store;
+pub use compare_cmd::CompareArgs;
 pub use registry_view::write_registry_table;
 pub use render::{write_run, write_table};
 pub use tune_cmd::{TuneArgs, write_study};
@@ -70,6 +72,9 @@ pub enum Command {
     /// The train and test rows of each fold a run would use (dataset and
     /// split flags as eval's).
     Folds(folds_cmd::FoldsArgs),
+    /// Compare every model of a stored run with a reference: corrected
+    /// t-test, Wilcoxon, McNemar, Holm, bootstrap intervals.
+    Compare(CompareArgs),
     /// List stored runs, newest first.
     Runs {
         /// Print JSON instead of a table.
@@ -343,6 +348,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Runs { json } => return runs_cmd::list(&config, json, out),
+        Command::Compare(args) => return compare_cmd::run(&config, args, out),
         Command::Show { run, json } => return runs_cmd::show(&config, &run, json, out),
         Command::Registry { json, reprobe, model } => {
             let registry = discover(&config, reprobe)?;

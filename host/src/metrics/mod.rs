@@ -185,6 +185,22 @@ pub fn classification(input: ClassInput<'_>) -> Result<Scores, String> {
     Ok(scores)
 }
 
+/// One classification metric by name: `None` when there is no such
+/// metric, it needs probabilities `input` lacks, or the input is invalid;
+/// `Some(Err)` when it is undefined for this data.
+pub fn class_metric(name: &str, input: ClassInput<'_>) -> Option<Result<f64, String>> {
+    let m = CLASSIFICATION.iter().find(|m| m.name == name)?;
+    if m.needs_proba && input.proba.is_none() {
+        return None;
+    }
+    Some((m.compute)(&Prepared::new(input).ok()?))
+}
+
+/// One regression metric by name (`None` when there is no such metric).
+pub fn reg_metric(name: &str, input: RegInput<'_>) -> Option<Result<f64, String>> {
+    REGRESSION.iter().find(|m| m.name == name).map(|m| (m.compute)(&input))
+}
+
 /// Scores real-valued predictions with every regression metric.
 pub fn regression(input: RegInput<'_>) -> Result<Scores, String> {
     if input.y_true.len() != input.y_pred.len() {
@@ -479,6 +495,7 @@ fn mape(r: &RegInput<'_>) -> Result<f64, String> {
 #[cfg(test)]
 use crate::domain::mean_std;
 
+pub mod stats;
 #[cfg(test)]
 mod tests;
 pub mod trend;
