@@ -479,6 +479,10 @@ fn mape(r: &RegInput<'_>) -> Result<f64, String> {
 #[cfg(test)]
 use crate::domain::mean_std;
 
+pub mod calibration;
+pub mod confusion;
+#[cfg(test)]
+mod fixture;
 #[cfg(test)]
 mod tests;
 pub mod trend;
