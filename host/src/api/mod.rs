@@ -14,6 +14,7 @@
 //! OpenAPI document ([`doc`]) names; live events reach SSE clients through
 //! a broadcast the runner's store feeds as it commits ([`events`]).
 
+mod confusion;
 mod datasets;
 mod doc;
 mod dto;
@@ -255,6 +256,7 @@ fn parts(config: &Config) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::start_run))
         .routes(routes!(runs::run_status))
         .routes(routes!(runs::run_results))
+        .routes(routes!(confusion::run_confusion))
         .routes(routes!(tuning::start_study))
         .routes(routes!(tuning::study_report))
         .routes(routes!(events::run_events))

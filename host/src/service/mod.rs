@@ -3,6 +3,7 @@
 //!
 //! Depends on everything below it; nothing below depends on it.
 
+pub mod confusion;
 pub mod relay;
 pub mod runs;
 pub mod tuning;
