@@ -12,6 +12,7 @@ use tower::ServiceExt;
 
 use super::*;
 
+mod confusion;
 mod openapi;
 mod tuning;
 
