@@ -21,7 +21,7 @@ pub(super) fn show(
         Ok(report) => report,
         Err(ConfusionError::Store(e)) => return Err(e.into()),
         Err(e @ ConfusionError::UnknownRun(_)) => {
-            let why = format!("{e} in {}", config.database.display());
+            let why = format!("{e} in {}; `mlhost runs` lists them", config.database.display());
             return Err(BadInput::Other(why).into());
         }
         Err(e) => return Err(BadInput::Other(e.to_string()).into()),

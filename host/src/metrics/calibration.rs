@@ -143,7 +143,7 @@ mod tests {
             }
             checked += 1;
         }
-        assert_eq!(checked, 3);
+        assert_eq!(checked, 4);
     }
 
     /// Edges are numpy's: 0.3 lies in the bin below 0.30000000000000004.

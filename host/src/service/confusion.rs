@@ -68,7 +68,7 @@ pub struct ClassLine {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfusionError {
     /// Unknown run id.
-    #[error("no run '{0}'; `mlhost runs` lists them")]
+    #[error("no run '{0}'")]
     UnknownRun(String),
     /// A regression run (or any the user cannot get a matrix for).
     #[error("{0}")]
