@@ -2,6 +2,7 @@
 
 mod api;
 mod compare;
+mod confusion;
 mod eval;
 mod events;
 mod folds;

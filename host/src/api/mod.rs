@@ -15,6 +15,7 @@
 //! a broadcast the runner's store feeds as it commits ([`events`]).
 
 mod compare;
+mod confusion;
 mod datasets;
 mod doc;
 mod dto;
@@ -257,6 +258,7 @@ fn parts(config: &Config) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::run_status))
         .routes(routes!(runs::run_results))
         .routes(routes!(compare::compare_run))
+        .routes(routes!(confusion::run_confusion))
         .routes(routes!(tuning::start_study))
         .routes(routes!(tuning::study_report))
         .routes(routes!(events::run_events))

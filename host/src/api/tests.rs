@@ -13,6 +13,7 @@ use tower::ServiceExt;
 use super::*;
 
 mod compare;
+mod confusion;
 mod openapi;
 mod tuning;
 

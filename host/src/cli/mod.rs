@@ -14,6 +14,7 @@ pub use logging::LogFormat;
 
 mod cv_args;
 mod compare_cmd;
+mod confusion_cmd;
 mod eval_cmd;
 mod folds_cmd;
 pub mod logging;
@@ -88,6 +89,11 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Instead: each classification model's confusion matrix pooled
+        /// over folds, per-class precision/recall/F1 and, with
+        /// probabilities, the Brier score and reliability bins.
+        #[arg(long)]
+        confusion: bool,
     },
     /// Publish the events waiting in the outbox to the Redis stream
     /// (`[events] redis_url`), then exit; with --follow keep publishing.
@@ -349,7 +355,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
         Command::Runs { json } => return runs_cmd::list(&config, json, out),
         Command::Compare(args) => return compare_cmd::run(&config, args, out),
-        Command::Show { run, json } => return runs_cmd::show(&config, &run, json, out),
+        Command::Show { run, json, confusion: true } => {
+            return confusion_cmd::show(&config, &run, json, out);
+        }
+        Command::Show { run, json, .. } => return runs_cmd::show(&config, &run, json, out),
         Command::Registry { json, reprobe, model } => {
             let registry = discover(&config, reprobe)?;
             let report = registry.report();

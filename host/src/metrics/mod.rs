@@ -496,6 +496,10 @@ fn mape(r: &RegInput<'_>) -> Result<f64, String> {
 use crate::domain::mean_std;
 
 pub mod stats;
+pub mod calibration;
+pub mod confusion;
+#[cfg(test)]
+mod fixture;
 #[cfg(test)]
 mod tests;
 pub mod trend;

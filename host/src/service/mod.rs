@@ -4,6 +4,7 @@
 //! Depends on everything below it; nothing below depends on it.
 
 pub mod compare;
+pub mod confusion;
 pub mod relay;
 pub mod runs;
 pub mod tuning;
