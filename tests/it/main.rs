@@ -6,6 +6,7 @@ mod confusion;
 mod eval;
 mod events;
 mod folds;
+mod gates;
 mod hostile_api;
 mod hostile_db;
 mod isolation;

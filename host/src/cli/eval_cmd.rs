@@ -73,6 +73,14 @@ pub(super) fn run(
         eprintln!("cancelled; `mlhost eval --resume {}` runs the rest", report.run_id);
         return Ok(ExitCode::from(130));
     }
+    let subject = crate::service::gates::run_subject(&report);
+    let pick = subject.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+    let better = |other: &str| {
+        crate::service::gates::better_than(&store, &report.run_id, &pick, other, args.alpha)
+    };
+    if let Some(code) = super::report_gates(subject, &args.gates, &better)? {
+        return Ok(code);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

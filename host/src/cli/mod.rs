@@ -12,9 +12,9 @@ use crate::config::{Config, ConfigError};
 use crate::registry::{Loading, Registry};
 pub use logging::LogFormat;
 
-mod cv_args;
 mod compare_cmd;
 mod confusion_cmd;
+mod cv_args;
 mod eval_cmd;
 mod folds_cmd;
 pub mod logging;
@@ -214,6 +214,14 @@ pub struct EvalArgs {
     /// `patience=5,min_delta=0.001` (either part may be left out).
     #[arg(long, value_name = "SPEC", value_parser = parse_early_stopping)]
     pub early_stopping: Option<crate::domain::Patience>,
+    /// A quality gate on the run's pick (the best by F1, R² for
+    /// regression): `f1>=0.9`, `log_loss<=0.3`, `better-than:baseline`.
+    /// Repeatable; a failed gate prints one line and exits 3.
+    #[arg(long = "gate", value_name = "EXPR", value_parser = parse_gate)]
+    pub gates: Vec<crate::domain::Gate>,
+    /// Significance level of `better-than` gates (corrected t-test).
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
     /// Resume a stored run: run again every job that did not succeed, with
     /// the run's own settings (the other flags are ignored).
     #[arg(long, value_name = "RUN")]
@@ -221,6 +229,24 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_gate(s: &str) -> Result<crate::domain::Gate, String> {
+    s.parse().map_err(|e: crate::domain::SpecError| e.0)
+}
+
+/// Prints each failed gate on stderr; exit 3 when one failed, 2 when a
+/// gate cannot be checked (a metric the run lacks).
+fn report_gates(
+    subject: Option<crate::service::gates::Subject<'_>>,
+    gates: &[crate::domain::Gate],
+    better: &dyn Fn(&str) -> Result<Option<String>, String>,
+) -> anyhow::Result<Option<ExitCode>> {
+    let failures = crate::service::gates::check(subject, gates, better).map_err(BadInput::Other)?;
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    Ok((!failures.is_empty()).then(|| ExitCode::from(3)))
 }
 
 fn parse_early_stopping(s: &str) -> Result<crate::domain::Patience, String> {

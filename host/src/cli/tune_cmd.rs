@@ -80,6 +80,10 @@ pub struct TuneArgs {
     /// Positive class for binary metrics.
     #[arg(long)]
     pub pos_label: Option<String>,
+    /// A quality gate on the best trial: `f1>=0.9`, `log_loss<=0.3`.
+    /// Repeatable; a failed gate prints one line and exits 3.
+    #[arg(long = "gate", value_name = "EXPR", value_parser = super::parse_gate)]
+    pub gates: Vec<crate::domain::Gate>,
     /// Resume a stored study (after a crash or Ctrl-C) with its own
     /// settings: trials that had not ended run again, then it goes on.
     #[arg(long, value_name = "STUDY")]
@@ -224,6 +228,17 @@ pub(super) fn run(
     if report.status == RunStatus::Cancelled {
         eprintln!("cancelled; `mlhost tune --resume {}` goes on", report.study_id);
         return Ok(ExitCode::from(130));
+    }
+    let subject = crate::service::gates::study_subject(&report);
+    let better = |other: &str| {
+        Err(format!(
+            "--gate better-than:{other}: a study's trials are one candidate; compare the best against {other} with an eval and `mlhost compare`"
+        ))
+    };
+    if report.best.is_some()
+        && let Some(code) = super::report_gates(subject, &args.gates, &better)?
+    {
+        return Ok(code);
     }
     if report.best.is_none() {
         let why = report.trials.iter().find_map(|t| t.note.as_deref()).unwrap_or("no trial ran");

@@ -83,9 +83,10 @@ impl std::str::FromStr for Gate {
         for (text, op) in [(">=", Op::Ge), ("<=", Op::Le), (">", Op::Gt), ("<", Op::Lt)] {
             if let Some((metric, value)) = s.split_once(text) {
                 let metric = metric.trim();
-                let value: f64 = value.trim().parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
-                    SpecError(format!("--gate {s}: '{}' is not a number", value.trim()))
-                })?;
+                let value: f64 =
+                    value.trim().parse().ok().filter(|v: &f64| v.is_finite()).ok_or_else(|| {
+                        SpecError(format!("--gate {s}: '{}' is not a number", value.trim()))
+                    })?;
                 if metric.is_empty() {
                     return Err(SpecError(format!("--gate {s}: name the metric, e.g. f1>=0.9")));
                 }
@@ -109,10 +110,19 @@ mod tests {
         assert_eq!(g.to_string(), "f1>=0.9");
         let g: Gate = " log_loss <= 0.3 ".parse().unwrap();
         assert_eq!(g, Gate::Threshold { metric: "log_loss".into(), op: Op::Le, value: 0.3 });
-        assert_eq!("better-than:baseline".parse::<Gate>().unwrap(), Gate::BetterThan { model: "baseline".into() });
+        assert_eq!(
+            "better-than:baseline".parse::<Gate>().unwrap(),
+            Gate::BetterThan { model: "baseline".into() }
+        );
         assert!(Op::Gt.holds(0.91, 0.9) && !Op::Gt.holds(0.9, 0.9) && Op::Ge.holds(0.9, 0.9));
         let e = "f1=0.9".parse::<Gate>().unwrap_err().0;
-        assert_eq!(e, "--gate f1=0.9: write METRIC>=VALUE (or >, <=, <), e.g. f1>=0.9, or better-than:ID");
-        assert_eq!("f1>=high".parse::<Gate>().unwrap_err().0, "--gate f1>=high: 'high' is not a number");
+        assert_eq!(
+            e,
+            "--gate f1=0.9: write METRIC>=VALUE (or >, <=, <), e.g. f1>=0.9, or better-than:ID"
+        );
+        assert_eq!(
+            "f1>=high".parse::<Gate>().unwrap_err().0,
+            "--gate f1>=high: 'high' is not a number"
+        );
     }
 }

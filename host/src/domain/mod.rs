@@ -2,6 +2,7 @@
 //! flag. Nothing here does I/O or knows about plugins, SQLite or HTTP; every
 //! other module may use it, and it uses none of them.
 
+mod gate;
 mod ids;
 mod metric_set;
 mod predictions;
@@ -11,6 +12,7 @@ mod status;
 mod stop;
 mod study;
 
+pub use gate::{Gate, Op};
 pub use ids::{DatasetId, JobId, RunId, StudyId, hex};
 pub use metric_set::{MetricSet, mean_std, summarize};
 pub use predictions::{FoldPredictions, f64_bytes, f64s_from, u32_bytes, u32s_from};

@@ -495,11 +495,11 @@ fn mape(r: &RegInput<'_>) -> Result<f64, String> {
 #[cfg(test)]
 use crate::domain::mean_std;
 
-pub mod stats;
 pub mod calibration;
 pub mod confusion;
 #[cfg(test)]
 mod fixture;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 pub mod trend;

@@ -23,7 +23,8 @@ pub struct Subject<'a> {
 pub fn run_subject(report: &RunReport) -> Option<Subject<'_>> {
     let ok = || report.models.iter().filter(|m| m.status == JobStatus::Succeeded);
     let key = if ok().any(|m| m.metrics.contains("r2")) { "r2" } else { "f1" };
-    let score = |m: &&crate::service::runs::ModelReport| m.metrics.get(key).unwrap_or(f64::NEG_INFINITY);
+    let score =
+        |m: &&crate::service::runs::ModelReport| m.metrics.get(key).unwrap_or(f64::NEG_INFINITY);
     ok().max_by(|a, b| score(a).total_cmp(&score(b)))
         .map(|m| Subject { name: m.model_id.clone(), metrics: &m.metrics })
 }
@@ -77,4 +78,37 @@ pub fn check(
         }
     }
     Ok(failures)
+}
+
+/// `better-than:OTHER` on run `run_id`: whether `subject` is significantly
+/// better than `other` at `alpha` by the corrected resampled t-test (as
+/// `mlhost compare RUN --reference OTHER` reports it); a failure line when
+/// not, bad input when the comparison cannot be made.
+pub fn better_than(
+    store: &crate::store::Store,
+    run_id: &str,
+    subject: &str,
+    other: &str,
+    alpha: f64,
+) -> Result<Option<Failure>, String> {
+    use crate::service::compare::{CompareRequest, compare};
+    if subject == other {
+        return Err(format!("--gate better-than:{other}: {other} is the run's pick itself"));
+    }
+    let req = CompareRequest { reference: Some(other.to_owned()), metric: None, alpha };
+    let report =
+        compare(store, run_id, &req).map_err(|e| format!("--gate better-than:{other}: {e}"))?;
+    let c =
+        report.comparisons.iter().find(|c| c.model == subject).ok_or_else(|| {
+            format!("--gate better-than:{other}: {subject} is not in the comparison")
+        })?;
+    Ok((!(c.better && c.significant)).then(|| {
+        format!(
+            "gate better-than:{other} failed: {subject} {} {other} on {} by {:+.4}, corrected t-test p = {:.4} (alpha {alpha})",
+            if c.better { "is not significantly better than" } else { "is not better than" },
+            report.metric,
+            c.mean_diff,
+            c.p_value_adjusted
+        )
+    }))
 }
