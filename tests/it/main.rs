@@ -9,6 +9,7 @@ mod folds;
 mod gates;
 mod hostile_api;
 mod hostile_db;
+mod importance;
 mod isolation;
 mod loader;
 mod loadtime;

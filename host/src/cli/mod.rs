@@ -17,6 +17,7 @@ mod confusion_cmd;
 mod cv_args;
 mod eval_cmd;
 mod folds_cmd;
+mod importance_cmd;
 pub mod logging;
 pub mod plot;
 mod plugin_new;
@@ -76,6 +77,9 @@ pub enum Command {
     /// Compare every model of a stored run with a reference: corrected
     /// t-test, Wilcoxon, McNemar, Holm, bootstrap intervals.
     Compare(CompareArgs),
+    /// Permutation importance of one model of a stored run on its held-out
+    /// folds, beside the plugin's own importances.
+    Importance(importance_cmd::ImportanceArgs),
     /// List stored runs, newest first.
     Runs {
         /// Print JSON instead of a table.
@@ -346,6 +350,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => return eval_cmd::run(&config, args, out),
         Command::Tune(args) => return tune_cmd::run(&config, *args, out),
         Command::Folds(args) => return folds_cmd::run(&config, args, out),
+        Command::Importance(args) => return importance_cmd::run(&config, args, out),
         Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
             let p = crate::domain::Patience { patience: patience.max(1), min_delta };

@@ -11,6 +11,7 @@
 
 mod budget;
 mod executor;
+pub mod importance;
 pub mod job;
 mod plan;
 pub mod pool;
