@@ -105,7 +105,8 @@ pub fn bootstrap_interval(
     let mut values = Vec::with_capacity(resamples);
     for _ in 0..resamples {
         for i in idx.iter_mut() {
-            *i = rng.below(n);
+            // Lemire's multiply-shift: an index in 0..n without a division.
+            *i = ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize;
         }
         values.extend(stat(&idx).filter(|v| v.is_finite()));
     }

@@ -157,12 +157,12 @@ pub fn compare(
     let k = reference.folds.len();
     let pos_label_set = pos_label_set(&run.spec_json);
     let mut notes = Vec::new();
-    let boot = |m: &Model| bootstrap(&metric, &m.predictions, req.alpha, pos_label_set);
+    let boots = bootstraps(&models, &metric, req.alpha, pos_label_set);
     let mut comparisons: Vec<ModelComparison> = models
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != r_index)
-        .map(|(_, m)| one(m, reference, ratio, req.alpha, direction, boot(m)))
+        .map(|(i, m)| one(m, reference, ratio, req.alpha, direction, boots[i]))
         .collect();
     let holm = comparisons.len() >= 2;
     let adjusted = stats::holm(&comparisons.iter().map(|c| c.p_value).collect::<Vec<_>>());
@@ -196,13 +196,37 @@ pub fn compare(
         direction: direction.as_str().into(),
         reference: reference.name.clone(),
         reference_mean: reference.mean,
-        reference_bootstrap: boot(reference).map(|(l, h)| [l, h]),
+        reference_bootstrap: boots[r_index].map(|(l, h)| [l, h]),
         alpha: req.alpha,
         correction: if holm { "holm" } else { "none" }.into(),
         folds: k,
         notes,
         comparisons,
         metric,
+    })
+}
+
+/// Every model's bootstrap interval, the models shared among the cores.
+fn bootstraps(
+    models: &[Model],
+    metric: &str,
+    alpha: f64,
+    pos_label_set: bool,
+) -> Vec<Option<(f64, f64)>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(models.len());
+    let chunk = models.len().div_ceil(threads.max(1));
+    std::thread::scope(|s| {
+        let handles: Vec<_> = models
+            .chunks(chunk.max(1))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|m| bootstrap(metric, &m.predictions, alpha, pos_label_set))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a bootstrap thread panicked")).collect()
     })
 }
 

@@ -55,8 +55,12 @@ pub(super) fn bootstrap(
     if pos_label_set {
         return None;
     }
-    let proba: Option<Vec<f64>> =
-        folds.iter().map(|f| f.proba.clone()).collect::<Option<Vec<_>>>().map(|v| v.concat());
+    let needs_proba = metrics::CLASSIFICATION.iter().any(|m| m.name == metric && m.needs_proba);
+    let proba: Option<Vec<f64>> = needs_proba
+        .then(|| {
+            folds.iter().map(|f| f.proba.clone()).collect::<Option<Vec<_>>>().map(|v| v.concat())
+        })
+        .flatten();
     let (mut t, mut p, mut q) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
     stats::bootstrap_interval(n, b, seed, alpha, |idx| {
         t.clear();
