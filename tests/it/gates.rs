@@ -33,6 +33,13 @@ fn gates_pass_fail_with_exit_3_or_are_refused() {
     let (code, err) = eval(&["better-than:logistic"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("logistic is the run's pick itself"), "{err}");
+    // compare takes the same gates on a stored run.
+    let out = sb.mlhost(&["runs", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = runs["runs"][0]["runId"].as_str().unwrap().to_owned();
+    let compare = |gate: &str| sb.mlhost(&["compare", &run, "--gate", gate]).status.code();
+    assert_eq!(compare("better-than:baseline"), Some(0));
+    assert_eq!(compare("f1>=0.999"), Some(3));
     let (code, err) = eval(&["f1=0.9"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("write METRIC>=VALUE"), "{err}");

@@ -23,6 +23,10 @@ pub struct CompareArgs {
     /// Significance level.
     #[arg(long, value_name = "A", default_value_t = 0.05)]
     pub alpha: f64,
+    /// A quality gate on the run's pick, as `eval --gate`: `f1>=0.9`,
+    /// `better-than:baseline` (at --alpha). A failed gate exits 3.
+    #[arg(long = "gate", value_name = "EXPR", value_parser = super::parse_gate)]
+    pub gates: Vec<crate::domain::Gate>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -46,6 +50,17 @@ pub(super) fn run(
         writeln!(out)?;
     } else {
         write_report(&report, out)?;
+    }
+    if !args.gates.is_empty() {
+        let run = crate::service::runs::report(&store, &report.run_id)?.expect("compared");
+        let subject = crate::service::gates::run_subject(&run);
+        let pick = subject.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        let better = |other: &str| {
+            crate::service::gates::better_than(&store, &report.run_id, &pick, other, args.alpha)
+        };
+        if let Some(code) = super::report_gates(subject, &args.gates, &better)? {
+            return Ok(code);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
