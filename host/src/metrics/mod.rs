@@ -479,6 +479,7 @@ fn mape(r: &RegInput<'_>) -> Result<f64, String> {
 #[cfg(test)]
 use crate::domain::mean_std;
 
+pub mod drift;
 #[cfg(test)]
 mod tests;
 pub mod trend;
