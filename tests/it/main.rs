@@ -1,6 +1,7 @@
 //! Integration tests: one binary, real `.so` plugins, the real `mlhost`.
 
 mod api;
+mod drift;
 mod eval;
 mod events;
 mod hostile_api;

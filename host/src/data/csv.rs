@@ -71,8 +71,9 @@ pub struct Table {
 }
 
 /// Reads every record of `reader` after its header. `label_col` indexes the
-/// label in the header; `size_hint` (the file's byte length) lets the matrix
-/// be allocated once instead of doubling.
+/// label in the header (`header.len()` or more: no label, every column a
+/// feature); `size_hint` (the file's byte length) lets the matrix be
+/// allocated once instead of doubling.
 pub fn read<R: std::io::Read>(
     name: &str,
     reader: &mut csv::Reader<R>,
@@ -80,7 +81,7 @@ pub fn read<R: std::io::Read>(
     label_col: usize,
     size_hint: Option<u64>,
 ) -> Result<Table, DatasetError> {
-    let cols = header.len() - 1;
+    let cols = header.len() - usize::from(label_col < header.len());
     let feature_names: Vec<&String> =
         header.iter().enumerate().filter(|(i, _)| *i != label_col).map(|(_, h)| h).collect();
     let mut builders: Vec<Builder> = (0..cols).map(|_| Builder::Numeric).collect();

@@ -3,6 +3,7 @@
 //!
 //! Depends on everything below it; nothing below depends on it.
 
+pub mod drift;
 pub mod relay;
 pub mod runs;
 pub mod tuning;
