@@ -89,7 +89,11 @@ fn write_report(report: &DriftReport, out: &mut dyn Write) -> std::io::Result<()
                 format!("{:.4}", f.psi),
                 f.test.to_owned(),
                 format!("{stat:.4}"),
-                format!("{:.3e}", f.p_value),
+                if f.p_value >= 1e-3 {
+                    format!("{:.4}", f.p_value)
+                } else {
+                    format!("{:.2e}", f.p_value)
+                },
                 if flags.is_empty() { "-".to_owned() } else { flags.join(", ") },
             ]
         })

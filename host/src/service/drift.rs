@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::data::columns;
 use crate::data::csv::Table;
 use crate::data::dataset::{Column, ColumnKind, DatasetError};
 use crate::metrics::drift::{self, chi2_contingency, ks_2samp, psi_numeric};
@@ -124,14 +125,63 @@ struct Sample {
     rows: usize,
 }
 
-/// Streams `path` into columns, leaving `label` out.
+/// Streams `path` into columns, leaving `label` out: the columnar fast
+/// path for an unquoted file, the `csv` crate's reader otherwise.
 fn read(path: &Path, label: Option<&str>) -> Result<Sample, String> {
+    use std::io::BufRead;
     let name = display(path);
+    let (file, size) = open(path, &name)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut first = Vec::new();
+    reader.read_until(b'\n', &mut first).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    let sample = match String::from_utf8(first) {
+        Ok(line) if !line.contains('"') => {
+            let header: Vec<String> =
+                line.trim_end().split(',').map(|h| h.trim().to_owned()).collect();
+            if header.iter().all(String::is_empty) {
+                return Err(format!("{name}: the file is empty; expected a header row and rows"));
+            }
+            let label_col = label_column(&name, &header, label)?;
+            columns::read(&name, &header, label_col, reader, Some(size))
+                .map_err(|e| e.to_string())?
+                .map(|t| Sample { columns: t.columns, values: t.values, rows: t.rows })
+        }
+        _ => None,
+    };
+    let sample = match sample {
+        Some(s) => s,
+        None => read_quoted(path, &name, label)?,
+    };
+    if sample.columns.is_empty() {
+        return Err(format!("{name}: no feature columns besides the label; nothing to compare"));
+    }
+    if sample.rows == 0 {
+        return Err(format!("{name}: no data rows, only a header; drift needs rows in both files"));
+    }
+    Ok(sample)
+}
+
+fn open(path: &Path, name: &str) -> Result<(std::fs::File, u64), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("{name}: cannot read: {e}"))?;
     if !meta.is_file() {
         return Err(format!("{name}: not a regular file; name a CSV file"));
     }
+    Ok((file, meta.len()))
+}
+
+fn label_column(name: &str, header: &[String], label: Option<&str>) -> Result<usize, String> {
+    match label {
+        None => Ok(header.len()),
+        Some(l) => header.iter().position(|h| h == l).ok_or_else(|| {
+            format!("{name}: no label column '{l}'; its columns are {}", header.join(", "))
+        }),
+    }
+}
+
+/// A file with quoted cells, through the `csv` crate.
+fn read_quoted(path: &Path, name: &str, label: Option<&str>) -> Result<Sample, String> {
+    let (file, size) = open(path, name)?;
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut csv = ::csv::ReaderBuilder::new().trim(::csv::Trim::All).from_reader(reader);
     let header: Vec<String> = match csv.headers() {
@@ -139,30 +189,19 @@ fn read(path: &Path, label: Option<&str>) -> Result<Sample, String> {
         Ok(_) => return Err(format!("{name}: the file is empty; expected a header row and rows")),
         Err(e) => return Err(format!("{name}: cannot read the header: {e}")),
     };
-    let label_col = match label {
-        None => header.len(),
-        Some(l) => header.iter().position(|h| h == l).ok_or_else(|| {
-            format!("{name}: no label column '{l}'; its columns are {}", header.join(", "))
-        })?,
-    };
-    let table = crate::data::csv::read(&name, &mut csv, &header, label_col, Some(meta.len()))
+    let label_col = label_column(name, &header, label)?;
+    let table = crate::data::csv::read(name, &mut csv, &header, label_col, Some(size))
         .map_err(|e: DatasetError| e.to_string())?;
     let cols = table.columns.len();
-    if cols == 0 {
-        return Err(format!("{name}: no feature columns besides the label; nothing to compare"));
-    }
-    let rows = table.x.len() / cols;
-    if rows == 0 {
-        return Err(format!("{name}: no data rows, only a header; drift needs rows in both files"));
-    }
+    let rows = table.x.len().checked_div(cols).unwrap_or(0);
     Ok(Sample { values: columns_of(&table, cols), columns: table.columns, rows })
 }
 
 /// The row-major matrix split into columns in one pass.
 fn columns_of(table: &Table, cols: usize) -> Vec<Vec<f64>> {
-    let rows = table.x.len() / cols;
+    let rows = table.x.len().checked_div(cols).unwrap_or(0);
     let mut out: Vec<Vec<f64>> = (0..cols).map(|_| Vec::with_capacity(rows)).collect();
-    for row in table.x.chunks_exact(cols) {
+    for row in table.x.chunks_exact(cols.max(1)) {
         for (c, &v) in out.iter_mut().zip(row) {
             c.push(v);
         }
