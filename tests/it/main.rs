@@ -3,6 +3,7 @@
 mod api;
 mod compare;
 mod confusion;
+mod drift;
 mod eval;
 mod events;
 mod folds;

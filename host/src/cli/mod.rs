@@ -15,6 +15,7 @@ pub use logging::LogFormat;
 mod compare_cmd;
 mod confusion_cmd;
 mod cv_args;
+mod drift_cmd;
 mod eval_cmd;
 mod folds_cmd;
 mod importance_cmd;
@@ -29,6 +30,7 @@ mod tune_cmd;
 
 use crate::store::Store;
 pub use compare_cmd::CompareArgs;
+pub use drift_cmd::DriftArgs;
 pub use registry_view::write_registry_table;
 pub use render::{write_run, write_table};
 pub use tune_cmd::{TuneArgs, write_study};
@@ -149,6 +151,9 @@ pub enum Command {
         #[command(subcommand)]
         action: PluginAction,
     },
+    /// Per feature, how far a current CSV has drifted from a reference CSV:
+    /// PSI, and the KS (numbers) or chi-square (categories) test.
+    Drift(DriftArgs),
     /// Score predictions you already have: columns y_true, y_pred, and
     /// optionally y_score (positive-class score) or proba_<label> columns.
     Metrics {
@@ -330,6 +335,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     if let Command::Metrics { file, pos_label, json } = &cli.command {
         return score_file::run(file, pos_label.as_deref(), *json, out);
     }
+    if let Command::Drift(args) = cli.command {
+        return drift_cmd::run(args, out);
+    }
     if let Command::Worker = &cli.command {
         crate::engine::worker::worker_main(std::io::stdin().lock(), out)?;
         return Ok(ExitCode::SUCCESS);
@@ -344,7 +352,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     }
     let config = Config::load(&cli.config).map_err(BadInput::Config)?;
     match cli.command {
-        Command::Metrics { .. } | Command::Worker | Command::Probe | Command::Plugin { .. } => {
+        Command::Metrics { .. }
+        | Command::Drift(_)
+        | Command::Worker
+        | Command::Probe
+        | Command::Plugin { .. } => {
             unreachable!("handled above")
         }
         Command::Eval(args) => return eval_cmd::run(&config, args, out),

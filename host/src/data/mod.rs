@@ -4,6 +4,7 @@
 //!
 //! Depends on `domain` only.
 
+pub mod columns;
 pub mod csv;
 pub mod dataset;
 pub mod prep;

@@ -497,6 +497,7 @@ use crate::domain::mean_std;
 
 pub mod calibration;
 pub mod confusion;
+pub mod drift;
 #[cfg(test)]
 mod fixture;
 pub mod stats;

@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod confusion;
+pub mod drift;
 pub mod gates;
 pub mod relay;
 pub mod runs;
