@@ -29,7 +29,8 @@ pub struct ColumnTable {
 /// Reads `reader`, positioned after the header line (`header`, already
 /// read), column by column, leaving out column `label_col`
 /// (`header.len()` or more: none). `Ok(None)` when a quote character shows
-/// up: the file needs the full CSV reader. `size_hint` sizes the columns.
+/// up: the file needs the full CSV reader. `size_hint` (the file's bytes)
+/// lets each column be allocated once.
 pub fn read(
     name: &str,
     header: &[String],
@@ -38,9 +39,9 @@ pub fn read(
     size_hint: Option<u64>,
 ) -> Result<Option<ColumnTable>, DatasetError> {
     let whole = |message: String| DatasetError::Whole { source_name: name.to_owned(), message };
-    let mut state = State::new(header, label_col, size_hint);
+    let mut state = State::new(header, label_col);
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 2);
-    let mut line = 1u64;
+    let (mut line, mut first_block) = (1u64, true);
     loop {
         let start = buf.len();
         buf.resize(start + BLOCK, 0);
@@ -64,6 +65,15 @@ pub fn read(
             line += 1;
             state.row(name, text, line)?;
         }
+        if first_block
+            && let (Some(total), rows) = (size_hint, state.rows)
+            && end > 0
+        {
+            // Room for the whole file at the first block's bytes per row.
+            let expected = (total as f64 * rows as f64 / end as f64 * 1.05) as usize + 1024;
+            state.values.iter_mut().for_each(|c| c.reserve(expected.saturating_sub(c.len())));
+        }
+        first_block = false;
         buf.drain(..end);
         if eof {
             break;
@@ -84,15 +94,13 @@ struct State<'h> {
 }
 
 impl<'h> State<'h> {
-    fn new(header: &'h [String], label_col: usize, size_hint: Option<u64>) -> Self {
+    fn new(header: &'h [String], label_col: usize) -> Self {
         let cols = header.len() - usize::from(label_col < header.len());
-        // Rows estimated at 8 bytes a cell; the vectors grow past it if not.
-        let rows = size_hint.map_or(0, |b| (b / (8 * header.len().max(1) as u64)) as usize);
         State {
             header,
             label_col,
             builders: (0..cols).map(|_| Builder::Numeric).collect(),
-            values: (0..cols).map(|_| Vec::with_capacity(rows)).collect(),
+            values: (0..cols).map(|_| Vec::new()).collect(),
             missing: vec![0; cols],
             rows: 0,
         }
