@@ -24,8 +24,8 @@ pub const PSI_EPSILON: f64 = 1e-4;
 /// written as 0.0. Radix-sorted: the time of a drift report is mostly this.
 pub fn sorted(column: impl Iterator<Item = f64>) -> Vec<f64> {
     let mut keys: Vec<u64> =
-        column.filter(|v| !v.is_nan()).map(|v| super::ordered_bits(v + 0.0)).collect();
-    super::radix_sort(&mut keys);
+        column.filter(|v| !v.is_nan()).map(|v| super::ranking::ordered_bits(v + 0.0)).collect();
+    super::ranking::radix_sort(&mut keys);
     keys.into_iter().map(from_ordered_bits).collect()
 }
 
