@@ -53,12 +53,7 @@ pub(super) fn run(
     }
     if !args.gates.is_empty() {
         let run = crate::service::runs::report(&store, &report.run_id)?.expect("compared");
-        let subject = crate::service::gates::run_subject(&run);
-        let pick = subject.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-        let better = |other: &str| {
-            crate::service::gates::better_than(&store, &report.run_id, &pick, other, args.alpha)
-        };
-        if let Some(code) = super::report_gates(subject, &args.gates, &better)? {
+        if let Some(code) = super::run_gates(&store, &run, &args.gates, args.alpha)? {
             return Ok(code);
         }
     }

@@ -4,16 +4,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use mlhost_plugin_api::Task;
-
-use super::{
-    BadInput, EvalArgs, IsolationArg, TaskArg, discover, refuse_if_wedged, relay_config, write_run,
-};
+use super::{BadInput, EvalArgs, IsolationArg, TaskArg, write_run};
 use crate::config::Config;
-use crate::domain::{Isolation, JobStatus, RunRequest, RunSpec, RunStatus};
+use crate::domain::{JobStatus, RunRequest, RunSpec, RunStatus};
 use crate::registry::Registry;
-use crate::service::runs::{self, EvalError, Progress, RunReport};
-use crate::store::Store;
+use crate::service::runs::{self, Progress, RunReport};
 
 pub(super) fn run(
     config: &Config,
@@ -31,37 +26,23 @@ pub(super) fn run(
     if let Some(col) = spec.as_ref().and_then(|s| s.time_col.as_ref()) {
         eprintln!("rows are split in the order of '{col}' (--time-col)");
     }
-    let ctx = runs::context(std::env::current_exe()?, &config.database, None);
-    // Ctrl-C stops cleanly: running jobs are stopped and become cancelled,
-    // queued ones are not started, and the run can be resumed.
-    let cancel = ctx.cancel.clone();
-    let _ = ctrlc::set_handler(move || cancel.stop());
-    let registry = discover(config, false)?;
-    refuse_if_wedged(&registry)?;
-    let mut store = Store::open(&config.database)?;
-    let relay = relay_config(config)
-        .map(|cfg| crate::service::relay::Relay::spawn(config.database.clone(), cfg));
+    let mut session = super::Session::open(config)?;
+    let super::Session { ctx, registry, store, .. } = &mut session;
     let mut bar = Bar::new();
     let outcome = match (&args.resume, &spec) {
-        (Some(run), _) => runs::resume(&registry, &mut store, run, &ctx, &mut bar),
-        (None, Some(spec)) => runs::start(&registry, &mut store, spec, &ctx, &mut bar),
+        (Some(run), _) => runs::resume(registry, store, run, ctx, &mut bar),
+        (None, Some(spec)) => runs::start(registry, store, spec, ctx, &mut bar),
         (None, None) => unreachable!("a spec is resolved unless resuming"),
     };
-    let report = match outcome {
-        Ok(r) => r,
-        Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
-        Err(EvalError::Store(e)) => return Err(e.into()),
-        Err(EvalError::Host(e)) => anyhow::bail!(e),
-    };
+    let report = outcome.map_err(super::engine_error)?;
     bar.done();
-    if let Some(relay) = relay {
-        relay.finish();
-    }
+    session.finish_relay();
+    let (registry, store) = (&session.registry, &session.store);
     write_run(&report, args.json, out)?;
     if args.models.is_empty() && args.resume.is_none() {
         // A plain `eval` runs what fits; say what it left out and why, on
         // stderr when stdout is JSON.
-        for line in skipped(&registry, &report) {
+        for line in skipped(registry, &report) {
             if args.json {
                 eprintln!("{line}");
             } else {
@@ -73,15 +54,7 @@ pub(super) fn run(
         eprintln!("cancelled; `mlhost eval --resume {}` runs the rest", report.run_id);
         return Ok(ExitCode::from(130));
     }
-    let subject = crate::service::gates::run_subject(&report);
-    let pick = subject.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-    let better = |other: &str| {
-        crate::service::gates::better_than(&store, &report.run_id, &pick, other, args.alpha)
-    };
-    if let Some(code) = super::report_gates(subject, &args.gates, &better)? {
-        return Ok(code);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(super::run_gates(store, &report, &args.gates, args.alpha)?.unwrap_or(ExitCode::SUCCESS))
 }
 
 /// The flags as a run request.
@@ -94,15 +67,9 @@ fn request(args: &EvalArgs) -> RunRequest {
         cv: args.cv.request(),
         seed: args.seed,
         timeout_secs: args.timeout_secs,
-        task: args.task.map(|t| match t {
-            TaskArg::Classification => Task::Classification,
-            TaskArg::Regression => Task::Regression,
-        }),
+        task: args.task.map(TaskArg::task),
         pos_label: args.pos_label.clone(),
-        isolation: args.isolation.map(|i| match i {
-            IsolationArg::Thread => Isolation::Thread,
-            IsolationArg::Process => Isolation::Process,
-        }),
+        isolation: args.isolation.map(IsolationArg::isolation),
         early_stopping: args.early_stopping,
     }
 }

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use super::{BadInput, TaskArg, cv_args::CvArgs};
 use crate::config::Config;
 use crate::domain::{RunRequest, RunSpec};
-use crate::engine::EvalError;
 
 /// `mlhost folds` flags: the dataset and how to split it, as `eval`'s.
 #[derive(Debug, clap::Args)]
@@ -51,11 +50,7 @@ pub(super) fn run(
     if let Some(col) = &spec.time_col {
         eprintln!("rows are split in the order of '{col}' (--time-col)");
     }
-    let folds = match crate::engine::folds(&spec) {
-        Ok(f) => f,
-        Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
-        Err(e) => return Err(e.into()),
-    };
+    let folds = crate::engine::folds(&spec).map_err(super::engine_error)?;
     if args.json {
         let folds: Vec<_> = folds
             .iter()

@@ -5,9 +5,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{BadInput, discover, refuse_if_wedged};
+use super::{discover, refuse_if_wedged};
 use crate::config::Config;
-use crate::engine::EvalError;
 use crate::engine::importance::{ImportanceRequest, importance};
 use crate::store::Store;
 
@@ -47,11 +46,7 @@ pub(super) fn run(
         metric: args.metric.clone(),
         seed: args.seed,
     };
-    let report = match importance(&registry, &store, &args.run, &req) {
-        Ok(r) => r,
-        Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
-        Err(e) => return Err(e.into()),
-    };
+    let report = importance(&registry, &store, &args.run, &req).map_err(super::engine_error)?;
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;

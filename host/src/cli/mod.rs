@@ -240,6 +240,63 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
+/// `--gate`s of `eval` and `compare` on a stored run: checked against the
+/// run's pick, `better-than` through `compare` at `alpha`.
+fn run_gates(
+    store: &Store,
+    run: &crate::service::runs::RunReport,
+    gates: &[crate::domain::Gate],
+    alpha: f64,
+) -> anyhow::Result<Option<ExitCode>> {
+    let subject = crate::service::gates::run_subject(run);
+    let pick = subject.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+    let better =
+        |other: &str| crate::service::gates::better_than(store, &run.run_id, &pick, other, alpha);
+    report_gates(subject, gates, &better)
+}
+
+/// An engine error as the CLI reports it: bad input exits 2, the rest 1.
+fn engine_error(e: crate::engine::EvalError) -> anyhow::Error {
+    use crate::engine::EvalError;
+    match e {
+        EvalError::BadInput(msg) => BadInput::Other(msg).into(),
+        EvalError::Store(e) => e.into(),
+        EvalError::Host(e) => anyhow::anyhow!(e),
+    }
+}
+
+/// What a command that runs jobs opens: the run context (Ctrl-C cancels
+/// it cleanly: running jobs stop and become cancelled, queued ones do not
+/// start, and the run can be resumed), the probed registry, the store and,
+/// when Redis is configured, the outbox relay.
+struct Session {
+    ctx: crate::engine::RunContext,
+    registry: Registry,
+    store: Store,
+    relay: Option<crate::service::relay::Relay>,
+}
+
+impl Session {
+    fn open(config: &Config) -> anyhow::Result<Session> {
+        let ctx = crate::service::runs::context(std::env::current_exe()?, &config.database, None);
+        let cancel = ctx.cancel.clone();
+        let _ = ctrlc::set_handler(move || cancel.stop());
+        let registry = discover(config, false)?;
+        refuse_if_wedged(&registry)?;
+        let store = Store::open(&config.database)?;
+        let relay = relay_config(config)
+            .map(|cfg| crate::service::relay::Relay::spawn(config.database.clone(), cfg));
+        Ok(Session { ctx, registry, store, relay })
+    }
+
+    /// Publishes what the relay still holds.
+    fn finish_relay(&mut self) {
+        if let Some(relay) = self.relay.take() {
+            relay.finish();
+        }
+    }
+}
+
 fn parse_gate(s: &str) -> Result<crate::domain::Gate, String> {
     s.parse().map_err(|e: crate::domain::SpecError| e.0)
 }
@@ -292,6 +349,16 @@ pub enum IsolationArg {
     Thread,
     /// Child processes.
     Process,
+}
+
+impl IsolationArg {
+    /// The isolation it names.
+    pub fn isolation(self) -> crate::domain::Isolation {
+        match self {
+            IsolationArg::Thread => crate::domain::Isolation::Thread,
+            IsolationArg::Process => crate::domain::Isolation::Process,
+        }
+    }
 }
 
 /// `--task`.

@@ -6,17 +6,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mlhost_plugin_api::Task;
-
-use super::{BadInput, IsolationArg, TaskArg, discover, refuse_if_wedged, relay_config};
+use super::{BadInput, IsolationArg, TaskArg};
 use crate::config::Config;
 use crate::domain::{
-    Direction, Isolation, PrunerName, RunRequest, RunStatus, StrategyName, StudyRequest, StudySpec,
+    Direction, PrunerName, RunRequest, RunStatus, StrategyName, StudyRequest, StudySpec,
     TrialStatus,
 };
-use crate::service::runs::{self, EvalError};
 use crate::service::tuning::{self, StudyReport, Tally};
-use crate::store::Store;
 
 /// `mlhost tune` flags.
 #[derive(Debug, clap::Args)]
@@ -147,15 +143,9 @@ fn request(args: &TuneArgs) -> StudyRequest {
             cv: args.cv.request(),
             seed: args.seed,
             timeout_secs: args.trial_timeout_secs,
-            task: args.task.map(|t| match t {
-                TaskArg::Classification => Task::Classification,
-                TaskArg::Regression => Task::Regression,
-            }),
+            task: args.task.map(TaskArg::task),
             pos_label: args.pos_label.clone(),
-            isolation: args.isolation.map(|i| match i {
-                IsolationArg::Thread => Isolation::Thread,
-                IsolationArg::Process => Isolation::Process,
-            }),
+            isolation: args.isolation.map(IsolationArg::isolation),
             early_stopping: None,
         },
         model: args.model.clone().unwrap_or_default(),
@@ -197,30 +187,17 @@ pub(super) fn run(
                 .map_err(|e| BadInput::Other(e.to_string()))?,
         ),
     };
-    let ctx = runs::context(std::env::current_exe()?, &config.database, None);
-    let cancel = ctx.cancel.clone();
-    let _ = ctrlc::set_handler(move || cancel.stop());
-    let registry = discover(config, false)?;
-    refuse_if_wedged(&registry)?;
-    let mut store = Store::open(&config.database)?;
-    let relay = relay_config(config)
-        .map(|cfg| crate::service::relay::Relay::spawn(config.database.clone(), cfg));
+    let mut session = super::Session::open(config)?;
+    let super::Session { ctx, registry, store, .. } = &mut session;
     let mut line = Line::new();
     let outcome = match (&args.resume, &spec) {
-        (Some(id), _) => tuning::resume(&registry, &mut store, id, &ctx, &mut line),
-        (None, Some(spec)) => tuning::start(&registry, &mut store, spec, &ctx, &mut line),
+        (Some(id), _) => tuning::resume(registry, store, id, ctx, &mut line),
+        (None, Some(spec)) => tuning::start(registry, store, spec, ctx, &mut line),
         (None, None) => unreachable!("a spec is resolved unless resuming"),
     };
     line.done();
-    let report = match outcome {
-        Ok(r) => r,
-        Err(EvalError::BadInput(msg)) => return Err(BadInput::Other(msg).into()),
-        Err(EvalError::Store(e)) => return Err(e.into()),
-        Err(EvalError::Host(e)) => anyhow::bail!(e),
-    };
-    if let Some(relay) = relay {
-        relay.finish();
-    }
+    let report = outcome.map_err(super::engine_error)?;
+    session.finish_relay();
     if let Some(path) = &args.plot {
         super::plot::study(path, &report).map_err(anyhow::Error::msg)?;
     }
