@@ -20,5 +20,6 @@ mod persistence;
 mod plugin_new;
 mod quality;
 mod registry;
+mod trading;
 mod training;
 mod tune;

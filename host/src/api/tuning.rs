@@ -124,6 +124,8 @@ impl TuneRequest {
                 pos_label: self.pos_label,
                 isolation: self.isolation,
                 early_stopping: None,
+                returns_col: None,
+                periods_per_year: None,
             },
             model: self.model,
             strategy: self.strategy,

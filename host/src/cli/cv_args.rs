@@ -81,3 +81,16 @@ impl CvArgs {
         }
     }
 }
+
+/// Trading metrics (`sharpe`, `max_drawdown`, `win_rate`,
+/// `profit_factor`) on each fold's held-out rows.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TradingArgs {
+    /// The column of each row's next-period return (never a feature): the
+    /// strategy earns sign(prediction) × this return.
+    #[arg(long, value_name = "COL")]
+    pub returns_col: Option<String>,
+    /// Periods in a year, to annualise the Sharpe ratio (default 252: daily).
+    #[arg(long, value_name = "N")]
+    pub periods_per_year: Option<f64>,
+}

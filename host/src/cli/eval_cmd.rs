@@ -71,6 +71,8 @@ fn request(args: &EvalArgs) -> RunRequest {
         pos_label: args.pos_label.clone(),
         isolation: args.isolation.map(IsolationArg::isolation),
         early_stopping: args.early_stopping,
+        returns_col: args.trading.returns_col.clone(),
+        periods_per_year: args.trading.periods_per_year,
     }
 }
 

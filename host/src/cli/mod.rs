@@ -204,6 +204,9 @@ pub struct EvalArgs {
     /// How rows are split.
     #[command(flatten)]
     pub cv: cv_args::CvArgs,
+    /// Trading metrics.
+    #[command(flatten)]
+    pub trading: cv_args::TradingArgs,
     /// Shuffle seed (without one, folds are scikit-learn's unshuffled ones).
     #[arg(long)]
     pub seed: Option<u64>,

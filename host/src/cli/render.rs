@@ -18,6 +18,7 @@ pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io
     } else {
         &["f1", "accuracy", "roc_auc", "roc_auc_ovr", "log_loss"]
     };
+    let columns = [columns, &["sharpe", "max_drawdown", "win_rate", "overfit_gap"]].concat();
     let columns: Vec<&str> = columns
         .iter()
         .copied()
@@ -34,7 +35,7 @@ pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io
             .then(a.model_id.cmp(&b.model_id))
     });
     let mut header = vec!["MODEL".to_owned(), "VERSION".to_owned()];
-    header.extend(columns.iter().map(|c| c.to_uppercase()));
+    header.extend(columns.iter().map(|c| heading(c)));
     header.extend(["FIT_S".to_owned(), "STATUS".to_owned()]);
     let rows: Vec<Vec<String>> = models
         .iter()
@@ -64,7 +65,31 @@ pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io
     for m in models.iter().filter(|m| m.error.is_some()) {
         writeln!(out, "{} {}: {}", m.status, m.model_id, m.error.as_deref().unwrap_or(""))?;
     }
+    let primary = if regression { "r2" } else { "f1" };
+    for m in &models {
+        let train = m.metrics.get(&format!("train_{primary}"));
+        if let (Some(gap), Some(train), Some(held)) =
+            (m.metrics.get("overfit_gap"), train, m.metrics.get(primary))
+            && gap > crate::metrics::OVERFIT_GAP
+        {
+            writeln!(
+                out,
+                "overfit: {} scores {primary} {train:.4} on its training rows but {held:.4} held out (gap {gap:.4} > {}); try a simpler model or more regularization",
+                m.model_id,
+                crate::metrics::OVERFIT_GAP
+            )?;
+        }
+    }
     Ok(())
+}
+
+/// A metric's column heading: its name in capitals, `GAP` for the
+/// overfitting gap.
+fn heading(metric: &str) -> String {
+    match metric {
+        "overfit_gap" => "GAP".to_owned(),
+        m => m.to_uppercase(),
+    }
 }
 
 /// Left-aligned columns two spaces apart.

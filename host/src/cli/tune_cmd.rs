@@ -67,6 +67,9 @@ pub struct TuneArgs {
     /// How rows are split.
     #[command(flatten)]
     pub cv: super::cv_args::CvArgs,
+    /// Trading metrics (then `--metric sharpe` can be tuned).
+    #[command(flatten)]
+    pub trading: super::cv_args::TradingArgs,
     /// Trial isolation.
     #[arg(long, value_enum)]
     pub isolation: Option<IsolationArg>,
@@ -147,6 +150,8 @@ fn request(args: &TuneArgs) -> StudyRequest {
             pos_label: args.pos_label.clone(),
             isolation: args.isolation.map(IsolationArg::isolation),
             early_stopping: None,
+            returns_col: args.trading.returns_col.clone(),
+            periods_per_year: args.trading.periods_per_year,
         },
         model: args.model.clone().unwrap_or_default(),
         strategy: args.strategy.map(|s| match s {

@@ -17,8 +17,8 @@ pub use ids::{DatasetId, JobId, RunId, StudyId, hex};
 pub use metric_set::{MetricSet, mean_std, summarize};
 pub use predictions::{FoldPredictions, f64_bytes, f64s_from, u32_bytes, u32s_from};
 pub use spec::{
-    CvName, CvRequest, DEFAULT_DATASET, Isolation, Patience, Protocol, RunDefaults, RunRequest,
-    RunSpec, SpecError, bounds,
+    CvName, CvRequest, DEFAULT_DATASET, Isolation, Patience, Protocol, Returns, RunDefaults,
+    RunRequest, RunSpec, SpecError, bounds,
 };
 pub use status::{JobStatus, RunStatus, TrialStatus, UnknownStatus};
 pub use stop::StopFlag;

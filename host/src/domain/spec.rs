@@ -75,6 +75,10 @@ pub struct RunRequest {
     pub isolation: Option<Isolation>,
     /// Stop training once validation loss stops improving.
     pub early_stopping: Option<Patience>,
+    /// Trading metrics: the column of each row's next-period return.
+    pub returns_col: Option<String>,
+    /// Trading metrics: periods in a year (default 252).
+    pub periods_per_year: Option<f64>,
 }
 
 /// The defaults a request falls back on (the config's `[eval]`).
@@ -140,6 +144,44 @@ pub struct RunSpec {
     /// The column rows are sorted by before splitting (kept as a feature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_col: Option<String>,
+    /// Trading metrics on each fold's held-out rows (`--returns-col`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returns: Option<Returns>,
+}
+
+/// `--returns-col COL [--periods-per-year N]`: the column of each row's
+/// next-period return (read apart, never a feature) and how to annualise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Returns {
+    /// The column.
+    pub col: String,
+    /// Periods in a year: 252 trading days, 52 weeks, 12 months.
+    pub periods_per_year: f64,
+}
+
+impl Returns {
+    /// The default annualisation: daily data.
+    pub const DAILY: f64 = 252.0;
+
+    fn resolve(col: Option<String>, periods: Option<f64>) -> Result<Option<Returns>, SpecError> {
+        match (col, periods) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(SpecError(
+                "--periods-per-year is for trading metrics; add --returns-col COLUMN or drop it"
+                    .into(),
+            )),
+            (Some(col), periods) => {
+                let periods_per_year = periods.unwrap_or(Self::DAILY);
+                if !(periods_per_year > 0.0 && periods_per_year <= 1e6) {
+                    return Err(SpecError(format!(
+                        "--periods-per-year must be > 0 and at most 1000000 (252 for daily data), got {periods_per_year}"
+                    )));
+                }
+                Ok(Some(Returns { col, periods_per_year }))
+            }
+        }
+    }
 }
 
 fn check<T: Into<u64> + Copy>(
@@ -192,6 +234,15 @@ impl RunSpec {
                 "early stopping needs patience >= 1 and a finite min_delta >= 0".into(),
             ));
         }
+        let returns = Returns::resolve(req.returns_col, req.periods_per_year)?;
+        if let Some(r) = &returns
+            && [&req.label, &req.cv.group_col, &req.cv.time_col].contains(&&Some(r.col.clone()))
+        {
+            return Err(SpecError(format!(
+                "--returns-col '{}' is also the label, group or time column; name the column of next-period returns",
+                r.col
+            )));
+        }
         Ok(RunSpec {
             dataset: req.dataset.unwrap_or_else(|| DEFAULT_DATASET.to_owned()),
             label: req.label,
@@ -208,6 +259,7 @@ impl RunSpec {
             early_stopping: req.early_stopping,
             group_col: req.cv.group_col,
             time_col: req.cv.time_col,
+            returns,
         })
     }
 }
@@ -321,6 +373,24 @@ mod tests {
         assert!(bad(RunRequest { timeout_secs: Some(0), ..req() }).starts_with("timeout_secs"));
         let twice = RunRequest { models: vec!["a".into(), "a".into()], ..req() };
         assert_eq!(bad(twice), "model 'a' is listed twice");
+    }
+
+    #[test]
+    fn returns_are_checked_and_default_to_daily() {
+        let req = |col: Option<&str>, ppy| RunRequest {
+            returns_col: col.map(str::to_owned),
+            periods_per_year: ppy,
+            label: Some("y".into()),
+            ..RunRequest::default()
+        };
+        let ok = |r| RunSpec::resolve(r, &defaults()).map(|s| s.returns);
+        let daily = Returns { col: "ret".into(), periods_per_year: 252.0 };
+        assert_eq!(ok(req(Some("ret"), None)), Ok(Some(daily)));
+        assert_eq!(ok(req(None, None)), Ok(None));
+        let err = |r| ok(r).unwrap_err().0;
+        assert!(err(req(None, Some(12.0))).contains("add --returns-col"));
+        assert!(err(req(Some("ret"), Some(0.0))).starts_with("--periods-per-year must be > 0"));
+        assert!(err(req(Some("y"), None)).contains("also the label"));
     }
 
     #[test]

@@ -69,10 +69,13 @@ pub enum Direction {
 
 impl Direction {
     /// The direction a metric (or a per-epoch value) is optimized in:
-    /// losses, errors and times are minimized (`log_loss`, `mae`, `val_loss`,
-    /// `train_error`, `fit_seconds`, `duration_ms`), every score maximized.
+    /// losses, errors, times, drawdowns and the overfitting gap are minimized
+    /// (`log_loss`, `mae`, `val_loss`, `train_error`, `fit_seconds`,
+    /// `duration_ms`, `max_drawdown`, `overfit_gap`), every score maximized.
     pub fn of(metric: &str) -> Direction {
-        const LOWER: &[&str] = &["mae", "mse", "rmse", "mape"];
+        const LOWER: &[&str] = &["mae", "mse", "rmse", "mape", "max_drawdown", "overfit_gap"];
+        // A training-fold score (`train_mae`) goes the way of its metric.
+        let metric = metric.strip_prefix("train_").unwrap_or(metric);
         let lower = LOWER.contains(&metric)
             || metric.ends_with("loss")
             || metric.contains("error")

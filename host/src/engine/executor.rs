@@ -11,6 +11,7 @@ use mlhost_plugin_api::Params;
 
 use super::budget::Budget;
 use super::job::{EpochSink, FoldScores, Job, JobFailure, run_job};
+use super::trading::Trader;
 use super::worker::{ChildJob, Crashes, WORKER_PROTOCOL, WorkerSpec, run_in_child};
 use crate::data::dataset::Dataset;
 use crate::data::prep::PrepSpec;
@@ -31,6 +32,21 @@ pub(crate) struct Shared {
     pub(crate) early: Option<Patience>,
     /// The pool's threads, shared among the jobs not done yet.
     pub(crate) budget: Arc<Budget>,
+    /// `--returns-col`: adds the trading metrics to each finished job.
+    pub(crate) trader: Option<Arc<Trader>>,
+}
+
+/// `work`, with the trading metrics added to its folds when the run has
+/// returns (scored here, on the host, for both executors).
+fn traded(work: Work, trader: &Option<Arc<Trader>>) -> Work {
+    match trader.clone() {
+        None => work,
+        Some(t) => Box::new(move |stop| {
+            let mut scores = work(stop)?;
+            t.score(&mut scores);
+            Ok(scores)
+        }),
+    }
 }
 
 /// One trial to run.
@@ -62,7 +78,8 @@ impl Executor for Threads {
         let (prep, shared, job_id) = (t.prep, self.shared.clone(), t.job_id.to_owned());
         let span = tracing::info_span!("job", job_id = %t.job_id, model = %t.model_id);
         let unfinished = shared.budget.job();
-        Box::new(move |stop| {
+        let trader = shared.trader.clone();
+        let work: Work = Box::new(move |stop| {
             let _job = span.entered();
             let _unfinished = unfinished;
             let job = Job {
@@ -77,7 +94,8 @@ impl Executor for Threads {
                 budget: &shared.budget,
             };
             run_job(&job, data.view(), &folds, &stop)
-        })
+        });
+        traded(work, &trader)
     }
 }
 
@@ -119,13 +137,14 @@ impl Executor for Processes {
         let span = tracing::info_span!("job", job_id = %t.job_id, model = %t.model_id);
         let budget = Arc::clone(&self.shared.budget);
         let unfinished = budget.job();
-        Box::new(move |stop| {
+        let work: Work = Box::new(move |stop| {
             let _job = span.entered();
             let _unfinished = unfinished;
             let mut job = job;
             // A child's share is fixed when it starts: it cannot see the pool.
             job.spec.threads = budget.threads();
             run_in_child(&job, &stop)
-        })
+        });
+        traded(work, &self.shared.trader)
     }
 }

@@ -198,20 +198,14 @@ pub(crate) fn run_job(
             check_proba(&proba, k).map_err(|e| JobFailure::failed(format!("fold {f}: {e}")))?;
         }
         let y_test: Vec<f64> = fold.test.iter().map(|&i| y[i as usize]).collect();
-        let scores = if k > 0 {
-            let codes = |v: &[f64]| v.iter().map(|&c| c as u32).collect::<Vec<u32>>();
-            metrics::classification(ClassInput {
-                y_true: &codes(&y_test),
-                y_pred: &codes(&pred),
-                proba: has_proba.then_some(&proba[..]),
-                n_classes: k,
-                pos_label,
-            })
-        } else {
-            metrics::regression(RegInput { y_true: &y_test, y_pred: &pred })
-        }
-        .map_err(|e| JobFailure::failed(format!("fold {f}: scoring: {e}")))?;
+        let proba_given = has_proba.then_some(&proba[..]);
+        let scores = score(&y_test, &pred, proba_given, k, pos_label)
+            .map_err(|e| JobFailure::failed(format!("fold {f}: scoring: {e}")))?;
+        drop(buf);
         let mut m = scores.to_set();
+        let train = train_scores(&model, fitted.as_ref(), data, &fold.train, k, pos_label)
+            .map_err(|(what, e)| fail(what, &e))?;
+        add_train_scores(&mut m, &train, k);
         m.insert("fit_seconds", Some(fit_seconds));
         if let Some((stopped, best)) = hooks.stopped {
             m.insert("stopped_epoch", Some(f64::from(stopped)));
@@ -252,6 +246,73 @@ fn rows<'a>(
         None => Matrix::select(data.x, data.cols, idx),
     };
     m.map_err(|e| e.message().to_owned())
+}
+
+/// At most this many training rows are scored for `train_*` metrics
+/// (evenly spaced through the fold), so the overfitting check costs at
+/// most one extra predict of this size per fold.
+pub const TRAIN_SCORE_ROWS: usize = 5_000;
+
+/// Every metric of `k`-class (0: regression) predictions.
+fn score(
+    y_true: &[f64],
+    pred: &[f64],
+    proba: Option<&[f64]>,
+    k: usize,
+    pos_label: u32,
+) -> Result<metrics::Scores, String> {
+    if k == 0 {
+        return metrics::regression(RegInput { y_true, y_pred: pred });
+    }
+    let codes = |v: &[f64]| v.iter().map(|&c| c as u32).collect::<Vec<u32>>();
+    metrics::classification(ClassInput {
+        y_true: &codes(y_true),
+        y_pred: &codes(pred),
+        proba,
+        n_classes: k,
+        pos_label,
+    })
+}
+
+/// The fitted model's scores on (at most [`TRAIN_SCORE_ROWS`] of) its own
+/// training rows, as scikit-learn's `cross_validate(return_train_score=True)`.
+/// `None` when the plugin's output there is unusable (the held-out scores
+/// stand; the check is skipped).
+fn train_scores(
+    model: &crate::plugin::loader::Model,
+    prep: Option<&Prep>,
+    data: DataView<'_>,
+    train: &[u32],
+    k: usize,
+    pos_label: u32,
+) -> Result<Option<metrics::Scores>, (&'static str, mlhost_plugin_api::Error)> {
+    let step = train.len().div_ceil(TRAIN_SCORE_ROWS).max(1);
+    let idx: Vec<u32> = train.iter().step_by(step).copied().collect();
+    let mut buf = Vec::new();
+    let Ok(x) = rows(prep, data, &idx, &mut buf) else { return Ok(None) };
+    let mut pred = vec![0.0; idx.len()];
+    model.predict(x, &mut pred).map_err(|e| ("predict (training rows)", e))?;
+    let mut proba = vec![0.0; idx.len() * k];
+    let has_proba = k > 0
+        && model.predict_proba(x, &mut proba).map_err(|e| ("predict_proba (training rows)", e))?;
+    if check_predictions(&pred, k).is_err() || (has_proba && check_proba(&proba, k).is_err()) {
+        return Ok(None);
+    }
+    let y: Vec<f64> = idx.iter().map(|&i| data.y[i as usize]).collect();
+    Ok(score(&y, &pred, has_proba.then_some(&proba[..]), k, pos_label).ok())
+}
+
+/// `train_<metric>` for every scored metric, and `overfit_gap`: the
+/// training score minus the held-out score of the table's sort metric (F1,
+/// R² for regression), the number `--gate overfit_gap<=X` checks.
+fn add_train_scores(m: &mut MetricSet, train: &Option<metrics::Scores>, k: usize) {
+    let Some(train) = train else { return };
+    for (name, v) in &train.values {
+        m.insert(format!("train_{name}"), *v);
+    }
+    let primary = if k == 0 { "r2" } else { "f1" };
+    let gap = train.get(primary).zip(m.get(primary)).map(|(t, h)| t - h);
+    m.insert("overfit_gap", gap);
 }
 
 fn check_predictions(pred: &[f64], k: usize) -> Result<(), String> {

@@ -16,6 +16,7 @@ pub mod job;
 mod plan;
 pub mod pool;
 mod run;
+mod trading;
 pub mod tune;
 pub mod worker;
 mod writer;

@@ -11,6 +11,7 @@ use mlhost_plugin_api::Task;
 use super::executor::{Executor, Processes, Shared, Threads, TrialWork, Work};
 use super::plan::{self, Planned, Trial};
 use super::pool;
+use super::trading::{self, Trader};
 use super::worker::Crashes;
 use super::writer::{EpochWriter, Writer};
 use crate::data::dataset::{self, Dataset, Source, TaskHint};
@@ -78,22 +79,38 @@ pub(crate) struct Loaded {
     pub(crate) data: Dataset,
     pub(crate) folds: Vec<Fold>,
     pub(crate) pos_label: u32,
+    /// `--returns-col`: scores the trading metrics.
+    pub(crate) trader: Option<Arc<Trader>>,
 }
 
 pub(crate) fn load(spec: &RunSpec, hint: TaskHint, context: &str) -> Result<Loaded, EvalError> {
     // Key columns (groups, time) are read apart and never become features.
-    let keys: Vec<&str> = spec.group_col.iter().chain(&spec.time_col).map(String::as_str).collect();
+    let returns_col = spec.returns.as_ref().map(|r| &r.col);
+    let keys: Vec<&str> = spec
+        .group_col
+        .iter()
+        .chain(&spec.time_col)
+        .chain(returns_col)
+        .map(String::as_str)
+        .collect();
     let source = Source::parse(&spec.dataset);
     let (data, cells) = dataset::load_keyed(&source, spec.label.as_deref(), hint, &keys)
         .map_err(|e| EvalError::BadInput(format!("{context}{e}")))?;
     let mut cells = cells.into_iter();
     let groups = spec.group_col.as_ref().and_then(|_| cells.next()).map(|c| split::group_codes(&c));
     let order = spec.time_col.as_ref().and_then(|_| cells.next()).map(|c| split::time_order(&c));
+    let bad = |e: String| EvalError::BadInput(format!("{context}{}: {e}", spec.dataset));
+    let trader = match (&spec.returns, cells.next()) {
+        (Some(r), Some(c)) => Some(
+            Trader::new(&data, trading::parse_returns(&r.col, &c).map_err(bad)?, r).map_err(bad)?,
+        ),
+        _ => None,
+    };
     let pos_label = plan::pos_label(&data, spec.pos_label.as_deref())?;
     let keys = split::RowKeys { groups: groups.as_deref(), order: order.as_deref() };
     let folds = split::folds_with(spec.protocol, data.task(), data.y(), spec.seed, keys)
         .map_err(|e| EvalError::BadInput(format!("{}: {e}", data.source)))?;
-    Ok(Loaded { data, folds, pos_label })
+    Ok(Loaded { data, folds, pos_label, trader })
 }
 
 /// The folds a run of `spec` would use, without running anything.
@@ -255,6 +272,7 @@ fn execute(
         epochs: epoch_tx,
         early: spec.early_stopping,
         budget: super::budget::Budget::new(spec.workers),
+        trader: loaded.trader.clone(),
     };
     let executor = executor(spec, ctx, Arc::new(loaded.data), loaded.folds, shared)?;
     let mut writer = Writer { store, progress, timeout: spec.timeout, error: None };

@@ -162,6 +162,25 @@ pub fn names(task: mlhost_plugin_api::Task, n_classes: usize) -> Vec<&'static st
     out
 }
 
+/// An `overfit_gap` (training minus held-out score of F1, R² for
+/// regression) above this is flagged under `eval`'s table.
+pub const OVERFIT_GAP: f64 = 0.05;
+
+/// The metrics a job of a run reports: [`names`], the trading metrics when
+/// the run has returns, and `overfit_gap` (training minus held-out score).
+pub fn run_names(
+    task: mlhost_plugin_api::Task,
+    n_classes: usize,
+    trading: bool,
+) -> Vec<&'static str> {
+    let mut out = names(task, n_classes);
+    if trading {
+        out.extend(trading::TRADING.iter().map(|m| m.name));
+    }
+    out.push("overfit_gap");
+    out
+}
+
 /// Scores class predictions with every applicable metric.
 pub fn classification(input: ClassInput<'_>) -> Result<Scores, String> {
     let p = Prepared::new(input)?;
@@ -362,4 +381,5 @@ mod ranking;
 pub mod stats;
 #[cfg(test)]
 mod tests;
+pub mod trading;
 pub mod trend;

@@ -119,8 +119,12 @@ pub fn check(registry: &Registry, spec: &StudySpec) -> Result<(), String> {
         return Err(format!("model '{}' cannot do {forced}; choose another model", c.id));
     }
     // Binary and multiclass metrics alike: the number of classes is the data's.
-    let mut known: Vec<&str> =
-        tasks.iter().flat_map(|t| [2, 3].map(|k| crate::metrics::names(*t, k))).flatten().collect();
+    let trading = spec.run.returns.is_some();
+    let mut known: Vec<&str> = tasks
+        .iter()
+        .flat_map(|t| [2, 3].map(|k| crate::metrics::run_names(*t, k, trading)))
+        .flatten()
+        .collect();
     known.sort_unstable();
     known.dedup();
     if let Some(m) = spec.metrics.iter().find(|m| !known.contains(&m.as_str())) {

@@ -226,7 +226,7 @@ fn prepare(
         )));
     }
     let spec = spec.clone().with_default_metric(task == Task::Regression);
-    let known = crate::metrics::names(task, loaded.data.n_classes());
+    let known = crate::metrics::run_names(task, loaded.data.n_classes(), loaded.trader.is_some());
     if let Some(m) = spec.metrics.iter().find(|m| !known.contains(&m.as_str())) {
         return Err(bad(format!(
             "--metric {m}: {} ({task}) has no metric '{m}'; choose one of {}",
@@ -270,6 +270,7 @@ fn execute(
         epochs: tap,
         early: spec.run.early_stopping,
         budget: super::budget::Budget::new(spec.run.workers),
+        trader: loaded.trader.clone(),
     };
     let data = Arc::new(loaded.data);
     let executor = run::executor(&spec.run, ctx, data, loaded.folds, shared)?;
