@@ -131,3 +131,19 @@ fn regression_unknown_and_old_runs_are_one_line_refusals() {
         "has no stored held-out predictions for baseline",
     );
 }
+
+#[test]
+fn repeated_folds_count_each_row_once() {
+    let sb = sandbox();
+    let report = json(
+        &sb,
+        &["eval", "--dataset", "builtin:iris", "--models", "naive-bayes", "--repeats", "3"],
+    );
+    assert_eq!(report["models"][0]["folds"].as_array().unwrap().len(), 15);
+    let id = report["runId"].as_str().unwrap();
+    let confusion = json(&sb, &["show", id, "--confusion"]);
+    let matrix = confusion["models"][0]["matrix"].as_array().unwrap();
+    let total: u64 =
+        matrix.iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum();
+    assert_eq!(total, 150, "each of iris's 150 rows once, not once per repetition");
+}

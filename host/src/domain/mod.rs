@@ -15,7 +15,7 @@ mod study;
 pub use gate::{Gate, Op};
 pub use ids::{DatasetId, JobId, RunId, StudyId, hex};
 pub use metric_set::{MetricSet, mean_std, summarize};
-pub use predictions::{FoldPredictions, f64_bytes, f64s_from, u32_bytes, u32s_from};
+pub use predictions::{FoldPredictions, f64_bytes, f64s_from, once_per_row, u32_bytes, u32s_from};
 pub use spec::{
     CvName, CvRequest, DEFAULT_DATASET, Isolation, Patience, Protocol, Returns, RunDefaults,
     RunRequest, RunSpec, SpecError, bounds,

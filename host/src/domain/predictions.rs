@@ -31,6 +31,35 @@ impl FoldPredictions {
     }
 }
 
+/// The folds with every row kept once, at its first prediction: where a
+/// protocol holds rows out more than once (repeated k-fold, shuffle
+/// splits), pooled counts (a confusion matrix, McNemar's test) would
+/// otherwise count a row once per repetition.
+pub fn once_per_row(folds: &[FoldPredictions]) -> Vec<FoldPredictions> {
+    let mut seen = std::collections::HashSet::new();
+    folds
+        .iter()
+        .map(|f| {
+            let keep: Vec<usize> = (0..f.rows.len()).filter(|&i| seen.insert(f.rows[i])).collect();
+            if keep.len() == f.rows.len() {
+                return f.clone();
+            }
+            let k = f.n_classes as usize;
+            let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+            FoldPredictions {
+                fold: f.fold,
+                rows: keep.iter().map(|&i| f.rows[i]).collect(),
+                y_true: pick(&f.y_true),
+                y_pred: pick(&f.y_pred),
+                n_classes: f.n_classes,
+                proba: f.proba.as_ref().map(|p| {
+                    keep.iter().flat_map(|&i| p[i * k..(i + 1) * k].iter().copied()).collect()
+                }),
+            }
+        })
+        .collect()
+}
+
 /// Little-endian bytes of `values` (the stored form).
 pub fn f64_bytes(values: &[f64]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -66,5 +95,21 @@ mod tests {
         assert_eq!(f64s_from(&f64_bytes(&v)).unwrap(), v);
         assert_eq!(u32s_from(&u32_bytes(&[1, 7, u32::MAX])).unwrap(), [1, 7, u32::MAX]);
         assert_eq!(f64s_from(&[0; 7]), None);
+    }
+
+    #[test]
+    fn a_row_held_out_twice_is_pooled_once() {
+        let fold = |fold, rows: &[u32]| FoldPredictions {
+            fold,
+            rows: rows.to_vec(),
+            y_true: rows.iter().map(|&r| f64::from(r % 2)).collect(),
+            y_pred: rows.iter().map(|&r| f64::from(r % 2)).collect(),
+            n_classes: 2,
+            proba: Some(rows.iter().flat_map(|&r| [f64::from(r), 1.0]).collect()),
+        };
+        let once = once_per_row(&[fold(0, &[0, 1]), fold(1, &[2, 3]), fold(2, &[3, 0, 4])]);
+        assert_eq!(once[..2], [fold(0, &[0, 1]), fold(1, &[2, 3])]);
+        assert_eq!(once[2], FoldPredictions { fold: 2, ..fold(2, &[4]) });
+        assert!(once.iter().all(FoldPredictions::is_consistent));
     }
 }

@@ -1,13 +1,14 @@
 //! `mlhost show RUN --confusion` and `GET /api/ml/evaluations/{id}/confusion`:
 //! per-model diagnostics of a classification run, from the held-out
-//! predictions stored with each job (pooled over folds), labelled with the
+//! predictions stored with each job (pooled over folds, each row once at its
+//! first prediction when a protocol repeats it), labelled with the
 //! class labels of the run's dataset.
 
 use serde::Serialize;
 
 use crate::data::dataset::{self, Source};
 use crate::data::target::{Target, TaskHint};
-use crate::domain::{FoldPredictions, JobId, JobStatus, RunId, RunSpec};
+use crate::domain::{FoldPredictions, JobId, JobStatus, RunId, RunSpec, once_per_row};
 use crate::metrics::calibration::{self, Bin};
 use crate::metrics::confusion::Confusion;
 use crate::store::{RunRow, Store, StoreError};
@@ -112,7 +113,8 @@ pub fn confusion(store: &Store, run_id: &str) -> Result<ConfusionReport, Confusi
                 run.id, job.model_id
             )));
         }
-        jobs.push((job, folds));
+        // Repeated or shuffled splits hold a row out more than once.
+        jobs.push((job, once_per_row(&folds)));
     }
     let labels = if jobs.is_empty() { Vec::new() } else { class_labels(&run, &spec)? };
     let pos_label = positive(&labels, spec.pos_label.as_deref());
