@@ -70,8 +70,9 @@ fn p(v: Option<f64>) -> String {
 
 /// The table, then one line per model and the notes.
 fn write_report(r: &CompareReport, out: &mut dyn Write) -> std::io::Result<()> {
-    let boot =
-        r.reference_bootstrap.map_or("-".into(), |[l, h]| format!(", bootstrap [{l:.4}, {h:.4}]"));
+    let boot = r
+        .reference_bootstrap
+        .map_or(String::new(), |[l, h]| format!(", bootstrap [{l:.4}, {h:.4}]"));
     writeln!(
         out,
         "run {}: {} ({}), reference {} = {:.4}{boot}",

@@ -18,7 +18,7 @@ pub fn write_run(report: &RunReport, json: bool, out: &mut dyn Write) -> std::io
     } else {
         &["f1", "accuracy", "roc_auc", "roc_auc_ovr", "log_loss"]
     };
-    let columns = [columns, &["sharpe", "max_drawdown", "win_rate", "overfit_gap"]].concat();
+    let columns = [columns, &["sharpe", "max_drawdown", "overfit_gap"]].concat();
     let columns: Vec<&str> = columns
         .iter()
         .copied()
