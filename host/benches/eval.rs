@@ -55,6 +55,7 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         early_stopping: None,
         group_col: None,
         time_col: None,
+        fairness_col: None,
     }
 }
 

@@ -131,3 +131,33 @@ fn regression_unknown_and_old_runs_are_one_line_refusals() {
         "has no stored held-out predictions for baseline",
     );
 }
+
+/// A run that read a key column apart (`--group-col`) is labelled from its
+/// dataset read the same way: its id matches and the matrix holds every row.
+#[test]
+fn a_run_with_a_group_column_has_its_confusion_matrix() {
+    let sb = sandbox();
+    let mut csv = String::from("x,patient,y\n");
+    for i in 0..60 {
+        csv.push_str(&format!("{},p{},{}\n", i % 7, i / 6, i % 2));
+    }
+    sb.write("groups.csv", &csv);
+    let report = json(
+        &sb,
+        &[
+            "eval",
+            "--dataset",
+            "groups.csv",
+            "--models",
+            "logistic",
+            "--cv",
+            "group",
+            "--group-col",
+            "patient",
+            "--folds",
+            "3",
+        ],
+    );
+    let confusion = json(&sb, &["show", report["runId"].as_str().unwrap(), "--confusion"]);
+    assert_eq!(counts(&confusion["models"][0]).0, 60, "{confusion}");
+}

@@ -124,6 +124,7 @@ impl TuneRequest {
                 pos_label: self.pos_label,
                 isolation: self.isolation,
                 early_stopping: None,
+                fairness_col: None,
             },
             model: self.model,
             strategy: self.strategy,

@@ -147,6 +147,7 @@ fn request(args: &TuneArgs) -> StudyRequest {
             pos_label: args.pos_label.clone(),
             isolation: args.isolation.map(IsolationArg::isolation),
             early_stopping: None,
+            fairness_col: None,
         },
         model: args.model.clone().unwrap_or_default(),
         strategy: args.strategy.map(|s| match s {

@@ -81,8 +81,8 @@ pub(crate) struct Loaded {
 }
 
 pub(crate) fn load(spec: &RunSpec, hint: TaskHint, context: &str) -> Result<Loaded, EvalError> {
-    // Key columns (groups, time) are read apart and never become features.
-    let keys: Vec<&str> = spec.group_col.iter().chain(&spec.time_col).map(String::as_str).collect();
+    // Key columns (groups, time, fairness) are read apart, never features.
+    let keys = spec.key_columns();
     let source = Source::parse(&spec.dataset);
     let (data, cells) = dataset::load_keyed(&source, spec.label.as_deref(), hint, &keys)
         .map_err(|e| EvalError::BadInput(format!("{context}{e}")))?;
@@ -112,6 +112,7 @@ pub fn evaluate(
 ) -> Result<RunId, EvalError> {
     let loaded = load(spec, spec.task.map_or(TaskHint::Infer, TaskHint::Force), "")?;
     let task = loaded.data.task();
+    plan::check_fairness(spec, &loaded.data)?;
     let trials = plan::plan(registry, spec, task)?;
     let run_id = ctx.run_id.clone().unwrap_or_else(RunId::generate);
     let span = tracing::info_span!("run", run_id = %run_id);
