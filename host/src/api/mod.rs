@@ -229,9 +229,13 @@ impl Runner {
                 }
                 Err(EvalError::BadInput(why)) => {
                     // Errors about the data name it as the caller did, and
-                    // a study's name the fields of its body.
+                    // the fields of the body, not the CLI's flags.
                     let why = why.replace(&dataset.spec, &dataset.public);
-                    let why = if what == "study" { tuning::in_body_terms(&why) } else { why };
+                    let why = if what == "study" {
+                        tuning::in_body_terms(&why)
+                    } else {
+                        runs::cv_in_body_terms(&why)
+                    };
                     pending.insert(id, Pending::Refused(why));
                 }
                 Err(EvalError::Host(why)) => {

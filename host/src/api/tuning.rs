@@ -141,8 +141,8 @@ impl TuneRequest {
     }
 }
 
-/// The library's messages name `mlhost tune`'s flags; the API's name the
-/// fields of the body instead.
+/// The library's messages name `mlhost tune`'s flags (and the `--cv` ones
+/// it shares with `eval`); the API's name the fields of the body instead.
 pub(super) fn in_body_terms(message: &str) -> String {
     const FLAGS: &[(&str, &str)] = &[
         ("--param NAME=SPEC", "\"params\": {\"NAME\": \"SPEC\"}"),
@@ -153,7 +153,8 @@ pub(super) fn in_body_terms(message: &str) -> String {
         ("--timeout-secs", "timeoutSecs"),
         ("--prune-on", "pruneOn"),
     ];
-    FLAGS.iter().fold(message.to_owned(), |m, (flag, field)| m.replace(flag, field))
+    let message = FLAGS.iter().fold(message.to_owned(), |m, (flag, field)| m.replace(flag, field));
+    super::runs::cv_in_body_terms(&message)
 }
 
 /// Starts a study (queued); the answer carries its id.

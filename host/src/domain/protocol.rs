@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::spec::{SpecError, bounds};
 
 /// `--cv`: which splitter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CvName {
     /// `StratifiedKFold` (classification only).

@@ -62,7 +62,10 @@ impl Scores {
 /// Everything computed once per input and shared by the metrics.
 #[derive(Debug)]
 pub struct Prepared<'a> {
+    /// The rows; empty when built from a confusion matrix (`counts.rs`).
     input: ClassInput<'a>,
+    /// Rows scored.
+    rows: u64,
     /// Per class: true positives, predicted count, true count.
     tp: Vec<u64>,
     pred: Vec<u64>,
@@ -210,11 +213,23 @@ pub fn classification(input: ClassInput<'_>) -> Result<Scores, String> {
 /// metric, it needs probabilities `input` lacks, or the input is invalid;
 /// `Some(Err)` when it is undefined for this data.
 pub fn class_metric(name: &str, input: ClassInput<'_>) -> Option<Result<f64, String>> {
-    let m = CLASSIFICATION.iter().find(|m| m.name == name)?;
-    if m.needs_proba && input.proba.is_none() {
-        return None;
+    class_metric_named(name)?.score(&Prepared::new(input).ok()?)
+}
+
+/// The classification metric `name` of the registry, if there is one.
+pub fn class_metric_named(name: &str) -> Option<&'static ClassMetric> {
+    CLASSIFICATION.iter().find(|m| m.name == name)
+}
+
+impl ClassMetric {
+    /// Its value on `p`: `None` when it needs probabilities `p` lacks (a
+    /// `Prepared` built from counts has none), `Some(Err)` when undefined.
+    pub fn score(&self, p: &Prepared<'_>) -> Option<Result<f64, String>> {
+        if self.needs_proba && p.input.proba.is_none() {
+            return None;
+        }
+        Some((self.compute)(p))
     }
-    Some((m.compute)(&Prepared::new(input).ok()?))
 }
 
 /// One regression metric by name (`None` when there is no such metric).
@@ -287,8 +302,16 @@ impl<'a> Prepared<'a> {
             pred[p] += 1;
             tp[t] += u64::from(t == p);
         }
-        let present = (0..k).filter(|&c| truth[c] > 0 || pred[c] > 0).collect();
-        Ok(Prepared { input, tp, pred, truth, present })
+        let mut prepared = Prepared { input, rows: n as u64, tp, pred, truth, present: Vec::new() };
+        prepared.find_present();
+        Ok(prepared)
+    }
+
+    /// `present` from the counts: classes in `y_true ∪ y_pred`.
+    fn find_present(&mut self) {
+        let (truth, pred) = (&self.truth, &self.pred);
+        self.present.clear();
+        self.present.extend((0..truth.len()).filter(|&c| truth[c] > 0 || pred[c] > 0));
     }
 
     fn score(&self, kind: Kind, tp: f64, pred: f64, truth: f64) -> f64 {
@@ -326,7 +349,7 @@ impl<'a> Prepared<'a> {
 }
 
 fn accuracy(p: &Prepared<'_>) -> Result<f64, String> {
-    Ok(p.tp.iter().sum::<u64>() as f64 / p.input.y_true.len() as f64)
+    Ok(p.tp.iter().sum::<u64>() as f64 / p.rows as f64)
 }
 
 fn balanced_accuracy(p: &Prepared<'_>) -> Result<f64, String> {
@@ -374,6 +397,7 @@ use crate::domain::mean_std;
 
 pub mod calibration;
 pub mod confusion;
+mod counts;
 pub mod drift;
 pub mod fairness;
 #[cfg(test)]

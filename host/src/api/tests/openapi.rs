@@ -125,3 +125,18 @@ fn the_body_check_catches_a_route_without_a_body() {
     not_found.as_object_mut().unwrap().remove("content");
     assert_eq!(missing_problems(&doc), ["GET /api/ml/evaluations/{id} 404"]);
 }
+
+#[test]
+fn the_evaluation_body_documents_every_cv_field_typed() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let body = &schemas["EvalRequest"]["properties"];
+    let fields = ["cv", "folds", "holdout", "repeats", "testSize", "gap", "maxTrainSize"];
+    for field in fields.into_iter().chain(["groupCol", "timeCol", "shuffle"]) {
+        assert!(body[field].is_object(), "EvalRequest lacks {field}: {body}");
+    }
+    let names = ["stratified", "kfold", "time-series", "shuffle", "group", "holdout"];
+    assert_eq!(schemas["CvName"]["enum"], serde_json::json!(names), "{}", schemas["CvName"]);
+    assert!(body["cv"].to_string().contains("#/components/schemas/CvName"), "{}", body["cv"]);
+    assert_eq!(body["gap"]["minimum"], 0, "{}", body["gap"]);
+}

@@ -5,12 +5,14 @@
 //! formula) to 1e-9 (`host/tests/data/scipy_stats.json`, made by
 //! `tests/fixtures/scipy/stats.py`).
 
+mod bootstrap;
 pub mod special;
 mod wilcoxon;
 
 #[cfg(test)]
 mod tests;
 
+pub use bootstrap::{BOOTSTRAP_RESAMPLES, Resample, bootstrap_interval, bootstrap_intervals};
 pub use special::{t_cdf, t_ppf};
 pub use wilcoxon::wilcoxon;
 
@@ -80,39 +82,4 @@ pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     let pos = q * (v.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
     v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
-}
-
-/// Resamples of a bootstrap interval.
-pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
-
-/// A percentile bootstrap interval: `resamples` times, draw `n` row
-/// indices with replacement (SplitMix64 seeded with `seed`), evaluate
-/// `stat` on them; the interval is the alpha/2 and 1 − alpha/2 quantiles
-/// of the defined values. `None` when `n` is 0 or fewer than half the
-/// resamples give a value.
-pub fn bootstrap_interval(
-    n: usize,
-    resamples: usize,
-    seed: u64,
-    alpha: f64,
-    mut stat: impl FnMut(&[usize]) -> Option<f64>,
-) -> Option<(f64, f64)> {
-    if n == 0 {
-        return None;
-    }
-    let mut rng = mlhost_plugin_api::SeededRng::new(seed);
-    let mut idx = vec![0usize; n];
-    let mut values = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        for i in idx.iter_mut() {
-            // Lemire's multiply-shift: an index in 0..n without a division.
-            *i = ((u128::from(rng.next_u64()) * n as u128) >> 64) as usize;
-        }
-        values.extend(stat(&idx).filter(|v| v.is_finite()));
-    }
-    if values.len() * 2 < resamples {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    Some((quantile_sorted(&values, alpha / 2.0), quantile_sorted(&values, 1.0 - alpha / 2.0)))
 }

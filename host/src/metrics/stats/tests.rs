@@ -107,3 +107,18 @@ fn bootstrap_is_seeded_and_brackets_the_mean() {
     assert_eq!(bootstrap_interval(0, 10, 1, 0.05, mean), None);
     assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
 }
+
+#[test]
+fn quantile_by_selection_equals_quantile_of_the_sorted_values() {
+    let mut rng = mlhost_plugin_api::SeededRng::new(3);
+    for len in [1, 2, 3, 10, 2_000] {
+        // Few distinct values (ties), both zeros among them.
+        let v: Vec<f64> = (0..len).map(|_| [-1.5, -0.0, 0.0, 0.25, 3.0][rng.below(5)]).collect();
+        let mut sorted = v.clone();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.0, 0.025, 0.1, 0.5, 0.975, 1.0] {
+            let got = super::bootstrap::quantile(&mut v.clone(), q);
+            assert_eq!(got.to_bits(), quantile_sorted(&sorted, q).to_bits(), "len {len} q {q}");
+        }
+    }
+}

@@ -14,8 +14,9 @@ use serde::Serialize;
 
 use crate::domain::{Direction, FoldPredictions, JobStatus};
 use crate::metrics::stats;
-use pooled::{bootstrap, mcnemar_counts, pos_label_set};
+use pooled::{bootstraps, mcnemar_counts, pos_label_set};
 
+mod labels;
 mod pooled;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -157,7 +158,9 @@ pub fn compare(
     let k = reference.folds.len();
     let pos_label_set = pos_label_set(&run.spec_json);
     let mut notes = Vec::new();
-    let boots = bootstraps(&models, &metric, req.alpha, pos_label_set);
+    let predictions: Vec<&[FoldPredictions]> =
+        models.iter().map(|m| m.predictions.as_slice()).collect();
+    let boots = bootstraps(&predictions, &metric, req.alpha, pos_label_set);
     let mut comparisons: Vec<ModelComparison> = models
         .iter()
         .enumerate()
@@ -203,30 +206,6 @@ pub fn compare(
         notes,
         comparisons,
         metric,
-    })
-}
-
-/// Every model's bootstrap interval, the models shared among the cores.
-fn bootstraps(
-    models: &[Model],
-    metric: &str,
-    alpha: f64,
-    pos_label_set: bool,
-) -> Vec<Option<(f64, f64)>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(models.len());
-    let chunk = models.len().div_ceil(threads.max(1));
-    std::thread::scope(|s| {
-        let handles: Vec<_> = models
-            .chunks(chunk.max(1))
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|m| bootstrap(metric, &m.predictions, alpha, pos_label_set))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a bootstrap thread panicked")).collect()
     })
 }
 

@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::{FoldPredictions, MetricSet, RunId};
 use crate::store::{JobEnd, NewJob, ResultRow};
+use mlhost_plugin_api::SeededRng;
 
 const ROWS: u32 = 40;
 const K: u32 = 4;
@@ -136,4 +137,78 @@ fn bad_requests_are_one_line_each() {
     let e = err(&req(None), &shifted);
     assert!(e.contains("tested on different folds"), "{e}");
     assert!(!e.contains('\n'));
+}
+
+/// Pooled predictions of one model: `folds` folds of `rows` rows, `k`
+/// classes, true codes drawn with `SeededRng(truth)`, predictions with
+/// `SeededRng(seed)`, right about 70% of the time.
+fn pooled(k: u32, folds: u32, rows: u32, truth: u64, seed: u64) -> Vec<FoldPredictions> {
+    let (mut t, mut rng) = (SeededRng::new(truth), SeededRng::new(seed));
+    let draw = |r: &mut SeededRng| r.below(k as usize) as f64;
+    (0..folds)
+        .map(|f| {
+            let y_true: Vec<f64> = (0..rows).map(|_| draw(&mut t)).collect();
+            let y_pred = y_true
+                .iter()
+                .map(|&t| if rng.uniform() < 0.7 { t } else { draw(&mut rng) })
+                .collect();
+            FoldPredictions {
+                fold: i64::from(f),
+                rows: (f * rows..(f + 1) * rows).collect(),
+                y_true,
+                y_pred,
+                n_classes: k,
+                proba: None,
+            }
+        })
+        .collect()
+}
+
+/// The counts path (confusion cells of a resample) gives the intervals the
+/// rows path gives, binary and multiclass, for models on the same rows and
+/// one on other true labels; and a model's interval does not depend on the
+/// models it is drawn with (threads split them freely).
+#[test]
+fn bootstrap_from_counts_equals_bootstrap_from_rows() {
+    let metrics = [
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "precision",
+        "recall_macro",
+        "f1_weighted",
+        "precision_micro",
+    ];
+    for (k, rows) in [(2, 23), (3, 17), (5, 9)] {
+        let models: Vec<Vec<FoldPredictions>> = (0..4)
+            .map(|s| pooled(k, 4, rows, u64::from(k) + u64::from(s == 3), 10 * u64::from(k) + s))
+            .collect();
+        let folds: Vec<&[FoldPredictions]> = models.iter().map(Vec::as_slice).collect();
+        for metric in metrics {
+            let fast = pooled::intervals(metric, &folds, 0.05, false, true);
+            let slow = pooled::intervals(metric, &folds, 0.05, false, false);
+            assert_eq!(fast.len(), 4);
+            for (f, s) in fast.iter().zip(&slow) {
+                let ((fl, fh), (sl, sh)) = (f.unwrap(), s.unwrap());
+                assert!((fl - sl).abs() <= 1e-12 && (fh - sh).abs() <= 1e-12, "{metric} k={k}");
+            }
+            let alone = pooled::intervals(metric, &folds[1..2], 0.05, false, true);
+            assert_eq!(alone[0], fast[1], "{metric} k={k}");
+            assert_eq!(pooled::bootstraps(&folds, metric, 0.05, false), fast, "{metric} k={k}");
+        }
+    }
+}
+
+/// A code outside `0..k` leaves the counts path for the rows path, which
+/// refuses the resamples that draw it, exactly as before (a resample misses
+/// one given row about 37% of the time: fewer than half count, no interval).
+#[test]
+fn bootstrap_with_a_bad_code_takes_the_rows_path() {
+    let mut model = pooled(2, 2, 30, 1, 2);
+    model[0].y_pred[3] = 7.0;
+    let folds = [model.as_slice()];
+    let fast = pooled::intervals("f1", &folds, 0.05, false, true);
+    assert_eq!(fast, pooled::intervals("f1", &folds, 0.05, false, false));
+    assert_eq!(fast, vec![None]);
+    assert_eq!(pooled::intervals("f1", &folds, 0.05, true, true), vec![None]);
 }
