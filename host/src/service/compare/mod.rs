@@ -6,13 +6,14 @@
 //! Nadeau & Bengio's corrected resampled one, with r = the mean over folds
 //! of test rows / training rows (a fold trains on every row it does not
 //! test). McNemar's test pools the held-out predictions of every fold,
-//! matched row by row. The bootstrap interval of a model's metric resamples
+//! matched row by row, each row once (at its first fold) when repeated or
+//! shuffled splits hold it out again. The bootstrap interval of a model's metric resamples
 //! the rows of its pooled held-out predictions (2,000 times, with
 //! replacement, seeded with 0) and scores the metric on each resample.
 
 use serde::Serialize;
 
-use crate::domain::{Direction, FoldPredictions, JobStatus};
+use crate::domain::{Direction, FoldPredictions, JobStatus, once_per_row};
 use crate::metrics::stats;
 use pooled::{bootstraps, mcnemar_counts, pos_label_set};
 
@@ -150,11 +151,16 @@ pub fn compare(
         return Err(invalid(format!("alpha {} is not between 0 and 1; use e.g. 0.05", req.alpha)));
     }
     let Some(run) = store.run(run_id)? else { return Err(CompareError::UnknownRun(run_id.into())) };
-    let (metric, models) = load(store, run.id.as_str(), req.metric.as_deref())?;
+    let (metric, mut models) = load(store, run.id.as_str(), req.metric.as_deref())?;
     let direction = Direction::of(&metric);
     let r_index = reference(&models, req.reference.as_deref(), direction)?;
+    let ratio = check_folds(&models, &models[r_index])?;
+    // Pooled tests count a row held out by several repetitions once; every
+    // model has the same folds (checked), so the rows stay matched.
+    for m in &mut models {
+        m.predictions = once_per_row(&m.predictions);
+    }
     let reference = &models[r_index];
-    let ratio = check_folds(&models, reference)?;
     let k = reference.folds.len();
     let pos_label_set = pos_label_set(&run.spec_json);
     let mut notes = Vec::new();
