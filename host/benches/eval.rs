@@ -56,6 +56,7 @@ fn spec(dataset: &str, models: Vec<String>, workers: usize, protocol: Protocol) 
         group_col: None,
         time_col: None,
         returns: None,
+        fairness_col: None,
     }
 }
 

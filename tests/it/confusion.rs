@@ -147,3 +147,33 @@ fn repeated_folds_count_each_row_once() {
         matrix.iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum();
     assert_eq!(total, 150, "each of iris's 150 rows once, not once per repetition");
 }
+
+/// A run that read a key column apart (`--group-col`) is labelled from its
+/// dataset read the same way: its id matches and the matrix holds every row.
+#[test]
+fn a_run_with_a_group_column_has_its_confusion_matrix() {
+    let sb = sandbox();
+    let mut csv = String::from("x,patient,y\n");
+    for i in 0..60 {
+        csv.push_str(&format!("{},p{},{}\n", i % 7, i / 6, i % 2));
+    }
+    sb.write("groups.csv", &csv);
+    let report = json(
+        &sb,
+        &[
+            "eval",
+            "--dataset",
+            "groups.csv",
+            "--models",
+            "logistic",
+            "--cv",
+            "group",
+            "--group-col",
+            "patient",
+            "--folds",
+            "3",
+        ],
+    );
+    let confusion = json(&sb, &["show", report["runId"].as_str().unwrap(), "--confusion"]);
+    assert_eq!(counts(&confusion["models"][0]).0, 60, "{confusion}");
+}

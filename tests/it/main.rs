@@ -6,6 +6,7 @@ mod confusion;
 mod drift;
 mod eval;
 mod events;
+mod fairness;
 mod folds;
 mod gates;
 mod hostile_api;

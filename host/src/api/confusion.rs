@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 
-use super::{AppState, Problem};
+use super::{AppState, Problem, datasets};
 use crate::service::confusion::{self, ConfusionError, ConfusionReport};
 
 /// Each succeeded classification model's confusion matrix (pooled over
@@ -22,6 +22,7 @@ pub(super) async fn run_confusion(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<ConfusionReport>, Problem> {
+    let uploads = state.uploads.clone();
     // Labels may need the dataset read again: off the async threads.
     let report = tokio::task::spawn_blocking(move || {
         let store = state.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -33,7 +34,7 @@ pub(super) async fn run_confusion(
         Ok(report) => Ok(Json(report)),
         Err(e @ ConfusionError::UnknownRun(_)) => Err(Problem::not_found(e.to_string())),
         Err(e @ ConfusionError::Unavailable(_)) => {
-            Err(Problem::invalid("no-confusion", e.to_string()))
+            Err(Problem::invalid("no-confusion", datasets::public_detail(&uploads, e.to_string())))
         }
         Err(ConfusionError::Store(e)) => Err(Problem::internal(e)),
     }

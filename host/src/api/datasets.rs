@@ -127,6 +127,19 @@ pub(super) fn public_name(uploads: &Path, spec: &str) -> Option<String> {
     (p.parent() == Some(uploads) && is_upload_id(id)).then(|| format!("dataset:{id}"))
 }
 
+/// `detail` with an upload's stored path (as a message about a run's
+/// dataset names it) written `dataset:ID`.
+pub(super) fn public_detail(uploads: &Path, detail: String) -> String {
+    let prefix = format!("{}/", uploads.display());
+    let Some(start) = detail.find(&prefix) else { return detail };
+    let Some(len) = detail[start..].find(".csv") else { return detail };
+    let stored = &detail[start..start + len + 4];
+    match public_name(uploads, stored) {
+        Some(public) => detail.replace(stored, &public),
+        None => detail,
+    }
+}
+
 /// The one answer for every path outside the data dirs, existing or not.
 fn outside(data_dirs: &[PathBuf]) -> Problem {
     let detail = if data_dirs.is_empty() {
@@ -262,5 +275,12 @@ mod tests {
         assert_eq!(public_name(dir, &stored), Some(format!("dataset:{id}")));
         assert_eq!(public_name(dir, "/srv/db/other/x.csv"), None);
         assert_eq!(public_name(dir, &format!("/elsewhere/{id}.csv")), None);
+        let detail = format!("cannot read run r's dataset again: {stored} changed since");
+        assert_eq!(
+            public_detail(dir, detail),
+            format!("cannot read run r's dataset again: dataset:{id} changed since")
+        );
+        let elsewhere = format!("/elsewhere/{id}.csv: no column 'c'");
+        assert_eq!(public_detail(dir, elsewhere.clone()), elsewhere);
     }
 }

@@ -20,6 +20,7 @@ mod datasets;
 mod doc;
 mod dto;
 mod events;
+mod fairness;
 mod operations;
 mod problem;
 mod runs;
@@ -259,6 +260,7 @@ fn parts(config: &Config) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::run_results))
         .routes(routes!(compare::compare_run))
         .routes(routes!(confusion::run_confusion))
+        .routes(routes!(fairness::run_fairness))
         .routes(routes!(tuning::start_study))
         .routes(routes!(tuning::study_report))
         .routes(routes!(events::run_events))

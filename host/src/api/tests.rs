@@ -14,6 +14,7 @@ use super::*;
 
 mod compare;
 mod confusion;
+mod fairness;
 mod openapi;
 mod tuning;
 

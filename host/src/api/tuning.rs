@@ -126,6 +126,7 @@ impl TuneRequest {
                 early_stopping: None,
                 returns_col: None,
                 periods_per_year: None,
+                fairness_col: None,
             },
             model: self.model,
             strategy: self.strategy,

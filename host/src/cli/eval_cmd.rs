@@ -38,7 +38,16 @@ pub(super) fn run(
     bar.done();
     session.finish_relay();
     let (registry, store) = (&session.registry, &session.store);
-    write_run(&report, args.json, out)?;
+    let fairness = super::fairness_cmd::requested(store, report.run_id.as_str(), config)?;
+    match &fairness {
+        Some(f) if args.json => super::fairness_cmd::write_run_json(&report, f, out)?,
+        Some(f) => {
+            write_run(&report, false, out)?;
+            writeln!(out)?;
+            super::fairness_cmd::write(f, out)?;
+        }
+        None => write_run(&report, args.json, out)?,
+    }
     if args.models.is_empty() && args.resume.is_none() {
         // A plain `eval` runs what fits; say what it left out and why, on
         // stderr when stdout is JSON.
@@ -73,6 +82,7 @@ fn request(args: &EvalArgs) -> RunRequest {
         early_stopping: args.early_stopping,
         returns_col: args.trading.returns_col.clone(),
         periods_per_year: args.trading.periods_per_year,
+        fairness_col: args.fairness_col.clone(),
     }
 }
 

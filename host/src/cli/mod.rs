@@ -17,6 +17,7 @@ mod confusion_cmd;
 mod cv_args;
 mod drift_cmd;
 mod eval_cmd;
+mod fairness_cmd;
 mod folds_cmd;
 mod importance_cmd;
 pub mod logging;
@@ -69,7 +70,7 @@ pub enum Command {
         model: Option<String>,
     },
     /// Train and evaluate candidates on one dataset; store and print results.
-    Eval(EvalArgs),
+    Eval(Box<EvalArgs>),
     /// Search a candidate's hyperparameters (grid, random or TPE), trials
     /// in parallel, bad ones pruned early; store and print the study.
     Tune(Box<TuneArgs>),
@@ -98,8 +99,14 @@ pub enum Command {
         /// Instead: each classification model's confusion matrix pooled
         /// over folds, per-class precision/recall/F1 and, with
         /// probabilities, the Brier score and reliability bins.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "fairness_col")]
         confusion: bool,
+        /// Instead: the bias check of a binary classification run, its
+        /// held-out predictions grouped by this column of its dataset (per
+        /// group: selection rate, TPR, FPR; demographic-parity and
+        /// equalized-odds differences).
+        #[arg(long, value_name = "COL")]
+        fairness_col: Option<String>,
     },
     /// Publish the events waiting in the outbox to the Redis stream
     /// (`[events] redis_url`), then exit; with --follow keep publishing.
@@ -234,6 +241,12 @@ pub struct EvalArgs {
     /// Significance level of `better-than` gates (corrected t-test).
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
+    /// Bias check of a binary classification run: group the held-out
+    /// predictions by this column (read apart, never a feature) and print
+    /// per group selection rate, TPR and FPR, and the demographic-parity
+    /// and equalized-odds differences.
+    #[arg(long, value_name = "COL")]
+    pub fairness_col: Option<String>,
     /// Resume a stored run: run again every job that did not succeed, with
     /// the run's own settings (the other flags are ignored).
     #[arg(long, value_name = "RUN")]
@@ -429,7 +442,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         | Command::Plugin { .. } => {
             unreachable!("handled above")
         }
-        Command::Eval(args) => return eval_cmd::run(&config, args, out),
+        Command::Eval(args) => return eval_cmd::run(&config, *args, out),
         Command::Tune(args) => return tune_cmd::run(&config, *args, out),
         Command::Folds(args) => return folds_cmd::run(&config, args, out),
         Command::Importance(args) => return importance_cmd::run(&config, args, out),
@@ -468,8 +481,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
         Command::Runs { json } => return runs_cmd::list(&config, json, out),
         Command::Compare(args) => return compare_cmd::run(&config, args, out),
-        Command::Show { run, json, confusion: true } => {
+        Command::Show { run, json, confusion: true, .. } => {
             return confusion_cmd::show(&config, &run, json, out);
+        }
+        Command::Show { run, json, fairness_col: Some(col), .. } => {
+            return fairness_cmd::show(&config, &run, &col, json, out);
         }
         Command::Show { run, json, .. } => return runs_cmd::show(&config, &run, json, out),
         Command::Registry { json, reprobe, model } => {

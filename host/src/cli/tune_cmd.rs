@@ -152,6 +152,7 @@ fn request(args: &TuneArgs) -> StudyRequest {
             early_stopping: None,
             returns_col: args.trading.returns_col.clone(),
             periods_per_year: args.trading.periods_per_year,
+            fairness_col: None,
         },
         model: args.model.clone().unwrap_or_default(),
         strategy: args.strategy.map(|s| match s {

@@ -79,6 +79,9 @@ pub struct RunRequest {
     pub returns_col: Option<String>,
     /// Trading metrics: periods in a year (default 252).
     pub periods_per_year: Option<f64>,
+    /// The sensitive attribute of the bias check (read apart, never a
+    /// feature).
+    pub fairness_col: Option<String>,
 }
 
 /// The defaults a request falls back on (the config's `[eval]`).
@@ -141,12 +144,17 @@ pub struct RunSpec {
     /// feature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_col: Option<String>,
-    /// The column rows are sorted by before splitting (kept as a feature).
+    /// The column rows are sorted by before splitting (read apart, never a
+    /// feature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_col: Option<String>,
     /// Trading metrics on each fold's held-out rows (`--returns-col`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returns: Option<Returns>,
+    /// `--fairness-col`: the sensitive attribute the bias check groups the
+    /// held-out rows by (never a feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness_col: Option<String>,
 }
 
 /// `--returns-col COL [--periods-per-year N]`: the column of each row's
@@ -197,6 +205,28 @@ fn check<T: Into<u64> + Copy>(
 }
 
 impl RunSpec {
+    /// The columns read apart from the features, in the order
+    /// `engine::run::load` takes their cells: `--group-col`, `--time-col`,
+    /// `--returns-col`, then `--fairness-col` unless it names one of those. The dataset id
+    /// covers them in this order, so reading a stored run's data again
+    /// with this list gives the run's id.
+    pub fn key_columns(&self) -> Vec<&str> {
+        let returns = self.returns.as_ref().map(|r| &r.col);
+        let mut keys: Vec<&str> = self
+            .group_col
+            .iter()
+            .chain(&self.time_col)
+            .chain(returns)
+            .map(String::as_str)
+            .collect();
+        if let Some(col) = self.fairness_col.as_deref()
+            && !keys.contains(&col)
+        {
+            keys.push(col);
+        }
+        keys
+    }
+
     /// Checks the bounds of a spec that did not come through
     /// [`RunSpec::resolve`] (one read back from `runs.spec_json`).
     pub fn check(&self) -> Result<(), SpecError> {
@@ -260,6 +290,7 @@ impl RunSpec {
             group_col: req.cv.group_col,
             time_col: req.cv.time_col,
             returns,
+            fairness_col: req.fairness_col,
         })
     }
 }
@@ -409,5 +440,21 @@ mod tests {
             "protocol":{"kind":"kfold","folds":3}}"#;
         let old: RunSpec = serde_json::from_str(old).unwrap();
         assert_eq!((old.task, old.protocol), (Some(Task::Classification), Protocol::kfold(3)));
+        assert_eq!(old.fairness_col, None);
+    }
+
+    #[test]
+    fn the_fairness_column_is_stored_only_when_set_and_read_apart_once() {
+        let spec = RunSpec::resolve(RunRequest::default(), &defaults()).unwrap();
+        assert!(serde_json::to_value(&spec).unwrap().get("fairnessCol").is_none());
+        assert!(spec.key_columns().is_empty());
+        let req = RunRequest { fairness_col: Some("sex".into()), ..RunRequest::default() };
+        let spec = RunSpec::resolve(req, &defaults()).unwrap();
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(json["fairnessCol"], "sex");
+        assert_eq!(serde_json::from_value::<RunSpec>(json).unwrap(), spec);
+        assert_eq!(spec.key_columns(), ["sex"]);
+        let keyed = RunSpec { time_col: Some("t".into()), group_col: Some("sex".into()), ..spec };
+        assert_eq!(keyed.key_columns(), ["sex", "t"], "named once, in the group's place");
     }
 }

@@ -168,3 +168,18 @@ pub(crate) fn pos_label(data: &Dataset, wanted: Option<&str>) -> Result<u32, Eva
         }),
     }
 }
+
+/// `--fairness-col` checks binary predictions: any other task is refused
+/// before anything is stored.
+pub(crate) fn check_fairness(spec: &RunSpec, data: &Dataset) -> Result<(), EvalError> {
+    let Some(col) = &spec.fairness_col else { return Ok(()) };
+    let has = match data.n_classes() {
+        2 => return Ok(()),
+        0 => "a regression target".to_owned(),
+        k => format!("{k} classes"),
+    };
+    Err(EvalError::BadInput(format!(
+        "--fairness-col {col}: the bias check is for binary classification, and {} has {has}",
+        data.source
+    )))
+}

@@ -84,15 +84,8 @@ pub(crate) struct Loaded {
 }
 
 pub(crate) fn load(spec: &RunSpec, hint: TaskHint, context: &str) -> Result<Loaded, EvalError> {
-    // Key columns (groups, time) are read apart and never become features.
-    let returns_col = spec.returns.as_ref().map(|r| &r.col);
-    let keys: Vec<&str> = spec
-        .group_col
-        .iter()
-        .chain(&spec.time_col)
-        .chain(returns_col)
-        .map(String::as_str)
-        .collect();
+    // Key columns (groups, time, returns, fairness) are read apart, never features.
+    let keys = spec.key_columns();
     let source = Source::parse(&spec.dataset);
     let (data, cells) = dataset::load_keyed(&source, spec.label.as_deref(), hint, &keys)
         .map_err(|e| EvalError::BadInput(format!("{context}{e}")))?;
@@ -100,8 +93,8 @@ pub(crate) fn load(spec: &RunSpec, hint: TaskHint, context: &str) -> Result<Load
     let groups = spec.group_col.as_ref().and_then(|_| cells.next()).map(|c| split::group_codes(&c));
     let order = spec.time_col.as_ref().and_then(|_| cells.next()).map(|c| split::time_order(&c));
     let bad = |e: String| EvalError::BadInput(format!("{context}{}: {e}", spec.dataset));
-    let trader = match (&spec.returns, cells.next()) {
-        (Some(r), Some(c)) => Some(
+    let trader = match spec.returns.as_ref().and_then(|r| Some((r, cells.next()?))) {
+        Some((r, c)) => Some(
             Trader::new(&data, trading::parse_returns(&r.col, &c).map_err(bad)?, r).map_err(bad)?,
         ),
         _ => None,
@@ -129,6 +122,7 @@ pub fn evaluate(
 ) -> Result<RunId, EvalError> {
     let loaded = load(spec, spec.task.map_or(TaskHint::Infer, TaskHint::Force), "")?;
     let task = loaded.data.task();
+    plan::check_fairness(spec, &loaded.data)?;
     let trials = plan::plan(registry, spec, task)?;
     let run_id = ctx.run_id.clone().unwrap_or_else(RunId::generate);
     let span = tracing::info_span!("run", run_id = %run_id);

@@ -375,6 +375,7 @@ use crate::domain::mean_std;
 pub mod calibration;
 pub mod confusion;
 pub mod drift;
+pub mod fairness;
 #[cfg(test)]
 mod fixture;
 mod ranking;

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::data::dataset::{self, Source};
+use super::run_data;
 use crate::data::target::{Target, TaskHint};
 use crate::domain::{FoldPredictions, JobId, JobStatus, RunId, RunSpec, once_per_row};
 use crate::metrics::calibration::{self, Bin};
@@ -82,22 +82,10 @@ pub enum ConfusionError {
 /// The diagnostics of run `run_id` (an id or a unique prefix; a study's
 /// id stands for its run).
 pub fn confusion(store: &Store, run_id: &str) -> Result<ConfusionReport, ConfusionError> {
-    let run = match store.run(run_id)? {
-        Some(run) => Some(run),
-        None => match store.study(run_id)? {
-            Some(study) => store.run(study.run_id.as_str())?,
-            None => None,
-        },
-    };
-    let Some(run) = run else {
+    let Some(run) = run_data::find(store, run_id)? else {
         return Err(ConfusionError::UnknownRun(run_id.to_owned()));
     };
-    let spec: RunSpec = serde_json::from_str(&run.spec_json).map_err(|e| {
-        ConfusionError::Unavailable(format!(
-            "run {} was stored by another mlhost version ({e}); run it again with `mlhost eval`",
-            run.id
-        ))
-    })?;
+    let spec = run_data::spec(&run).map_err(ConfusionError::Unavailable)?;
     if spec.task == Some(Task::Regression) {
         return Err(ConfusionError::Unavailable(format!(
             "no confusion matrix for regression: run {} predicts values, not classes",
@@ -117,7 +105,7 @@ pub fn confusion(store: &Store, run_id: &str) -> Result<ConfusionReport, Confusi
         jobs.push((job, once_per_row(&folds)));
     }
     let labels = if jobs.is_empty() { Vec::new() } else { class_labels(&run, &spec)? };
-    let pos_label = positive(&labels, spec.pos_label.as_deref());
+    let pos_label = run_data::positive(&labels, spec.pos_label.as_deref());
     let models = jobs
         .into_iter()
         .map(|(job, folds)| model(job.id, job.model_id, &labels, pos_label, &folds))
@@ -125,35 +113,22 @@ pub fn confusion(store: &Store, run_id: &str) -> Result<ConfusionReport, Confusi
     Ok(ConfusionReport { run_id: run.id, models })
 }
 
-/// The run's class labels, index = code: its dataset loaded again from the
-/// spec and checked against the run's dataset id (the content hash), so the
-/// labels are exactly the ones the run encoded.
+/// The run's class labels, index = code: its dataset loaded again (key
+/// columns read apart as the run read them) and checked against the run's
+/// dataset id, so the labels are exactly the ones the run encoded.
 fn class_labels(run: &RunRow, spec: &RunSpec) -> Result<Vec<String>, ConfusionError> {
-    let hint = TaskHint::Force(Task::Classification);
     let unavailable = |why: String| {
         ConfusionError::Unavailable(format!(
             "cannot label run {}'s classes: {why}; restore the dataset or run it again with `mlhost eval`",
             run.id
         ))
     };
-    let data = dataset::load(&Source::parse(&spec.dataset), spec.label.as_deref(), hint)
-        .map_err(|e| unavailable(e.to_string()))?;
-    if data.id != run.dataset_id.as_str() {
-        return Err(unavailable(format!(
-            "{} changed since (dataset id was {}, is now {})",
-            spec.dataset, run.dataset_id, data.id
-        )));
-    }
+    let (data, _) =
+        run_data::reload(run, spec, TaskHint::Force(Task::Classification)).map_err(unavailable)?;
     match data.target {
         Target::Classes { labels, .. } => Ok(labels),
         Target::Values(_) => Err(unavailable(format!("{} has no classes", spec.dataset))),
     }
-}
-
-/// The positive class's code in binary mode: `--pos-label`'s, else the
-/// greater label (1).
-fn positive(labels: &[String], named: Option<&str>) -> u32 {
-    named.and_then(|w| labels.iter().position(|l| l == w)).map_or(1, |p| p as u32)
 }
 
 /// One job's diagnostics from its folds' predictions.

@@ -6,7 +6,9 @@
 pub mod compare;
 pub mod confusion;
 pub mod drift;
+pub mod fairness;
 pub mod gates;
 pub mod relay;
+mod run_data;
 pub mod runs;
 pub mod tuning;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{TestApp, call, test_app};
 
 /// Starts a baseline run on `dataset` and waits until it has ended.
-async fn finished_run(t: &TestApp, dataset: &str) -> String {
+pub(super) async fn finished_run(t: &TestApp, dataset: &str) -> String {
     let body = json!({"dataset": dataset, "models": ["baseline"], "folds": 3});
     let a = call(&t.app, "POST", "/api/ml/evaluations", None, Some(body)).await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
