@@ -21,6 +21,7 @@ mod fairness_cmd;
 mod folds_cmd;
 mod importance_cmd;
 pub mod logging;
+mod models_cmd;
 pub mod plot;
 mod plugin_new;
 mod registry_view;
@@ -77,6 +78,19 @@ pub enum Command {
     /// The train and test rows of each fold a run would use (dataset and
     /// split flags as eval's).
     Folds(folds_cmd::FoldsArgs),
+    /// Fit a candidate on a whole dataset and register it as a new version
+    /// of a model (artifact, manifest, lineage).
+    Train(Box<models_cmd::TrainArgs>),
+    /// Registered models: list, show, versions, stage, alias, rollback,
+    /// changelog.
+    Models {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: models_cmd::ModelsCmd,
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Compare every model of a stored run with a reference: corrected
     /// t-test, Wilcoxon, McNemar, Holm, bootstrap intervals.
     Compare(CompareArgs),
@@ -445,6 +459,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => return eval_cmd::run(&config, *args, out),
         Command::Tune(args) => return tune_cmd::run(&config, *args, out),
         Command::Folds(args) => return folds_cmd::run(&config, args, out),
+        Command::Train(args) => return models_cmd::train(&config, *args, out),
+        Command::Models { cmd, json } => return models_cmd::run(&config, cmd, json, out),
         Command::Importance(args) => return importance_cmd::run(&config, args, out),
         Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {

@@ -29,11 +29,8 @@ impl RowEncoder {
     pub fn new(columns: &[Column], header: &[&str]) -> Result<RowEncoder, String> {
         let position: HashMap<&str, usize> =
             header.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
-        let missing: Vec<&str> = columns
-            .iter()
-            .map(|c| c.name.as_str())
-            .filter(|n| !position.contains_key(n))
-            .collect();
+        let missing: Vec<&str> =
+            columns.iter().map(|c| c.name.as_str()).filter(|n| !position.contains_key(n)).collect();
         if !missing.is_empty() {
             return Err(format!(
                 "the input has no column {}; the model needs {}",
@@ -72,7 +69,12 @@ impl RowEncoder {
 
     /// Appends the encoded `record` (data row `row`, counted from 1) to
     /// `out`; a cell that cannot be read is an error naming row and column.
-    pub fn push(&self, record: &csv::StringRecord, row: u64, out: &mut Vec<f64>) -> Result<(), String> {
+    pub fn push(
+        &self,
+        record: &csv::StringRecord,
+        row: u64,
+        out: &mut Vec<f64>,
+    ) -> Result<(), String> {
         for (j, &i) in self.at.iter().enumerate() {
             let cell = record.get(i).map(str::trim).unwrap_or("");
             if is_missing(cell) {
@@ -117,10 +119,14 @@ mod tests {
         let rec = |cells: &[&str]| csv::StringRecord::from(cells.to_vec());
         enc.push(&rec(&["7", "red", "1.5"]), 1, &mut out).unwrap();
         enc.push(&rec(&["8", "green", "NA"]), 2, &mut out).unwrap();
-        assert_eq!(out[..3], [1.5, 1.0, 2.0]);
-        assert!(out[3].is_nan());
+        assert_eq!(out[..2], [1.5, 1.0]);
+        assert!(out[2].is_nan(), "NA is missing");
+        assert_eq!(out[3], 2.0, "an unseen category gets the code past the list");
         let err = enc.push(&rec(&["9", "red", "x"]), 3, &mut out).unwrap_err();
-        assert_eq!(err, "row 3, column 'a': 'x' is not a number (the model was trained on numbers there)");
+        assert_eq!(
+            err,
+            "row 3, column 'a': 'x' is not a number (the model was trained on numbers there)"
+        );
         let err = RowEncoder::new(&columns(), &["a"]).unwrap_err();
         assert_eq!(err, "the input has no column 'colour'; the model needs a, colour");
     }

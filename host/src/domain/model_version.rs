@@ -135,9 +135,11 @@ impl fmt::Display for Semver {
 impl FromStr for Semver {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let parts: Vec<u32> = s.split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| {
-            format!("'{s}' is not a semantic version MAJOR.MINOR.PATCH")
-        })?;
+        let parts: Vec<u32> = s
+            .split('.')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("'{s}' is not a semantic version MAJOR.MINOR.PATCH"))?;
         match parts[..] {
             [a, b, c] => Ok(Semver(a, b, c)),
             _ => Err(format!("'{s}' is not a semantic version MAJOR.MINOR.PATCH")),
@@ -177,7 +179,10 @@ mod tests {
     #[test]
     fn references_parse_and_bad_ones_say_how_to_write_them() {
         assert_eq!("churn".parse(), Ok(ModelRef::Name("churn".into())));
-        assert_eq!("churn@champion".parse(), Ok(ModelRef::Alias("churn".into(), "champion".into())));
+        assert_eq!(
+            "churn@champion".parse(),
+            Ok(ModelRef::Alias("churn".into(), "champion".into()))
+        );
         assert_eq!("churn:3".parse(), Ok(ModelRef::Version("churn".into(), 3)));
         assert!("churn:0".parse::<ModelRef>().unwrap_err().contains("e.g. churn:3"));
         assert!("../x".parse::<ModelRef>().unwrap_err().contains("not a valid name"));
@@ -200,6 +205,9 @@ mod tests {
             assert_eq!(s.as_str().parse(), Ok(s));
         }
         let err = "live".parse::<Stage>().unwrap_err();
-        assert_eq!(err, "no stage 'live'; choose one of development, staging, production, deprecated, archived");
+        assert_eq!(
+            err,
+            "no stage 'live'; choose one of development, staging, production, deprecated, archived"
+        );
     }
 }

@@ -21,6 +21,12 @@ pub struct Predictor {
     model: Model,
 }
 
+impl std::fmt::Debug for Predictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predictor").field("plugin", &self.header.plugin).finish_non_exhaustive()
+    }
+}
+
 /// What a batch of rows came out as.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
@@ -52,10 +58,10 @@ impl Predictor {
                 )
             })?;
         let given = params_from_json(&header.params)?;
-        let params = plugin
-            .info
-            .resolve(given.iter().map(|(k, v)| (k.as_str(), v)))
-            .map_err(|e| format!("plugin '{}' refuses the stored params: {}", header.plugin, e.message()))?;
+        let params =
+            plugin.info.resolve(given.iter().map(|(k, v)| (k.as_str(), v))).map_err(|e| {
+                format!("plugin '{}' refuses the stored params: {}", header.plugin, e.message())
+            })?;
         let mut model = plugin.new_model(&params).map_err(|e| e.message().to_owned())?;
         model.load(bytes).map_err(|e| {
             format!(
@@ -104,8 +110,10 @@ impl Predictor {
         let k = self.n_classes();
         let proba = if proba && k > 0 {
             let mut p = vec![0.0; rows * k];
-            let given =
-                self.model.predict_proba(m, &mut p).map_err(|e| format!("predict_proba: {}", e.message()))?;
+            let given = self
+                .model
+                .predict_proba(m, &mut p)
+                .map_err(|e| format!("predict_proba: {}", e.message()))?;
             given.then_some(p)
         } else {
             None

@@ -48,6 +48,7 @@ pub struct ModelHeader {
 }
 
 /// A model fitted on a whole dataset.
+#[derive(Debug)]
 pub struct Trained {
     /// Everything but the plugin's bytes.
     pub header: ModelHeader,

@@ -19,10 +19,14 @@ const MAGIC: &[u8; 8] = b"MLHOSTA1";
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ArtifactError {
     /// No such file.
-    #[error("artifact {0} is missing: restore it from a backup or train the model again (`mlhost train`)")]
+    #[error(
+        "artifact {0} is missing: restore it from a backup or train the model again (`mlhost train`)"
+    )]
     Missing(String),
     /// The bytes are not the ones registered.
-    #[error("artifact {path} does not match its checksum (sha256 {actual}, registered {expected}): the file was changed or damaged; restore it or train the model again")]
+    #[error(
+        "artifact {path} does not match its checksum (sha256 {actual}, registered {expected}): the file was changed or damaged; restore it or train the model again"
+    )]
     Corrupt {
         /// The file.
         path: String,
@@ -179,7 +183,7 @@ mod tests {
         let a = Artifacts::new(dir.path().join("artifacts"));
         let header = serde_json::json!({"prep": null, "labels": ["a", "b"]});
         let sha = a.put(&header, b"model bytes", &serde_json::json!({"plugin": "p"})).unwrap();
-        assert_eq!(a.list().unwrap(), [sha.clone()]);
+        assert_eq!(a.list().unwrap(), std::slice::from_ref(&sha));
         assert_eq!(a.get(&sha).unwrap(), (header, b"model bytes".to_vec()));
         let manifest = fs::read_to_string(a.path(&format!("{sha}.json"))).unwrap();
         assert!(manifest.contains("\"plugin\": \"p\""));
@@ -187,7 +191,13 @@ mod tests {
         *bytes.last_mut().unwrap() ^= 1;
         fs::write(a.path(&sha), bytes).unwrap();
         let err = a.get(&sha).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("artifact {} does not match its checksum", a.path(&sha).display())), "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "artifact {} does not match its checksum",
+                a.path(&sha).display()
+            )),
+            "{err}"
+        );
         a.remove(&sha).unwrap();
         assert!(matches!(a.get(&sha), Err(ArtifactError::Missing(_))));
         assert!(a.list().unwrap().is_empty());

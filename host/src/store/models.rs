@@ -135,7 +135,14 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
     })
 }
 
-fn log(tx: &Tx<'_>, name: &str, version: i64, change: &str, detail: &str, at: &str) -> rusqlite::Result<()> {
+fn log(
+    tx: &Tx<'_>,
+    name: &str,
+    version: i64,
+    change: &str,
+    detail: &str,
+    at: &str,
+) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO model_changelog (name, version, change, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![name, version, change, detail, at],
@@ -154,14 +161,22 @@ fn stage_of(tx: &Tx<'_>, name: &str, version: i64) -> rusqlite::Result<Option<St
 
 /// Sets a stage with its changelog entry and event; `why` is the change
 /// (`stage` or `rollback`).
-fn set_stage(tx: &Tx<'_>, name: &str, version: i64, to: Stage, why: &str, at: &str) -> rusqlite::Result<String> {
+fn set_stage(
+    tx: &Tx<'_>,
+    name: &str,
+    version: i64,
+    to: Stage,
+    why: &str,
+    at: &str,
+) -> rusqlite::Result<String> {
     let from = stage_of(tx, name, version)?.unwrap_or_default();
     tx.execute(
         "UPDATE model_versions SET stage = ?3 WHERE name = ?1 AND version = ?2",
         params![name, version, to.as_str()],
     )?;
     log(tx, name, version, why, &format!("{from} -> {to}"), at)?;
-    let event = Event::ModelStageChanged { name, version, from: &from, to: to.as_str(), change: why };
+    let event =
+        Event::ModelStageChanged { name, version, from: &from, to: to.as_str(), change: why };
     emit_model(tx, &event, at)?;
     Ok(from)
 }
@@ -218,9 +233,14 @@ impl Store {
             let mut q = c.prepare(&format!(
                 "SELECT {COLUMNS} FROM model_versions WHERE name = ?1 ORDER BY version DESC"
             ))?;
-            let mut rows = q.query_map([name], version_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut a = c.prepare("SELECT alias, version FROM model_aliases WHERE name = ?1 ORDER BY alias")?;
-            for pair in a.query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let mut rows =
+                q.query_map([name], version_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut a = c.prepare(
+                "SELECT alias, version FROM model_aliases WHERE name = ?1 ORDER BY alias",
+            )?;
+            for pair in
+                a.query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            {
                 let (alias, version) = pair?;
                 if let Some(row) = rows.iter_mut().find(|r| r.version == version) {
                     row.aliases.push(alias);
@@ -255,7 +275,12 @@ impl Store {
     /// Moves `name`:`version` to `stage`. A new production version moves
     /// the one before it to `deprecated` (one production version at a
     /// time). `None` when the version does not exist.
-    pub fn set_stage(&mut self, name: &str, version: i64, stage: Stage) -> Result<Option<StageChange>> {
+    pub fn set_stage(
+        &mut self,
+        name: &str,
+        version: i64,
+        stage: Stage,
+    ) -> Result<Option<StageChange>> {
         self.write(|tx| {
             if stage_of(tx, name, version)?.is_none() {
                 return Ok(None);
@@ -312,7 +337,12 @@ impl Store {
     /// Points `alias` of `name` at `version` (moving it if it pointed
     /// elsewhere). `None` when the version does not exist; else the version
     /// it pointed at before.
-    pub fn set_alias(&mut self, name: &str, version: i64, alias: &str) -> Result<Option<Option<i64>>> {
+    pub fn set_alias(
+        &mut self,
+        name: &str,
+        version: i64,
+        alias: &str,
+    ) -> Result<Option<Option<i64>>> {
         self.write(|tx| {
             if stage_of(tx, name, version)?.is_none() {
                 return Ok(None);
