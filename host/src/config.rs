@@ -221,6 +221,20 @@ struct RawConfig {
     artifacts: Option<PathBuf>,
     #[serde(default)]
     serving: ServingConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
+}
+
+/// `[retention]`: what `mlhost gc` removes. Unset = no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Keep the newest this many runs (studies count as runs).
+    #[serde(deserialize_with = "optional_bounded::<0, 1_000_000_000, _>")]
+    pub keep_runs: Option<u64>,
+    /// Remove runs older than this many days.
+    #[serde(deserialize_with = "optional_bounded::<0, 1_000_000, _>")]
+    pub max_age_days: Option<u64>,
 }
 
 /// `[serving]`: how `serve` answers prediction requests.
@@ -274,6 +288,8 @@ pub struct Config {
     pub artifacts: PathBuf,
     /// `[serving]`.
     pub serving: ServingConfig,
+    /// `[retention]`.
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -302,6 +318,7 @@ impl Config {
             database,
             artifacts,
             serving: raw.serving,
+            retention: raw.retention,
             eval: raw.eval,
             events: raw.events,
             api: ApiConfig {
@@ -414,7 +431,7 @@ mod tests {
         );
         check(
             "plugin_dir = []\n",
-            "/etc/mlhost/mlhost.toml:1: key `plugin_dir`: unknown field `plugin_dir`, expected one of `plugin_dirs`, `registry`, `database`, `eval`, `events`, `api`, `plugins`, `artifacts`, `serving`",
+            "/etc/mlhost/mlhost.toml:1: key `plugin_dir`: unknown field `plugin_dir`, expected one of `plugin_dirs`, `registry`, `database`, `eval`, `events`, `api`, `plugins`, `artifacts`, `serving`, `retention`",
         );
         check(
             "[eval]\nisolation = \"vm\"\n",

@@ -148,3 +148,57 @@ fn train_from_a_study_takes_its_best_trial() {
     assert!(v["version"]["metrics"]["source"]["f1"].as_f64().is_some(), "{v}");
     refused(&sb, &["train", "--from", "no-such-id"], "no such study or run");
 }
+
+#[test]
+fn gc_removes_old_runs_and_unneeded_artifacts_but_keeps_lineage() {
+    let sb = sandbox();
+    let eval = || {
+        json(&sb, &["eval", "--models", "logistic", "--dataset", "builtin:iris"])["runId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (old, source, newest) = (eval(), eval(), eval());
+    ok(&sb, &["train", "--from", &source, "--model", "logistic", "--name", "iris"]);
+    let archived = json(
+        &sb,
+        &[
+            "train",
+            "--model",
+            "logistic",
+            "--dataset",
+            "builtin:iris",
+            "--name",
+            "iris",
+            "--param",
+            "c=0.5",
+        ],
+    );
+    ok(&sb, &["models", "stage", "iris", "2", "archived"]);
+    sb.write("config/mlhost.toml", "plugin_dirs = [\"../plugins\"]\n[retention]\nkeep_runs = 1\n");
+    let dry = json(&sb, &["gc", "--dry-run"]);
+    assert_eq!(dry["runs"][0]["runId"].as_str(), Some(old.as_str()), "{dry}");
+    assert_eq!(dry["runs"].as_array().unwrap().len(), 1, "{dry}");
+    assert!(dry["kept"][0]["why"].as_str().unwrap().contains("trained from it"), "{dry}");
+    let sha = archived["version"]["artifact"].as_str().unwrap();
+    assert_eq!(dry["artifacts"], serde_json::json!([sha]), "the archived version's artifact only");
+    assert!(
+        std::path::Path::new(archived["artifactPath"].as_str().unwrap()).exists(),
+        "dry run removes nothing"
+    );
+    let done = json(&sb, &["gc"]);
+    assert!(done["rows"].as_u64().unwrap() > 0, "{done}");
+    refused(&sb, &["show", &old], "no run");
+    ok(&sb, &["show", &source]);
+    ok(&sb, &["show", &newest]);
+    assert!(!std::path::Path::new(archived["artifactPath"].as_str().unwrap()).exists());
+    assert_eq!(
+        json(&sb, &["models", "show", "iris:1"])["sourceRun"].as_str(),
+        Some(source.as_str())
+    );
+    let again = json(&sb, &["gc"]);
+    assert_eq!(
+        (again["runs"].as_array().unwrap().len(), again["artifacts"].as_array().unwrap().len()),
+        (0, 0)
+    );
+}

@@ -19,6 +19,7 @@ mod drift_cmd;
 mod eval_cmd;
 mod fairness_cmd;
 mod folds_cmd;
+mod gc_cmd;
 mod importance_cmd;
 pub mod logging;
 mod models_cmd;
@@ -81,6 +82,16 @@ pub enum Command {
     /// Fit a candidate on a whole dataset and register it as a new version
     /// of a model (artifact, manifest, lineage).
     Train(Box<models_cmd::TrainArgs>),
+    /// Remove old runs and unneeded artifacts as `[retention]` says
+    /// (running runs, model lineage and staged or aliased versions stay).
+    Gc {
+        /// Say what would go; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Registered models: list, show, versions, stage, alias, rollback,
     /// changelog.
     Models {
@@ -459,6 +470,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => return eval_cmd::run(&config, *args, out),
         Command::Tune(args) => return tune_cmd::run(&config, *args, out),
         Command::Folds(args) => return folds_cmd::run(&config, args, out),
+        Command::Gc { dry_run, json } => return gc_cmd::run(&config, dry_run, json, out),
         Command::Train(args) => return models_cmd::train(&config, *args, out),
         Command::Models { cmd, json } => return models_cmd::run(&config, cmd, json, out),
         Command::Importance(args) => return importance_cmd::run(&config, args, out),

@@ -16,6 +16,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 pub mod artifacts;
 mod epochs;
+mod gc;
 mod jobs;
 mod migrations;
 mod models;
