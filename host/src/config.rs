@@ -217,6 +217,42 @@ struct RawConfig {
     api: ApiConfig,
     #[serde(default)]
     plugins: PluginsConfig,
+    /// Default: an `artifacts/` folder beside the database.
+    artifacts: Option<PathBuf>,
+    #[serde(default)]
+    serving: ServingConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
+}
+
+/// `[retention]`: what `mlhost gc` removes. Unset = no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Keep the newest this many runs (studies count as runs).
+    #[serde(deserialize_with = "optional_bounded::<0, 1_000_000_000, _>")]
+    pub keep_runs: Option<u64>,
+    /// Remove runs older than this many days.
+    #[serde(deserialize_with = "optional_bounded::<0, 1_000_000, _>")]
+    pub max_age_days: Option<u64>,
+}
+
+/// `[serving]`: how `serve` answers prediction requests.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServingConfig {
+    /// Model versions kept loaded at once (least recently used go first).
+    #[serde(deserialize_with = "bounded::<1, 10_000, _, _>")]
+    pub max_loaded: u32,
+    /// A model (`NAME[@ALIAS|:N]`) that answers, with `"fallback": true`,
+    /// when the requested one is missing, cannot be loaded or fails.
+    pub fallback: Option<String>,
+}
+
+impl Default for ServingConfig {
+    fn default() -> Self {
+        Self { max_loaded: 8, fallback: None }
+    }
 }
 
 fn default_plugin_dirs() -> Vec<PathBuf> {
@@ -248,6 +284,12 @@ pub struct Config {
     pub api: ApiConfig,
     /// `[plugins]`.
     pub plugins: PluginsConfig,
+    /// Trained models' artifacts (`artifacts`).
+    pub artifacts: PathBuf,
+    /// `[serving]`.
+    pub serving: ServingConfig,
+    /// `[retention]`.
+    pub retention: RetentionConfig,
 }
 
 impl Config {
@@ -264,11 +306,19 @@ impl Config {
             toml::from_str(src).map_err(|e| ConfigError::from_toml(path, src, &e))?;
         let base = absolute(path.parent().unwrap_or(Path::new(".")));
         let resolve = |p: &Path| normalize(&base.join(p));
+        let database = resolve(&raw.database);
+        let artifacts = match &raw.artifacts {
+            Some(dir) => resolve(dir),
+            None => database.parent().unwrap_or(Path::new("/")).join("artifacts"),
+        };
         Ok(Config {
             path: absolute(path),
             plugin_dirs: raw.plugin_dirs.iter().map(|p| resolve(p)).collect(),
             registry: resolve(&raw.registry),
-            database: resolve(&raw.database),
+            database,
+            artifacts,
+            serving: raw.serving,
+            retention: raw.retention,
             eval: raw.eval,
             events: raw.events,
             api: ApiConfig {
@@ -381,7 +431,7 @@ mod tests {
         );
         check(
             "plugin_dir = []\n",
-            "/etc/mlhost/mlhost.toml:1: key `plugin_dir`: unknown field `plugin_dir`, expected one of `plugin_dirs`, `registry`, `database`, `eval`, `events`, `api`, `plugins`",
+            "/etc/mlhost/mlhost.toml:1: key `plugin_dir`: unknown field `plugin_dir`, expected one of `plugin_dirs`, `registry`, `database`, `eval`, `events`, `api`, `plugins`, `artifacts`, `serving`, `retention`",
         );
         check(
             "[eval]\nisolation = \"vm\"\n",

@@ -17,6 +17,7 @@ mod loader;
 mod loadtime;
 mod logging;
 mod mixed;
+mod models;
 mod persistence;
 mod plugin_new;
 mod quality;

@@ -19,8 +19,10 @@ mod drift_cmd;
 mod eval_cmd;
 mod fairness_cmd;
 mod folds_cmd;
+mod gc_cmd;
 mod importance_cmd;
 pub mod logging;
+mod models_cmd;
 pub mod plot;
 mod plugin_new;
 mod registry_view;
@@ -77,6 +79,29 @@ pub enum Command {
     /// The train and test rows of each fold a run would use (dataset and
     /// split flags as eval's).
     Folds(folds_cmd::FoldsArgs),
+    /// Fit a candidate on a whole dataset and register it as a new version
+    /// of a model (artifact, manifest, lineage).
+    Train(Box<models_cmd::TrainArgs>),
+    /// Remove old runs and unneeded artifacts as `[retention]` says
+    /// (running runs, model lineage and staged or aliased versions stay).
+    Gc {
+        /// Say what would go; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Registered models: list, show, versions, stage, alias, rollback,
+    /// changelog.
+    Models {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: models_cmd::ModelsCmd,
+        /// Print JSON instead of a table.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Compare every model of a stored run with a reference: corrected
     /// t-test, Wilcoxon, McNemar, Holm, bootstrap intervals.
     Compare(CompareArgs),
@@ -445,6 +470,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => return eval_cmd::run(&config, *args, out),
         Command::Tune(args) => return tune_cmd::run(&config, *args, out),
         Command::Folds(args) => return folds_cmd::run(&config, args, out),
+        Command::Gc { dry_run, json } => return gc_cmd::run(&config, dry_run, json, out),
+        Command::Train(args) => return models_cmd::train(&config, *args, out),
+        Command::Models { cmd, json } => return models_cmd::run(&config, cmd, json, out),
         Command::Importance(args) => return importance_cmd::run(&config, args, out),
         Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {

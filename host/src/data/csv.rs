@@ -15,7 +15,7 @@ const MISSING: &[&str] =
     &["", "NA", "N/A", "n/a", "NaN", "nan", "-nan", "-NaN", "NULL", "null", "None", "#N/A"];
 
 /// True when a cell is a missing value (a number's first byte settles it).
-pub(super) fn is_missing(value: &str) -> bool {
+pub(crate) fn is_missing(value: &str) -> bool {
     match value.as_bytes().first() {
         None => true,
         Some(b'N' | b'n' | b'-' | b'#') => MISSING.contains(&value),
@@ -256,8 +256,13 @@ fn fast_f64(s: &str) -> Option<f64> {
     Some(if negative { -v } else { v })
 }
 
+/// A number cell as the reader reads it (`None`: not a finite number).
+pub(crate) fn number(value: &str) -> Option<f64> {
+    fast_f64(value).map_or_else(|| value.parse::<f64>().ok(), Some).filter(|v| v.is_finite())
+}
+
 /// Numbers in a text column are categories by value ("1.0" and "1" agree).
-fn category_key(value: &str) -> Cow<'_, str> {
+pub(crate) fn category_key(value: &str) -> Cow<'_, str> {
     match value.parse::<f64>() {
         Ok(v) if v.is_finite() => Cow::Owned(v.to_string()),
         _ => Cow::Borrowed(value),

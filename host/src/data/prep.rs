@@ -76,7 +76,8 @@ pub struct PrepSpec {
 const MAX_PREPARED_BYTES: usize = 4 << 30;
 
 /// One input column's fitted transformation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
 enum Step {
     /// `(v - offset) / scale`, a missing cell first replaced by `fill`.
     Number { fill: f64, offset: f64, scale: f64 },
@@ -86,8 +87,10 @@ enum Step {
     Ordinal { fill: f64 },
 }
 
-/// A fitted preparation: input row in, prepared row out.
-#[derive(Debug, Clone, PartialEq)]
+/// A fitted preparation: input row in, prepared row out. Serialized into
+/// a trained model's artifact, so predictions prepare rows exactly as the
+/// training rows were.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Prep {
     steps: Vec<Step>,
     cols: usize,

@@ -5,6 +5,7 @@
 mod gate;
 mod ids;
 mod metric_set;
+mod model_version;
 mod predictions;
 mod protocol;
 mod spec;
@@ -15,6 +16,7 @@ mod study;
 pub use gate::{Gate, Op};
 pub use ids::{DatasetId, JobId, RunId, StudyId, hex};
 pub use metric_set::{MetricSet, mean_std, summarize};
+pub use model_version::{Change, ModelRef, Semver, Stage, check_name};
 pub use predictions::{FoldPredictions, f64_bytes, f64s_from, once_per_row, u32_bytes, u32s_from};
 pub use spec::{
     CvName, CvRequest, DEFAULT_DATASET, Isolation, Patience, Protocol, Returns, RunDefaults,

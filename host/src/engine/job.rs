@@ -254,7 +254,7 @@ fn rows<'a>(
 pub const TRAIN_SCORE_ROWS: usize = 5_000;
 
 /// Every metric of `k`-class (0: regression) predictions.
-fn score(
+pub(crate) fn score(
     y_true: &[f64],
     pred: &[f64],
     proba: Option<&[f64]>,

@@ -141,7 +141,8 @@ fn parse(spec: &ParamSpec, text: &str) -> Result<Domain, String> {
 }
 
 /// One listed value, read as the parameter's kind.
-fn value(spec: &ParamSpec, text: &str) -> Result<ParamValue, String> {
+/// One value of parameter `spec` as the user wrote it (`--param k=3`).
+pub fn value(spec: &ParamSpec, text: &str) -> Result<ParamValue, String> {
     let bad = || format!("{text:?} is not {}", spec.allowed());
     Ok(match spec.default {
         ParamValue::Float(_) => ParamValue::Float(text.parse().map_err(|_| bad())?),

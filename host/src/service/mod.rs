@@ -8,6 +8,8 @@ pub mod confusion;
 pub mod drift;
 pub mod fairness;
 pub mod gates;
+pub mod gc;
+pub mod models;
 pub mod relay;
 mod run_data;
 pub mod runs;

@@ -140,4 +140,45 @@ pub(super) const MIGRATIONS: &[&str] = &[
         note        TEXT,
         PRIMARY KEY (study_id, number)
      );",
+    // 7: registered models. A version points at its content-addressed
+    // artifact and keeps its lineage; aliases and the changelog are theirs.
+    "CREATE TABLE model_versions (
+        name           TEXT NOT NULL,
+        version        INTEGER NOT NULL CHECK (version >= 1),
+        semver         TEXT NOT NULL,
+        stage          TEXT NOT NULL CHECK (stage IN ('development','staging','production','deprecated','archived')),
+        artifact       TEXT NOT NULL,
+        plugin         TEXT NOT NULL,
+        plugin_version TEXT NOT NULL,
+        plugin_sha256  TEXT NOT NULL,
+        candidate      TEXT NOT NULL,
+        task           TEXT NOT NULL,
+        params_json    TEXT NOT NULL,
+        features_json  TEXT NOT NULL,
+        dataset_id     TEXT NOT NULL,
+        source_run     TEXT,
+        source_study   TEXT,
+        parent_version INTEGER,
+        metrics_json   TEXT NOT NULL,
+        message        TEXT,
+        created_at     TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+     );
+     CREATE UNIQUE INDEX model_one_production ON model_versions(name) WHERE stage = 'production';
+     CREATE TABLE model_aliases (
+        name    TEXT NOT NULL,
+        alias   TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, alias),
+        FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+     );
+     CREATE TABLE model_changelog (
+        id      INTEGER PRIMARY KEY,
+        name    TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        change  TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        at      TEXT NOT NULL
+     );
+     CREATE INDEX model_changelog_name ON model_changelog(name);",
 ];

@@ -14,9 +14,12 @@ use std::path::Path;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
 
+pub mod artifacts;
 mod epochs;
+mod gc;
 mod jobs;
 mod migrations;
+mod models;
 mod outbox;
 mod probes;
 mod results;
@@ -25,6 +28,7 @@ mod studies;
 
 pub use crate::domain::EpochRow;
 pub use jobs::{JobEnd, JobRow, NewJob};
+pub use models::{ChangeRow, NewVersion, StageChange, VersionRow};
 pub use outbox::{EventEnvelope, EventRow};
 pub use probes::ProbeVerdict;
 pub use results::ResultRow;

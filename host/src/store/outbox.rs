@@ -58,6 +58,21 @@ pub(super) enum Event<'a> {
         trials: BTreeMap<String, i64>,
         best: Option<&'a serde_json::Value>,
     },
+    /// `model.registered`: a new version and where it came from.
+    ModelRegistered {
+        name: &'a str,
+        version: i64,
+        semver: &'a str,
+        artifact: &'a str,
+        plugin: &'a str,
+        plugin_version: &'a str,
+        source_run: Option<&'a str>,
+        source_study: Option<&'a str>,
+    },
+    /// `model.stage_changed` (by `models stage` or `models rollback`).
+    ModelStageChanged { name: &'a str, version: i64, from: &'a str, to: &'a str, change: &'a str },
+    /// `model.alias_set`.
+    ModelAliasSet { name: &'a str, version: i64, alias: &'a str, previous: Option<i64> },
 }
 
 impl Event<'_> {
@@ -72,6 +87,9 @@ impl Event<'_> {
             Event::TrialEnded { state: TrialStatus::Pruned, .. } => "trial.pruned",
             Event::TrialEnded { .. } => "trial.failed",
             Event::StudyCompleted { .. } => "study.completed",
+            Event::ModelRegistered { .. } => "model.registered",
+            Event::ModelStageChanged { .. } => "model.stage_changed",
+            Event::ModelAliasSet { .. } => "model.alias_set",
         }
     }
 
@@ -97,11 +115,15 @@ pub(super) fn emit(
     run_id: &RunId,
     at: &str,
 ) -> rusqlite::Result<()> {
+    push(tx, event, Some(run_id.to_string()), at)
+}
+
+fn push(tx: &Tx<'_>, event: &Event<'_>, run_id: Option<String>, at: &str) -> rusqlite::Result<()> {
     let mut row = EventRow {
         seq: 0,
         id: uuid::Uuid::now_v7().to_string(),
         event_type: event.event_type().to_owned(),
-        run_id: Some(run_id.to_string()),
+        run_id,
         occurred_at: at.to_owned(),
         payload_json: event.payload().to_string(),
     };
@@ -112,6 +134,12 @@ pub(super) fn emit(
     row.seq = tx.last_insert_rowid();
     tx.events.borrow_mut().push(row);
     Ok(())
+}
+
+/// Writes a registered model's event (it belongs to no run) inside the
+/// caller's transaction.
+pub(super) fn emit_model(tx: &Tx<'_>, event: &Event<'_>, at: &str) -> rusqlite::Result<()> {
+    push(tx, event, None, at)
 }
 
 /// One outbox event.
@@ -142,7 +170,8 @@ pub struct EventEnvelope {
     /// `run.started`, `evaluation.started`, `evaluation.completed`,
     /// `evaluation.failed`, `run.completed`; for a study also
     /// `trial.completed`, `trial.pruned`, `trial.failed` and
-    /// `study.completed`.
+    /// `study.completed`; for registered models `model.registered`,
+    /// `model.stage_changed` and `model.alias_set`.
     pub event_type: String,
     /// The envelope's version: 1.
     pub event_version: u32,

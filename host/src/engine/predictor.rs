@@ -1,0 +1,131 @@
+//! A stored model ready to predict: the plugin that saved it, its bytes
+//! loaded into a fresh model, and the header that prepares raw rows and
+//! names the classes. Knows nothing of the store: the service hands it
+//! verified artifact bytes.
+
+use std::sync::Arc;
+
+use mlhost_plugin_api::Matrix;
+
+use super::train::ModelHeader;
+use crate::plugin::loader::{Model, Plugin};
+use crate::plugin::wire::params_from_json;
+use crate::registry::{Registry, State};
+
+/// A loaded model.
+pub struct Predictor {
+    /// Columns, labels, preparation.
+    pub header: ModelHeader,
+    /// The plugin it runs on (never unloaded while this lives).
+    pub plugin: Arc<Plugin>,
+    model: Model,
+}
+
+impl std::fmt::Debug for Predictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predictor").field("plugin", &self.header.plugin).finish_non_exhaustive()
+    }
+}
+
+/// What a batch of rows came out as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// One per row: the value, or the class code.
+    pub values: Vec<f64>,
+    /// Row-major `rows × classes`, when the model gives probabilities.
+    pub proba: Option<Vec<f64>>,
+}
+
+impl Predictor {
+    /// Loads `bytes` (a plugin's `save()` output) with the ready plugin of
+    /// `registry` named in `header`. A missing plugin or one that refuses
+    /// the bytes (another version's format, another task) is a one-line
+    /// reason.
+    pub fn open(registry: &Registry, header: ModelHeader, bytes: &[u8]) -> Result<Self, String> {
+        let plugin = registry
+            .candidates
+            .iter()
+            .find_map(|c| match &c.state {
+                State::Ready { plugin, .. } if plugin.info.name == header.plugin => {
+                    Some(plugin.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no ready plugin '{}' to load it (it was saved by {} {}); put the plugin's .so in a plugin dir",
+                    header.plugin, header.plugin, header.plugin_version
+                )
+            })?;
+        let given = params_from_json(&header.params)?;
+        let params =
+            plugin.info.resolve(given.iter().map(|(k, v)| (k.as_str(), v))).map_err(|e| {
+                format!("plugin '{}' refuses the stored params: {}", header.plugin, e.message())
+            })?;
+        let mut model = plugin.new_model(&params).map_err(|e| e.message().to_owned())?;
+        model.load(bytes).map_err(|e| {
+            format!(
+                "plugin '{}' {} cannot load bytes saved by {} {}: {}",
+                plugin.info.name,
+                plugin.info.version,
+                header.plugin,
+                header.plugin_version,
+                e.message()
+            )
+        })?;
+        Ok(Predictor { header, plugin, model })
+    }
+
+    /// Classes, 0 for regression.
+    pub fn n_classes(&self) -> usize {
+        self.header.labels.as_ref().map_or(0, Vec::len)
+    }
+
+    /// Predicts `rows` encoded rows of `x` (the model's raw columns, as
+    /// [`crate::data::rows::RowEncoder`] writes them), preparing them as
+    /// the training rows were. `proba`: ask for probabilities too.
+    pub fn predict(&self, x: &[f64], rows: usize, proba: bool) -> Result<Predictions, String> {
+        let cols = self.header.columns.len();
+        let prepared;
+        let (x, cols) = match &self.header.prep {
+            Some(p) => {
+                let idx: Vec<u32> = (0..rows as u32).collect();
+                prepared = p.transform(x, &idx)?;
+                (&prepared[..], p.cols())
+            }
+            None => {
+                if let Some(i) = x.iter().position(|v| v.is_nan()) {
+                    return Err(format!(
+                        "row {}, column '{}': missing value, and the model was trained without an imputer; fill the cell in",
+                        i / cols + 1,
+                        self.header.columns[i % cols].name
+                    ));
+                }
+                (x, cols)
+            }
+        };
+        let m = Matrix::new(x, rows, cols).map_err(|e| e.message().to_owned())?;
+        let mut values = vec![0.0; rows];
+        self.model.predict(m, &mut values).map_err(|e| format!("predict: {}", e.message()))?;
+        let k = self.n_classes();
+        let proba = if proba && k > 0 {
+            let mut p = vec![0.0; rows * k];
+            let given = self
+                .model
+                .predict_proba(m, &mut p)
+                .map_err(|e| format!("predict_proba: {}", e.message()))?;
+            given.then_some(p)
+        } else {
+            None
+        };
+        Ok(Predictions { values, proba })
+    }
+
+    /// The label of class code `v` (classification) or the value as text.
+    pub fn label(&self, v: f64) -> String {
+        match &self.header.labels {
+            Some(labels) => labels.get(v as usize).cloned().unwrap_or_else(|| v.to_string()),
+            None => v.to_string(),
+        }
+    }
+}
