@@ -71,7 +71,7 @@ pub struct Entry {
 /// malformed pin) are errors; parameter values are checked per candidate.
 pub fn read_entries(path: &Path) -> Result<Vec<Entry>, ConfigError> {
     let src = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        .map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
     parse_entries(path, &src)
 }
 
