@@ -16,10 +16,12 @@ use crate::domain::{Direction, FoldPredictions, JobStatus};
 use crate::metrics::stats;
 use pooled::{bootstrap, mcnemar_counts, pos_label_set};
 
+mod pair;
 mod pooled;
 #[cfg(test)]
 pub(crate) mod tests;
 use crate::store::{Store, StoreError};
+pub use pair::{JobRef, pair};
 
 /// What to compare.
 #[derive(Debug, Clone, PartialEq)]
