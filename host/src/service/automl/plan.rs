@@ -74,15 +74,7 @@ pub(super) fn prepare(
     .map_err(|e| bad(e.to_string()))?;
     let task = data.task();
     let known = crate::metrics::run_names(task, data.n_classes(), spec.returns.is_some());
-    let default = if task == Task::Regression { "r2" } else { "f1" };
-    let metric = req.metric.clone().unwrap_or_else(|| default.to_owned());
-    if !known.contains(&metric.as_str()) {
-        return Err(bad(format!(
-            "--metric {metric}: {} ({task}) has no metric '{metric}'; choose one of {}",
-            spec.dataset,
-            known.join(", ")
-        )));
-    }
+    let metric = metric(req.metric.as_deref(), task, &known, &spec.dataset)?;
     check_gate_metrics(&req.gates, &known)?;
     let mut plan = Plan {
         request,
@@ -102,6 +94,24 @@ pub(super) fn prepare(
     pick_field(registry, defaults, req, &mut plan)?;
     check_gate_models(&req.gates, &plan)?;
     Ok(plan)
+}
+
+/// The metric asked for (default f1, r2 for regression), if the task has it.
+fn metric(
+    asked: Option<&str>,
+    task: Task,
+    known: &[&str],
+    dataset: &str,
+) -> Result<String, EvalError> {
+    let default = if task == Task::Regression { "r2" } else { "f1" };
+    let metric = asked.unwrap_or(default);
+    if !known.contains(&metric) {
+        return Err(bad(format!(
+            "--metric {metric}: {dataset} ({task}) has no metric '{metric}'; choose one of {}",
+            known.join(", ")
+        )));
+    }
+    Ok(metric.to_owned())
 }
 
 /// A threshold gate names a metric the trials have (a run metric, or its
