@@ -1,6 +1,7 @@
 //! Integration tests: one binary, real `.so` plugins, the real `mlhost`.
 
 mod api;
+mod automl;
 mod compare;
 mod confusion;
 mod drift;

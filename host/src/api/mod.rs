@@ -24,6 +24,7 @@ mod fairness;
 mod operations;
 mod problem;
 mod runs;
+mod suggestions;
 mod tuning;
 mod uploads;
 
@@ -267,6 +268,7 @@ fn parts(config: &Config) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(fairness::run_fairness))
         .routes(routes!(tuning::start_study))
         .routes(routes!(tuning::study_report))
+        .routes(routes!(suggestions::suggest))
         .routes(routes!(events::run_events))
         .routes(routes!(operations::operation_metrics, operations::record_operation_metrics))
         .routes(routes!(uploads::upload_dataset))

@@ -17,6 +17,7 @@ mod confusion;
 mod evaluations;
 mod fairness;
 mod openapi;
+mod suggestions;
 mod tuning;
 
 /// A router over a temp folder with the baseline plugin; `api` goes into

@@ -12,6 +12,7 @@ use crate::config::{Config, ConfigError};
 use crate::registry::{Loading, Registry};
 pub use logging::LogFormat;
 
+mod automl_cmd;
 mod compare_cmd;
 mod confusion_cmd;
 mod cv_args;
@@ -76,6 +77,9 @@ pub enum Command {
     /// Search a candidate's hyperparameters (grid, random or TPE), trials
     /// in parallel, bad ones pruned early; store and print the study.
     Tune(Box<TuneArgs>),
+    /// Race every ready candidate through short studies with successive
+    /// halving, register the winner and recommend what to do next.
+    Automl(Box<automl_cmd::AutomlArgs>),
     /// The train and test rows of each fold a run would use (dataset and
     /// split flags as eval's).
     Folds(folds_cmd::FoldsArgs),
@@ -469,6 +473,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
         Command::Eval(args) => return eval_cmd::run(&config, *args, out),
         Command::Tune(args) => return tune_cmd::run(&config, *args, out),
+        Command::Automl(args) => return automl_cmd::run(&config, *args, out),
         Command::Folds(args) => return folds_cmd::run(&config, args, out),
         Command::Gc { dry_run, json } => return gc_cmd::run(&config, dry_run, json, out),
         Command::Train(args) => return models_cmd::train(&config, *args, out),

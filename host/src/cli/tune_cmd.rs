@@ -303,7 +303,7 @@ pub fn write_study(report: &StudyReport, json: bool, out: &mut dyn Write) -> std
 }
 
 /// `name=value` pairs, space-separated.
-fn params_text(params: &serde_json::Value) -> String {
+pub(super) fn params_text(params: &serde_json::Value) -> String {
     let Some(map) = params.as_object() else { return String::new() };
     map.iter()
         .map(|(k, v)| match v {

@@ -3,6 +3,7 @@
 //!
 //! Depends on everything below it; nothing below depends on it.
 
+pub mod automl;
 pub mod compare;
 pub mod confusion;
 pub mod drift;

@@ -18,10 +18,12 @@ use crate::metrics::stats;
 use pooled::{bootstraps, mcnemar_counts, pos_label_set};
 
 mod labels;
+mod pair;
 mod pooled;
 #[cfg(test)]
 pub(crate) mod tests;
 use crate::store::{Store, StoreError};
+pub use pair::{JobRef, pair};
 
 /// What to compare.
 #[derive(Debug, Clone, PartialEq)]
