@@ -16,6 +16,7 @@ mod compare;
 mod confusion;
 mod fairness;
 mod openapi;
+mod serving;
 mod tuning;
 
 /// A router over a temp folder with the baseline plugin; `api` goes into
