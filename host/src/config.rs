@@ -247,6 +247,7 @@ pub struct ServingConfig {
     pub max_loaded: u32,
     /// A model (`NAME[@ALIAS|:N]`) that answers, with `"fallback": true`,
     /// when the requested one is missing, cannot be loaded or fails.
+    #[serde(deserialize_with = "model_ref")]
     pub fallback: Option<String>,
 }
 
@@ -371,6 +372,13 @@ where
     bounded::<MIN, MAX, D, u64>(d).map(Some)
 }
 
+/// A model reference, `NAME[@ALIAS|:N]`, checked as the CLI checks one.
+fn model_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<crate::domain::ModelRef>().map_err(de::Error::custom)?;
+    Ok(Some(s))
+}
+
 fn token<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let token = String::deserialize(d)?;
     if token.trim().is_empty() || token.chars().any(char::is_whitespace) {
@@ -449,6 +457,10 @@ mod tests {
         check(
             "[api]\ntoken = \"\"\n",
             "/etc/mlhost/mlhost.toml:2: key `token`: must be a non-empty token without spaces (e.g. `openssl rand -hex 32`); remove the key to serve without one",
+        );
+        check(
+            "[serving]\nfallback = \"base line\"\n",
+            "/etc/mlhost/mlhost.toml:2: key `fallback`: model 'base line' is not a valid name: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
         );
         check(
             "workers = [",

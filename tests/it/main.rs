@@ -23,6 +23,7 @@ mod persistence;
 mod plugin_new;
 mod quality;
 mod registry;
+mod serving;
 mod trading;
 mod training;
 mod tune;

@@ -293,3 +293,14 @@ pub(super) struct ProblemDetails {
     #[serde(rename = "type")]
     pub(super) kind: String,
 }
+
+/// `GET /models/{name}/versions`: a registered model's versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ModelVersions {
+    /// The model.
+    pub(super) name: String,
+    /// Newest first: number, semver, stage, aliases, artifact, plugin,
+    /// features, metrics and lineage (dataset, source run or study, parent
+    /// version).
+    pub(super) versions: Vec<crate::store::VersionRow>,
+}

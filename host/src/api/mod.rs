@@ -24,6 +24,7 @@ mod fairness;
 mod operations;
 mod problem;
 mod runs;
+mod serving;
 mod suggestions;
 mod tuning;
 mod uploads;
@@ -52,7 +53,8 @@ pub use problem::Problem;
 
 use crate::config::Config;
 use crate::domain::{RunSpec, StudySpec};
-use crate::registry::Registry;
+use crate::registry::{LiveRegistry, Registry};
+use crate::service::models::serving::Serving;
 use crate::service::runs as run_service;
 use crate::service::runs::{EvalError, Quiet, RunContext};
 use crate::service::tuning as study_service;
@@ -96,7 +98,10 @@ type PendingMap = Arc<Mutex<HashMap<String, Pending>>>;
 #[derive(Debug)]
 pub struct AppState {
     config: Config,
-    registry: Arc<Registry>,
+    /// Replaced by the plugin watcher; take it once per request.
+    live: Arc<LiveRegistry>,
+    /// Registered models, loaded on first use.
+    serving: Serving,
     queue: SyncSender<Queued>,
     /// Runs by run id.
     pending: PendingMap,
@@ -117,7 +122,8 @@ impl AppState {
         registry: Registry,
         exe: PathBuf,
     ) -> anyhow::Result<Arc<AppState>> {
-        let registry = Arc::new(registry);
+        let live = Arc::new(LiveRegistry::new(registry));
+        let serving = Serving::open(&config)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(config.api.queue as usize);
         let (pending, studies): (PendingMap, PendingMap) = Default::default();
         let (events, _) = broadcast::channel(EVENT_BUFFER);
@@ -133,7 +139,7 @@ impl AppState {
             tracing::warn!(dir = %d.display(), "[api] data_dirs entry is not a folder; paths in it are refused");
         }
         let runner = Runner {
-            registry: registry.clone(),
+            live: live.clone(),
             pending: pending.clone(),
             studies: studies.clone(),
             store: runner_store,
@@ -144,7 +150,8 @@ impl AppState {
         let uploads = uploads_dir(&config.database);
         Ok(Arc::new(AppState {
             config,
-            registry,
+            live,
+            serving,
             queue: tx,
             pending,
             studies,
@@ -153,6 +160,11 @@ impl AppState {
             uploads,
             events,
         }))
+    }
+
+    /// The registry now (a hot reload replaces it; keep the one you took).
+    fn registry(&self) -> Arc<Registry> {
+        self.live.current()
     }
 
     /// Queues `work` under `id` in `pending` (runs' or studies'); a full
@@ -179,7 +191,7 @@ impl AppState {
 
 /// The runner thread: the single writer of runs and studies posted to the API.
 struct Runner {
-    registry: Arc<Registry>,
+    live: Arc<LiveRegistry>,
     pending: PendingMap,
     studies: PendingMap,
     store: Store,
@@ -203,7 +215,7 @@ impl Runner {
                 // A bug in the host must not take the runner with it: the
                 // run is refused, its event streams end, the next one runs.
                 Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let (registry, store) = (&self.registry, &mut self.store);
+                    let (registry, store) = (&*self.live.current(), &mut self.store);
                     match &work {
                         Work::Run(spec) => {
                             run_service::start(registry, store, spec, &ctx, &mut Quiet).map(drop)
@@ -273,6 +285,9 @@ fn parts(config: &Config) -> (Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(operations::operation_metrics, operations::record_operation_metrics))
         .routes(routes!(uploads::upload_dataset))
         .routes(routes!(uploads::get_dataset))
+        .routes(routes!(serving::model_versions))
+        .routes(routes!(serving::predict))
+        .routes(routes!(serving::batch_predict))
         // JSON bodies; the upload streams its body and counts on its own.
         .layer(DefaultBodyLimit::max(body_limit));
     let (router, mut doc) = OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
@@ -333,15 +348,16 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 /// Service status and counts of ready and rejected models.
 #[utoipa::path(get, path = "/health", responses((status = 200, body = Health, description = "status and model counts")))]
 async fn health(State(state): State<Arc<AppState>>) -> Json<Health> {
-    let ready = state.registry.ready().count();
-    let rejected = state.registry.candidates.len() - ready;
+    let registry = state.registry();
+    let ready = registry.ready().count();
+    let rejected = registry.candidates.len() - ready;
     Json(Health { models: ModelCounts { ready, rejected }, status: "ok" })
 }
 
 /// The registry report: every candidate, ready or rejected with a reason.
 #[utoipa::path(get, path = "/models", responses((status = 200, body = crate::registry::Report, description = "the registry report"), (status = 401, description = "token missing or wrong")))]
 async fn models(State(state): State<Arc<AppState>>) -> Json<crate::registry::Report> {
-    Json(state.registry.report())
+    Json(state.registry().report())
 }
 
 /// Binds `bind` and serves until Ctrl-C. Prints the address it listens on.
@@ -357,7 +373,12 @@ pub fn serve(config: Config, registry: Registry, bind: std::net::SocketAddr) -> 
             },
         )
     });
-    let state = AppState::start(config, registry, exe)?;
+    let watched = config.clone();
+    let state = AppState::start(config, registry, exe.clone())?;
+    // Hot reload, for as long as the server runs.
+    let _watch = crate::registry::watch::watch(watched, exe, state.live.clone())
+        .map_err(|e| tracing::warn!(error = %e, "the plugin dirs are not watched: a new plugin needs a restart"))
+        .ok();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await?;

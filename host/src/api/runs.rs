@@ -140,7 +140,7 @@ pub(super) async fn start_run(
     body: Result<Json<EvalRequest>, JsonRejection>,
 ) -> Result<Response, Problem> {
     let Json(req) = body.map_err(|e| Problem::from_json(e, state.config.api.max_body_kb))?;
-    let known = |id: &String| state.registry.candidates.iter().any(|c| &c.id == id);
+    let known = |id: &String| state.registry().candidates.iter().any(|c| &c.id == id);
     if let Some(unknown) = req.models.iter().flatten().find(|m| !known(m)) {
         return Err(Problem::invalid(
             "unknown-model",

@@ -192,8 +192,10 @@ fn search(
     let mut store = Store::open(&state.config.database)?;
     let artifacts = Artifacts::new(&state.config.artifacts);
     let defaults = state.config.eval.run_defaults();
+    // The registry as it is now (serve's watcher may swap it meanwhile).
+    let registry = state.registry();
     let mut svc = Services {
-        registry: &state.registry,
+        registry: &registry,
         store: &mut store,
         artifacts: &artifacts,
         defaults: &defaults,

@@ -17,6 +17,7 @@ mod confusion;
 mod evaluations;
 mod fairness;
 mod openapi;
+mod serving;
 mod suggestions;
 mod tuning;
 

@@ -172,7 +172,7 @@ pub(super) async fn start_study(
     body: Result<Json<TuneRequest>, JsonRejection>,
 ) -> Result<Response, Problem> {
     let Json(req) = body.map_err(|e| Problem::from_json(e, state.config.api.max_body_kb))?;
-    if !state.registry.candidates.iter().any(|c| c.id == req.model) {
+    if !state.registry().candidates.iter().any(|c| c.id == req.model) {
         return Err(Problem::invalid(
             "unknown-model",
             format!("unknown model '{}'; GET /api/ml/models lists them", req.model),
@@ -183,7 +183,7 @@ pub(super) async fn start_study(
     let invalid = |e: String| Problem::invalid("invalid-params", in_body_terms(&e));
     let spec = StudySpec::resolve(request, &state.config.eval.run_defaults())
         .map_err(|e| invalid(e.to_string()))?;
-    study_service::check(&state.registry, &spec).map_err(invalid)?;
+    study_service::check(&state.registry(), &spec).map_err(invalid)?;
     let study_id = StudyId::generate();
     let mut ctx = run_service::context(state.exe.clone(), &state.config.database, None);
     ctx.study_id = Some(study_id.clone());

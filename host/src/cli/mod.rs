@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
-use crate::registry::{Loading, Registry};
+use crate::registry::Registry;
 pub use logging::LogFormat;
 
 mod automl_cmd;
@@ -552,23 +552,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The registry as every command sees it: each plugin file the database
-/// has no verdict for is probed in a child `mlhost probe` before this
-/// process opens it. A database that cannot be opened only costs the cache.
+/// The registry as every command sees it (`registry::discover_probed`).
 fn discover(config: &Config, reprobe: bool) -> anyhow::Result<Registry> {
     let exe = std::env::current_exe()?;
-    let mut store = Store::open(&config.database);
-    let (cache, unavailable) = match &mut store {
-        Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
-    let mut loading = Loading::probing(config, exe, cache);
-    loading.reprobe = reprobe;
-    let mut registry = Registry::discover_with(config, &mut loading).map_err(BadInput::Config)?;
-    if let Some(e) = unavailable {
-        registry.warnings.push(format!("probe cache unavailable, every plugin was probed: {e}"));
-    }
-    Ok(registry)
+    Ok(crate::registry::discover_probed(config, exe, reprobe).map_err(BadInput::Config)?)
 }
 
 /// After a plugin hung inside dlopen, this process cannot start a thread

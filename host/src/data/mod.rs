@@ -8,6 +8,7 @@ pub mod columns;
 pub mod csv;
 pub mod dataset;
 pub mod prep;
+pub mod records;
 pub mod rows;
 pub mod scale;
 pub mod snapshot;

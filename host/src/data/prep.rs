@@ -152,6 +152,11 @@ impl Prep {
         self.cols
     }
 
+    /// Whether a missing cell is imputed (else it is an error).
+    pub fn imputes(&self) -> bool {
+        self.impute != Impute::None
+    }
+
     /// The `rows` of row-major `x`, prepared, as one row-major buffer.
     pub fn transform(&self, x: &[f64], rows: &[u32]) -> Result<Vec<f64>, String> {
         let n = self.steps.len();

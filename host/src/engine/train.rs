@@ -47,6 +47,14 @@ pub struct ModelHeader {
     pub params: BTreeMap<String, serde_json::Value>,
 }
 
+impl ModelHeader {
+    /// Whether a missing cell in a row to predict is imputed as in training
+    /// (else the model cannot take one).
+    pub fn imputes(&self) -> bool {
+        self.prep.as_ref().is_some_and(Prep::imputes)
+    }
+}
+
 /// A model fitted on a whole dataset.
 #[derive(Debug)]
 pub struct Trained {

@@ -19,11 +19,14 @@ use crate::plugin::loader::{self, Plugin};
 use crate::plugin::probe::Watchdog;
 
 mod entries;
+pub mod live;
 mod loading;
 mod report;
+pub mod watch;
 
 pub use crate::plugin::wire::param_json;
 pub use entries::{Entry, parse_entries, read_entries};
+pub use live::{LiveRegistry, discover_probed};
 pub use loading::Loading;
 use loading::{ctor_key, ctor_probes};
 pub use report::{ParamSchema, Report, ReportRow};

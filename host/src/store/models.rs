@@ -260,15 +260,40 @@ impl Store {
 
     /// The version `r` means: `NAME:N`; `NAME@ALIAS`; `NAME` = the
     /// production version, else the latest. `None` when there is none.
+    /// Reads that one version (serving resolves a reference per request,
+    /// whatever the number of versions).
     pub fn resolve_version(&self, r: &ModelRef) -> Result<Option<VersionRow>> {
-        let versions = self.versions(r.name())?;
-        Ok(match r {
-            ModelRef::Version(_, n) => versions.into_iter().find(|v| v.version == *n),
-            ModelRef::Alias(_, a) => versions.into_iter().find(|v| v.aliases.contains(a)),
-            ModelRef::Name(_) => {
-                let production = versions.iter().position(|v| v.stage == Stage::Production);
-                production.map_or(versions.first().cloned(), |i| Some(versions[i].clone()))
-            }
+        self.read(|c| {
+            let one = |sql: &str, p: &[&dyn rusqlite::ToSql]| {
+                let sql = format!("SELECT {COLUMNS} FROM model_versions WHERE {sql}");
+                c.prepare_cached(&sql)?.query_row(p, version_row).optional()
+            };
+            let found = match r {
+                ModelRef::Version(n, v) => one("name = ?1 AND version = ?2", &[n, v])?,
+                ModelRef::Alias(n, a) => {
+                    let at: Option<i64> = c
+                        .prepare_cached(
+                            "SELECT version FROM model_aliases WHERE name = ?1 AND alias = ?2",
+                        )?
+                        .query_row(params![n, a], |r| r.get(0))
+                        .optional()?;
+                    match at {
+                        Some(v) => one("name = ?1 AND version = ?2", &[n, &v])?,
+                        None => None,
+                    }
+                }
+                ModelRef::Name(n) => {
+                    one("name = ?1 ORDER BY stage = 'production' DESC, version DESC LIMIT 1", &[n])?
+                }
+            };
+            let Some(mut row) = found else { return Ok(None) };
+            let mut q = c.prepare_cached(
+                "SELECT alias FROM model_aliases WHERE name = ?1 AND version = ?2 ORDER BY alias",
+            )?;
+            row.aliases = q
+                .query_map(params![row.name, row.version], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Some(row))
         })
     }
 

@@ -260,3 +260,48 @@ fn the_commit_listener_hears_each_committed_event_once_in_order() {
     // Exactly the stored rows, outbox positions included.
     assert_eq!(heard.concat(), s.run_events("r1", 0).unwrap());
 }
+
+#[test]
+fn a_model_reference_resolves_to_the_version_the_listing_names() {
+    use crate::domain::{ModelRef, Stage};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("m.db")).unwrap();
+    let new = |artifact: &'static str| NewVersion {
+        name: "m",
+        semver: "1.0.0",
+        artifact,
+        plugin: ("p", "0.1.0", "sha"),
+        candidate: "p",
+        task: "classification",
+        params_json: "{}",
+        features_json: "[]",
+        dataset_id: "d",
+        source_run: None,
+        source_study: None,
+        metrics_json: "{}",
+        message: None,
+    };
+    for a in ["a1", "a2", "a3"] {
+        s.register_version(&new(a)).unwrap();
+    }
+    let at =
+        |s: &Store, r: &ModelRef| s.resolve_version(r).unwrap().map(|v| (v.version, v.artifact));
+    let name = ModelRef::Name("m".into());
+    assert_eq!(at(&s, &name), Some((3, "a3".into())), "no production version: the newest");
+    s.set_stage("m", 2, Stage::Production).unwrap();
+    s.set_alias("m", 1, "champion").unwrap();
+    s.set_alias("m", 1, "alpha").unwrap();
+    assert_eq!(at(&s, &name), Some((2, "a2".into())), "the production version");
+    assert_eq!(at(&s, &ModelRef::Alias("m".into(), "champion".into())), Some((1, "a1".into())));
+    assert_eq!(at(&s, &ModelRef::Version("m".into(), 3)), Some((3, "a3".into())));
+    for missing in [
+        ModelRef::Alias("m".into(), "nope".into()),
+        ModelRef::Version("m".into(), 4),
+        ModelRef::Name("other".into()),
+    ] {
+        assert_eq!(at(&s, &missing), None, "{missing}");
+    }
+    let one = s.resolve_version(&ModelRef::Version("m".into(), 1)).unwrap().unwrap();
+    let listed = s.versions("m").unwrap().into_iter().find(|v| v.version == 1).unwrap();
+    assert_eq!(one, listed, "the same row as the listing, aliases ({:?}) included", one.aliases);
+}

@@ -17,7 +17,9 @@ use crate::registry::{Registry, State};
 use crate::store::artifacts::{ArtifactError, Artifacts};
 use crate::store::{NewVersion, Store, StoreError, VersionRow};
 
+mod cache;
 pub mod lifecycle;
+pub mod serving;
 
 /// Why a model use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -300,6 +302,17 @@ pub fn load(
     r: &ModelRef,
 ) -> Result<(VersionRow, Predictor), ModelError> {
     let v = find(store, r)?;
+    let (header, bytes) = read_artifact(artifacts, &v)?;
+    let p = open(registry, &v, header, &bytes)?;
+    Ok((v, p))
+}
+
+/// The artifact of version `v`, read and checked against its sha256: the
+/// header and the plugin's bytes.
+pub fn read_artifact(
+    artifacts: &Artifacts,
+    v: &VersionRow,
+) -> Result<(ModelHeader, Vec<u8>), ModelError> {
     let (header, bytes) = artifacts.get(&v.artifact)?;
     let header: ModelHeader = serde_json::from_value(header).map_err(|e| {
         ModelError::Unavailable(format!(
@@ -307,6 +320,17 @@ pub fn load(
             artifacts.path(&v.artifact).display()
         ))
     })?;
+    Ok((header, bytes))
+}
+
+/// A model of version `v` from its artifact's `header` and `bytes`, loaded
+/// by the ready plugin of `registry` that saved them.
+pub fn open(
+    registry: &Registry,
+    v: &VersionRow,
+    header: ModelHeader,
+    bytes: &[u8],
+) -> Result<Predictor, ModelError> {
     let ready = registry.candidates.iter().any(
         |c| matches!(&c.state, State::Ready { plugin, .. } if plugin.info.name == header.plugin),
     );
@@ -316,9 +340,8 @@ pub fn load(
             v.name, v.version, header.plugin, header.plugin_version
         )));
     }
-    let p = Predictor::open(registry, header, &bytes)
-        .map_err(|e| ModelError::Unavailable(format!("{}:{}: {e}", v.name, v.version)))?;
-    Ok((v, p))
+    Predictor::open(registry, header, bytes)
+        .map_err(|e| ModelError::Unavailable(format!("{}:{}: {e}", v.name, v.version)))
 }
 
 /// The stored version `r` names, or a message naming what is missing.

@@ -1,0 +1,226 @@
+//! Model versions kept loaded for serving: loaded on first use, kept, and
+//! the least recently used one let go once more than `max_loaded` are.
+//!
+//! A plugin's model object is `Send` but not `Sync` (the ABI's `ModelFfi`
+//! promises no more: a plugin may keep scratch space in it), so one
+//! instance serves one call at a time. Each loaded version holds a small
+//! pool of instances instead, built on demand from the artifact bytes read
+//! (and checked) once, up to `instances` (the cores): concurrent requests
+//! for one version run concurrently, one more than the pool waits for an
+//! instance. An instance whose call failed (a plugin error or a caught
+//! panic) is dropped, never reused; the next call builds a fresh one.
+//!
+//! Each version keeps the registry it was loaded with, so every instance
+//! of it runs on the same library even after a hot reload replaced that
+//! file (libraries are never unloaded): a version stays on its library
+//! until it is evicted, and is loaded again on the current one after.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::{ModelError, open, read_artifact};
+use crate::engine::predictor::Predictor;
+use crate::engine::train::ModelHeader;
+use crate::registry::Registry;
+use crate::store::VersionRow;
+use crate::store::artifacts::Artifacts;
+
+/// Loaded versions by (name, version), least recently used first out.
+#[derive(Debug)]
+pub(crate) struct ModelCache {
+    artifacts: Artifacts,
+    max_loaded: usize,
+    instances: usize,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    /// The version and when it was last used (a tick of `clock`).
+    map: HashMap<(String, i64), (Arc<Loaded>, u64)>,
+    clock: u64,
+}
+
+/// One version, loaded: the checked bytes and a pool of model instances.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    /// The version as it was loaded.
+    pub(crate) row: VersionRow,
+    /// Columns, labels, preparation.
+    pub(crate) header: ModelHeader,
+    bytes: Vec<u8>,
+    /// The plugins it was loaded with (its library, for every instance).
+    registry: Arc<Registry>,
+    pool: Mutex<Pool>,
+    freed: Condvar,
+    max: usize,
+}
+
+#[derive(Debug)]
+struct Pool {
+    idle: Vec<Predictor>,
+    /// Instances in existence: idle plus lent.
+    live: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ModelCache {
+    /// At most `max_loaded` versions, each with at most `instances` model
+    /// instances.
+    pub(crate) fn new(artifacts: Artifacts, max_loaded: usize, instances: usize) -> Self {
+        ModelCache {
+            artifacts,
+            max_loaded: max_loaded.max(1),
+            instances: instances.max(1),
+            entries: Mutex::default(),
+        }
+    }
+
+    /// Version `row`, loaded with `registry`'s plugins unless it is loaded
+    /// already. A version that cannot be loaded is not kept: the next call
+    /// tries again (an artifact restored, a plugin added).
+    pub(crate) fn get(
+        &self,
+        registry: &Arc<Registry>,
+        row: &VersionRow,
+    ) -> Result<Arc<Loaded>, ModelError> {
+        let key = (row.name.clone(), row.version);
+        if let Some(hit) = self.touch(&key, &row.artifact) {
+            return Ok(hit);
+        }
+        let started = Instant::now();
+        let (header, bytes) = read_artifact(&self.artifacts, row)?;
+        let first = open(registry, row, header.clone(), &bytes)?;
+        let loaded = Arc::new(Loaded {
+            row: row.clone(),
+            header,
+            bytes,
+            registry: registry.clone(),
+            pool: Mutex::new(Pool { idle: vec![first], live: 1 }),
+            freed: Condvar::new(),
+            max: self.instances,
+        });
+        tracing::info!(
+            model = %row.name,
+            version = row.version,
+            plugin = %loaded.header.plugin,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "model loaded for serving"
+        );
+        Ok(self.insert(key, loaded))
+    }
+
+    /// The loaded version under `key`, marked as just used, when it is
+    /// the artifact asked for.
+    fn touch(&self, key: &(String, i64), artifact: &str) -> Option<Arc<Loaded>> {
+        let mut e = lock(&self.entries);
+        e.clock += 1;
+        let now = e.clock;
+        let (loaded, used) = e.map.get_mut(key)?;
+        if loaded.row.artifact != artifact {
+            return None;
+        }
+        *used = now;
+        Some(loaded.clone())
+    }
+
+    /// Keeps `loaded` (or the one another request loaded meanwhile) and
+    /// lets go of the least recently used versions past `max_loaded`.
+    fn insert(&self, key: (String, i64), loaded: Arc<Loaded>) -> Arc<Loaded> {
+        let mut e = lock(&self.entries);
+        e.clock += 1;
+        let now = e.clock;
+        if let Some((kept, used)) = e.map.get_mut(&key)
+            && kept.row.artifact == loaded.row.artifact
+        {
+            *used = now;
+            return kept.clone();
+        }
+        e.map.insert(key, (loaded.clone(), now));
+        while e.map.len() > self.max_loaded {
+            let oldest = e.map.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
+            let Some(k) = oldest else { break };
+            e.map.remove(&k);
+            tracing::info!(model = %k.0, version = k.1, "model evicted from the serving cache (least recently used)");
+        }
+        loaded
+    }
+
+    /// `(name, version, instances)` of every loaded version, sorted.
+    pub(crate) fn loaded(&self) -> Vec<(String, i64, usize)> {
+        let e = lock(&self.entries);
+        let mut out: Vec<_> =
+            e.map.iter().map(|((n, v), (l, _))| (n.clone(), *v, lock(&l.pool).live)).collect();
+        out.sort();
+        out
+    }
+}
+
+impl Loaded {
+    /// An instance to call, for as long as the lease lives: an idle one, a
+    /// new one while the pool has room, else the next one given back.
+    pub(crate) fn checkout(&self) -> Result<Lease<'_>, ModelError> {
+        let mut pool = lock(&self.pool);
+        loop {
+            if let Some(p) = pool.idle.pop() {
+                return Ok(Lease { from: self, model: Some(p) });
+            }
+            if pool.live < self.max {
+                pool.live += 1;
+                drop(pool);
+                let built = open(&self.registry, &self.row, self.header.clone(), &self.bytes);
+                return match built {
+                    Ok(p) => Ok(Lease { from: self, model: Some(p) }),
+                    Err(e) => {
+                        self.gone();
+                        Err(e)
+                    }
+                };
+            }
+            pool = self.freed.wait(pool).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// One instance fewer (it failed, or could not be built).
+    fn gone(&self) {
+        lock(&self.pool).live -= 1;
+        self.freed.notify_one();
+    }
+}
+
+/// An instance lent out of a pool; given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Lease<'a> {
+    from: &'a Loaded,
+    model: Option<Predictor>,
+}
+
+impl Lease<'_> {
+    /// Drops the instance instead of giving it back: its call failed, and
+    /// what a failed (or panicked) call left in it is unknown.
+    pub(crate) fn discard(mut self) {
+        self.model = None;
+        self.from.gone();
+    }
+}
+
+impl Deref for Lease<'_> {
+    type Target = Predictor;
+    fn deref(&self) -> &Predictor {
+        self.model.as_ref().expect("a lease holds its instance until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.model.take() {
+            lock(&self.from.pool).idle.push(p);
+            self.from.freed.notify_one();
+        }
+    }
+}
