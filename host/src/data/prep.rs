@@ -152,6 +152,12 @@ impl Prep {
         self.cols
     }
 
+    /// True when a missing cell is imputed (`impute = "auto"`), false when
+    /// it is an error.
+    pub fn imputes(&self) -> bool {
+        self.impute == Impute::Auto
+    }
+
     /// The `rows` of row-major `x`, prepared, as one row-major buffer.
     pub fn transform(&self, x: &[f64], rows: &[u32]) -> Result<Vec<f64>, String> {
         let n = self.steps.len();
