@@ -67,8 +67,14 @@ impl RowEncoder {
         self.at.len()
     }
 
-    /// Appends the encoded `record` (data row `row`, counted from 1) to
-    /// `out`; a cell that cannot be read is an error naming row and column.
+    /// The name of model column `j`.
+    pub fn name(&self, j: usize) -> &str {
+        &self.names[j]
+    }
+
+    /// Appends the encoded `record` (`row`: how messages name it, e.g. its
+    /// line in the file, as training's errors do) to `out`; a cell that
+    /// cannot be read is an error naming row and column.
     pub fn push(
         &self,
         record: &csv::StringRecord,

@@ -17,7 +17,9 @@ use crate::registry::{Registry, State};
 use crate::store::artifacts::{ArtifactError, Artifacts};
 use crate::store::{NewVersion, Store, StoreError, VersionRow};
 
+pub mod format;
 pub mod lifecycle;
+pub mod predict;
 
 /// Why a model use case failed.
 #[derive(Debug, thiserror::Error)]
