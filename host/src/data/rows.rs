@@ -28,7 +28,7 @@ impl RowEncoder {
     /// (an id, the label) are listed in `ignored`.
     pub fn new(columns: &[Column], header: &[&str]) -> Result<RowEncoder, String> {
         let position: HashMap<&str, usize> =
-            header.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
+            header.iter().enumerate().map(|(i, h)| (h.trim_ascii(), i)).collect();
         let missing: Vec<&str> =
             columns.iter().map(|c| c.name.as_str()).filter(|n| !position.contains_key(n)).collect();
         if !missing.is_empty() {
@@ -55,7 +55,7 @@ impl RowEncoder {
             names: columns.iter().map(|c| c.name.clone()).collect(),
             ignored: header
                 .iter()
-                .map(|h| h.trim())
+                .map(|h| h.trim_ascii())
                 .filter(|h| !used.contains(h))
                 .map(str::to_owned)
                 .collect(),
@@ -82,7 +82,7 @@ impl RowEncoder {
         out: &mut Vec<f64>,
     ) -> Result<(), String> {
         for (j, &i) in self.at.iter().enumerate() {
-            let cell = record.get(i).map(str::trim).unwrap_or("");
+            let cell = record.get(i).map(str::trim_ascii).unwrap_or("");
             if is_missing(cell) {
                 out.push(f64::NAN);
                 continue;
@@ -133,6 +133,12 @@ mod tests {
             err,
             "row 3, column 'a': 'x' is not a number (the model was trained on numbers there)"
         );
+        // Trimmed as the csv crate's Trim::All trims training cells: ASCII
+        // whitespace only, so a no-break space keeps a cell text.
+        enc.push(&rec(&["10", " red\t", " 2 "]), 4, &mut out).unwrap();
+        assert_eq!(out[4..], [2.0, 1.0]);
+        let err = enc.push(&rec(&["11", "red", "\u{a0}2"]), 5, &mut out).unwrap_err();
+        assert!(err.starts_with("row 5, column 'a': '\u{a0}2' is not a number"), "{err}");
         let err = RowEncoder::new(&columns(), &["a"]).unwrap_err();
         assert_eq!(err, "the input has no column 'colour'; the model needs a, colour");
     }
