@@ -37,6 +37,9 @@ pub struct PredictArgs {
     /// Print the summary as JSON on stdout (needs --output).
     #[arg(long, requires = "output")]
     pub json: bool,
+    /// Rows per chunk (for tuning; `bench/predict.sh`).
+    #[arg(long, hide = true, default_value_t = predict::CHUNK_ROWS)]
+    pub chunk_rows: usize,
 }
 
 pub(super) fn run(
@@ -71,7 +74,8 @@ pub(super) fn run(
         bar.show(p);
         if stop.is_set() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     };
-    let opts = BatchOptions { proba: args.proba, ..BatchOptions::default() };
+    let opts =
+        BatchOptions { proba: args.proba, chunk_rows: args.chunk_rows, ..BatchOptions::default() };
     let batch =
         |w: &mut dyn Write| predict::predict_csv(&predictor, &name, input, w, opts, &mut progress);
     let summary = match &args.output {

@@ -1,9 +1,11 @@
 //! Batch prediction, the use case `mlhost predict` and the HTTP batch
 //! endpoint share: a CSV of new rows streamed in, predictions streamed out,
 //! in chunks of [`CHUNK_ROWS`], so memory stays the same whatever the
-//! file's size. One thread reads and encodes the next chunk (the CSV
-//! parsing and number reading, most of the work) while the caller's thread
-//! predicts and writes the previous one; at most three chunk buffers exist.
+//! file's size. Three stages overlap: a thread parses the CSV into a batch
+//! of records, a second encodes the previous batch into numbers, and the
+//! caller's thread predicts and writes the chunk before that (parsing and
+//! encoding are most of the work; on one thread they were the bottleneck).
+//! Buffers go back upstream for reuse, at most three of each kind.
 //!
 //! Cells are matched to the model's features by header name and encoded
 //! with the training cell rules ([`RowEncoder`]); a bad cell is an error
@@ -21,10 +23,17 @@ use crate::data::rows::RowEncoder;
 use crate::engine::predictor::{Predictions, Predictor};
 use crate::engine::train::ModelHeader;
 
-/// Rows per chunk: large enough that a chunk's fixed costs (a call into
-/// the plugin, the preparation's buffers, a channel hop) vanish, small
-/// enough that three chunks of 30 features stay under 6 MB.
+/// Rows per chunk (at most; see [`CHUNK_BYTES`]): large enough that a
+/// chunk's fixed costs (a call into the plugin, the preparation's buffers,
+/// two channel hops) vanish, small enough that the buffers of 1,000,000 ×
+/// 30 features stay near 30 MB (4,096 rows cost 30% more time, 16,384 no
+/// less time and twice the memory; `bench/predict.sh`).
 pub const CHUNK_ROWS: usize = 8192;
+
+/// A chunk also ends after this much input text, so a very wide file
+/// costs no more memory than a narrow one (three chunks of text, three of
+/// numbers, about as large).
+pub const CHUNK_BYTES: u64 = 8 << 20;
 
 /// What a batch needs of a model: a [`Predictor`] (a stand-in in tests).
 pub trait BatchModel {
@@ -55,11 +64,13 @@ pub struct BatchOptions {
     pub proba: bool,
     /// Rows per chunk ([`CHUNK_ROWS`]).
     pub chunk_rows: usize,
+    /// Input bytes after which a chunk ends early ([`CHUNK_BYTES`]).
+    pub chunk_bytes: u64,
 }
 
 impl Default for BatchOptions {
     fn default() -> Self {
-        BatchOptions { proba: false, chunk_rows: CHUNK_ROWS }
+        BatchOptions { proba: false, chunk_rows: CHUNK_ROWS, chunk_bytes: CHUNK_BYTES }
     }
 }
 
@@ -103,13 +114,23 @@ pub enum BatchError {
     Stopped,
 }
 
-/// One chunk of encoded rows.
-struct Chunk {
-    x: Vec<f64>,
+/// One chunk of parsed records (kept for reuse: a record's buffers grow
+/// once, then serve every chunk).
+struct Batch {
+    records: Vec<csv::StringRecord>,
     rows: usize,
     /// Input bytes read after its last row.
     bytes: u64,
 }
+
+/// One chunk of encoded rows.
+struct Chunk {
+    x: Vec<f64>,
+    rows: usize,
+    bytes: u64,
+}
+
+type Sent<T> = Result<T, BatchError>;
 
 /// Predicts every row of the CSV `input` (`name` names it in messages)
 /// with `model` and writes the predictions to `output` as they come,
@@ -128,9 +149,7 @@ where
     R: Read + Send,
     W: Write + ?Sized,
 {
-    let header = model.header();
-    let classes = header.labels.as_deref();
-    if opts.proba && classes.is_none() {
+    if opts.proba && model.header().labels.is_none() {
         return Err(BatchError::Input(
             "the model is a regression model: it gives values, no class probabilities; drop --proba"
                 .into(),
@@ -138,39 +157,21 @@ where
     }
     let mut reader =
         csv::ReaderBuilder::new().has_headers(true).buffer_capacity(1 << 16).from_reader(input);
-    let encoder = encoder(&mut reader, name, &header.columns)?;
+    let encoder = encoder(&mut reader, name, &model.header().columns)?;
     let started = Instant::now();
-    let mut rows = Rows::new(classes, opts.proba);
     let chunk_rows = opts.chunk_rows.max(1);
-    let imputes = model.imputes_missing();
-    let done = std::thread::scope(|scope| -> Result<u64, BatchError> {
-        let (full_tx, full_rx) = sync_channel(1);
-        let (empty_tx, empty_rx) = sync_channel(2);
-        let job = Reading { encoder: &encoder, name, chunk_rows, imputes };
-        scope.spawn(move || job.run(reader, &full_tx, &empty_rx));
-        let mut done = Progress::default();
-        for chunk in full_rx {
-            let chunk: Chunk = chunk?;
-            let p = model.predict(&chunk.x, chunk.rows, opts.proba).map_err(BatchError::Model)?;
-            if done.rows == 0 {
-                if opts.proba && p.proba.is_none() {
-                    return Err(BatchError::Input(format!(
-                        "the model ({} {}) gives no class probabilities; drop --proba",
-                        header.plugin, header.plugin_version
-                    )));
-                }
-                output.write_all(&rows.header())?;
-            }
-            output.write_all(rows.chunk(&p, chunk.rows).map_err(BatchError::Model)?)?;
-            done = Progress { rows: done.rows + chunk.rows as u64, bytes: chunk.bytes };
-            if progress(done).is_break() {
-                return Err(BatchError::Stopped);
-            }
-            let _ = empty_tx.try_send(chunk.x);
-        }
-        Ok(done.rows)
+    let encoding = Encoding { encoder: &encoder, name, imputes: model.imputes_missing() };
+    let rows = std::thread::scope(|scope| {
+        let (batch_tx, batch_rx) = sync_channel(1);
+        let (records_tx, records_rx) = sync_channel(2);
+        let (chunk_tx, chunk_rx) = sync_channel(1);
+        let (x_tx, x_rx) = sync_channel(2);
+        let limits = (chunk_rows, opts.chunk_bytes.max(1));
+        scope.spawn(move || parse(reader, name, limits, &batch_tx, &records_rx));
+        scope.spawn(move || encoding.run(batch_rx, &records_tx, &chunk_tx, &x_rx));
+        write_chunks(model, opts.proba, chunk_rx, &x_tx, output, progress)
     })?;
-    if done == 0 {
+    if rows == 0 {
         return Err(BatchError::Input(format!(
             "{name}: no data rows after the header; nothing to predict"
         )));
@@ -178,11 +179,46 @@ where
     output.flush()?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(BatchSummary {
-        rows: done,
+        rows,
         seconds,
-        rows_per_second: done as f64 / seconds.max(1e-9),
+        rows_per_second: rows as f64 / seconds.max(1e-9),
         ignored_columns: encoder.ignored.clone(),
     })
+}
+
+/// The last stage, on the caller's thread: predicts each chunk, writes
+/// it, hands its buffer back. Returns the rows written.
+fn write_chunks<M: BatchModel + ?Sized, W: Write + ?Sized>(
+    model: &M,
+    proba: bool,
+    chunks: Receiver<Sent<Chunk>>,
+    back: &SyncSender<Vec<f64>>,
+    output: &mut W,
+    progress: &mut dyn FnMut(Progress) -> ControlFlow<()>,
+) -> Result<u64, BatchError> {
+    let header = model.header();
+    let mut rows = Rows::new(header.labels.as_deref(), proba);
+    let mut done = Progress::default();
+    for chunk in chunks {
+        let chunk = chunk?;
+        let p = model.predict(&chunk.x, chunk.rows, proba).map_err(BatchError::Model)?;
+        if done.rows == 0 {
+            if proba && p.proba.is_none() {
+                return Err(BatchError::Input(format!(
+                    "the model ({} {}) gives no class probabilities; drop --proba",
+                    header.plugin, header.plugin_version
+                )));
+            }
+            output.write_all(&rows.header())?;
+        }
+        output.write_all(rows.chunk(&p, chunk.rows).map_err(BatchError::Model)?)?;
+        done = Progress { rows: done.rows + chunk.rows as u64, bytes: chunk.bytes };
+        if progress(done).is_break() {
+            return Err(BatchError::Stopped);
+        }
+        let _ = back.try_send(chunk.x);
+    }
+    Ok(done.rows)
 }
 
 /// Reads the header and matches it to the model's `columns`.
@@ -193,7 +229,9 @@ fn encoder<R: Read>(
 ) -> Result<RowEncoder, BatchError> {
     let bad = |m: String| BatchError::Input(format!("{name}: {m}"));
     let head: Vec<String> = match reader.headers() {
-        Ok(h) if h.iter().any(|f| !f.trim().is_empty()) => h.iter().map(str::to_owned).collect(),
+        Ok(h) if h.iter().any(|f| !f.trim_ascii().is_empty()) => {
+            h.iter().map(str::to_owned).collect()
+        }
         Ok(_) => {
             return Err(bad(
                 "the file is empty; expected a header row naming the model's columns, then data rows"
@@ -205,7 +243,7 @@ fn encoder<R: Read>(
         }
     };
     let head: Vec<&str> = head.iter().map(String::as_str).collect();
-    let known = columns.iter().filter(|c| head.iter().any(|h| h.trim() == c.name)).count();
+    let known = columns.iter().filter(|c| head.iter().any(|h| h.trim_ascii() == c.name)).count();
     if known == 0 && !columns.is_empty() {
         let needs: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         return Err(bad(format!(
@@ -216,58 +254,77 @@ fn encoder<R: Read>(
     RowEncoder::new(columns, &head).map_err(bad)
 }
 
-/// The reading side: records into chunks of encoded rows.
-struct Reading<'a> {
+/// The first stage: records into batches, until the input ends, an error
+/// (sent on), or the next stage hangs up.
+fn parse<R: Read>(
+    mut reader: csv::Reader<R>,
+    name: &str,
+    (chunk_rows, chunk_bytes): (usize, u64),
+    out: &SyncSender<Sent<Batch>>,
+    back: &Receiver<Vec<csv::StringRecord>>,
+) {
+    loop {
+        let mut records = back.try_recv().unwrap_or_default();
+        let (mut rows, mut ended) = (0, false);
+        let start = reader.position().byte();
+        while rows < chunk_rows && reader.position().byte() - start < chunk_bytes {
+            if rows == records.len() {
+                records.push(csv::StringRecord::new());
+            }
+            match reader.read_record(&mut records[rows]) {
+                Ok(true) => rows += 1,
+                Ok(false) => {
+                    ended = true;
+                    break;
+                }
+                Err(e) => {
+                    let _ = out.send(Err(BatchError::Input(format!("{name}: {}", read_error(&e)))));
+                    return;
+                }
+            }
+        }
+        let bytes = reader.position().byte();
+        if (rows > 0 && out.send(Ok(Batch { records, rows, bytes })).is_err()) || ended {
+            return;
+        }
+    }
+}
+
+/// The second stage: batches of records into chunks of encoded rows.
+struct Encoding<'a> {
     encoder: &'a RowEncoder,
     name: &'a str,
-    chunk_rows: usize,
     imputes: bool,
 }
 
-impl Reading<'_> {
-    /// Sends chunks until the input ends, an error (sent too), or the
-    /// predicting side hangs up.
-    fn run<R: Read>(
+impl Encoding<'_> {
+    fn run(
         &self,
-        mut reader: csv::Reader<R>,
-        full: &SyncSender<Result<Chunk, BatchError>>,
-        empty: &Receiver<Vec<f64>>,
+        batches: Receiver<Sent<Batch>>,
+        records_back: &SyncSender<Vec<csv::StringRecord>>,
+        out: &SyncSender<Sent<Chunk>>,
+        x_back: &Receiver<Vec<f64>>,
     ) {
-        let mut record = csv::StringRecord::new();
-        loop {
-            let mut x = empty.try_recv().unwrap_or_default();
-            x.clear();
-            x.reserve(self.chunk_rows * self.encoder.cols());
-            let (rows, ended) = match self.fill(&mut reader, &mut record, &mut x) {
-                Ok(r) => r,
-                Err(e) => {
-                    let _ = full.send(Err(e));
-                    return;
-                }
-            };
-            let bytes = reader.position().byte();
-            if rows > 0 && full.send(Ok(Chunk { x, rows, bytes })).is_err() {
-                return;
-            }
-            if ended {
+        for batch in batches {
+            let chunk = batch.and_then(|b| {
+                let mut x = x_back.try_recv().unwrap_or_default();
+                x.clear();
+                x.reserve(b.rows * self.encoder.cols());
+                self.encode(&b.records[..b.rows], &mut x)?;
+                let _ = records_back.try_send(b.records);
+                Ok(Chunk { x, rows: b.rows, bytes: b.bytes })
+            });
+            let failed = chunk.is_err();
+            if out.send(chunk).is_err() || failed {
                 return;
             }
         }
     }
 
-    /// Reads up to a chunk of rows into `x`: (rows, true at the end).
-    fn fill<R: Read>(
-        &self,
-        reader: &mut csv::Reader<R>,
-        record: &mut csv::StringRecord,
-        x: &mut Vec<f64>,
-    ) -> Result<(usize, bool), BatchError> {
+    fn encode(&self, records: &[csv::StringRecord], x: &mut Vec<f64>) -> Result<(), BatchError> {
         let bad = |m: String| BatchError::Input(format!("{}: {m}", self.name));
         let cols = self.encoder.cols();
-        for rows in 0..self.chunk_rows {
-            if !reader.read_record(record).map_err(|e| bad(read_error(&e)))? {
-                return Ok((rows, true));
-            }
+        for record in records {
             let line = record.position().map_or(0, |p| p.line());
             self.encoder.push(record, line, x).map_err(bad)?;
             if !self.imputes
@@ -279,7 +336,7 @@ impl Reading<'_> {
                 )));
             }
         }
-        Ok((self.chunk_rows, false))
+        Ok(())
     }
 }
 

@@ -76,7 +76,7 @@ const ROWS: &str =
 
 #[test]
 fn streams_chunks_matching_columns_by_name() {
-    let opts = BatchOptions { proba: true, chunk_rows: 2 };
+    let opts = BatchOptions { proba: true, chunk_rows: 2, ..BatchOptions::default() };
     let (r, out, seen) = run(&fake(true, true), ROWS, opts);
     let summary = r.unwrap();
     assert_eq!(summary.rows, 5);
@@ -89,6 +89,12 @@ fn streams_chunks_matching_columns_by_name() {
     let rows: Vec<u64> = seen.iter().map(|p| p.rows).collect();
     assert_eq!(rows, [2, 4, 5]);
     assert_eq!(seen.last().unwrap().bytes, ROWS.len() as u64);
+    // A chunk also ends at its byte budget: here after each row (the
+    // header's 14 bytes are not the first chunk's).
+    let opts = BatchOptions { chunk_bytes: 10, ..BatchOptions::default() };
+    let (r, again, seen) = run(&fake(true, true), ROWS, BatchOptions { proba: true, ..opts });
+    assert_eq!((r.unwrap().rows, again), (5, out));
+    assert_eq!(seen.iter().map(|p| p.rows).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     // The same rows in one chunk, regression: the values.
     let (r, out, _) = run(&fake(false, true), ROWS, BatchOptions::default());
     assert_eq!(r.unwrap().rows, 5);
@@ -132,12 +138,13 @@ fn bad_input_is_one_line_naming_the_file_row_and_column_and_writes_nothing() {
 #[test]
 fn a_bad_row_after_written_chunks_stops_and_a_break_stops() {
     let csv = format!("{ROWS}6,red,oops,x\n");
-    let (r, out, seen) = run(&fake(true, true), &csv, BatchOptions { proba: false, chunk_rows: 2 });
+    let (r, out, seen) =
+        run(&fake(true, true), &csv, BatchOptions { chunk_rows: 2, ..BatchOptions::default() });
     assert!(err(r).starts_with("x.csv: row 7, column 'a': 'oops' is not a number"));
     assert_eq!(out.lines().count(), 5, "the two chunks before it: {out}");
     assert_eq!(seen.len(), 2);
     let mut out = Vec::new();
-    let opts = BatchOptions { proba: false, chunk_rows: 1 };
+    let opts = BatchOptions { chunk_rows: 1, ..BatchOptions::default() };
     let r = predict_csv(&fake(true, true), "x.csv", ROWS.as_bytes(), &mut out, opts, &mut |p| {
         if p.rows == 2 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
