@@ -19,6 +19,7 @@ mod logging;
 mod mixed;
 mod persistence;
 mod plugin_new;
+mod predict;
 mod quality;
 mod registry;
 mod trading;
