@@ -17,7 +17,6 @@ use crate::registry::{Registry, State};
 use crate::store::artifacts::{ArtifactError, Artifacts};
 use crate::store::{NewVersion, Store, StoreError, VersionRow};
 
-pub mod format;
 pub mod lifecycle;
 pub mod predict;
 

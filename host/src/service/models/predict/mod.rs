@@ -18,10 +18,14 @@ use std::ops::ControlFlow;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
-use super::format::Rows;
 use crate::data::rows::RowEncoder;
 use crate::engine::predictor::{Predictions, Predictor};
 use crate::engine::train::ModelHeader;
+use format::Rows;
+use input::{Crlf, encoder, read_error};
+
+pub mod format;
+mod input;
 
 /// Rows per chunk (at most; see [`CHUNK_BYTES`]): large enough that a
 /// chunk's fixed costs (a call into the plugin, the preparation's buffers,
@@ -155,19 +159,22 @@ where
                 .into(),
         ));
     }
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(true).buffer_capacity(1 << 16).from_reader(input);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(Crlf::new(input));
     let encoder = encoder(&mut reader, name, &model.header().columns)?;
+    let lines = u64::from(reader.get_ref().seen == Some(true));
     let started = Instant::now();
     let chunk_rows = opts.chunk_rows.max(1);
-    let encoding = Encoding { encoder: &encoder, name, imputes: model.imputes_missing() };
+    let encoding = Encoding { encoder: &encoder, name, imputes: model.imputes_missing(), lines };
     let rows = std::thread::scope(|scope| {
         let (batch_tx, batch_rx) = sync_channel(1);
         let (records_tx, records_rx) = sync_channel(2);
         let (chunk_tx, chunk_rx) = sync_channel(1);
         let (x_tx, x_rx) = sync_channel(2);
         let limits = (chunk_rows, opts.chunk_bytes.max(1));
-        scope.spawn(move || parse(reader, name, limits, &batch_tx, &records_rx));
+        scope.spawn(move || parse(reader, (name, lines), limits, &batch_tx, &records_rx));
         scope.spawn(move || encoding.run(batch_rx, &records_tx, &chunk_tx, &x_rx));
         write_chunks(model, opts.proba, chunk_rx, &x_tx, output, progress)
     })?;
@@ -221,44 +228,11 @@ fn write_chunks<M: BatchModel + ?Sized, W: Write + ?Sized>(
     Ok(done.rows)
 }
 
-/// Reads the header and matches it to the model's `columns`.
-fn encoder<R: Read>(
-    reader: &mut csv::Reader<R>,
-    name: &str,
-    columns: &[crate::data::dataset::Column],
-) -> Result<RowEncoder, BatchError> {
-    let bad = |m: String| BatchError::Input(format!("{name}: {m}"));
-    let head: Vec<String> = match reader.headers() {
-        Ok(h) if h.iter().any(|f| !f.trim_ascii().is_empty()) => {
-            h.iter().map(str::to_owned).collect()
-        }
-        Ok(_) => {
-            return Err(bad(
-                "the file is empty; expected a header row naming the model's columns, then data rows"
-                    .into(),
-            ));
-        }
-        Err(e) => {
-            return Err(bad(format!("cannot read the header ({e}); is it a CSV file (UTF-8)?")));
-        }
-    };
-    let head: Vec<&str> = head.iter().map(String::as_str).collect();
-    let known = columns.iter().filter(|c| head.iter().any(|h| h.trim_ascii() == c.name)).count();
-    if known == 0 && !columns.is_empty() {
-        let needs: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-        return Err(bad(format!(
-            "its first line names none of the model's columns; is it a CSV with a header row? the model needs {}",
-            needs.join(", ")
-        )));
-    }
-    RowEncoder::new(columns, &head).map_err(bad)
-}
-
 /// The first stage: records into batches, until the input ends, an error
 /// (sent on), or the next stage hangs up.
 fn parse<R: Read>(
     mut reader: csv::Reader<R>,
-    name: &str,
+    (name, lines): (&str, u64),
     (chunk_rows, chunk_bytes): (usize, u64),
     out: &SyncSender<Sent<Batch>>,
     back: &Receiver<Vec<csv::StringRecord>>,
@@ -278,7 +252,8 @@ fn parse<R: Read>(
                     break;
                 }
                 Err(e) => {
-                    let _ = out.send(Err(BatchError::Input(format!("{name}: {}", read_error(&e)))));
+                    let e = read_error(&e, lines);
+                    let _ = out.send(Err(BatchError::Input(format!("{name}: {e}"))));
                     return;
                 }
             }
@@ -295,6 +270,8 @@ struct Encoding<'a> {
     encoder: &'a RowEncoder,
     name: &'a str,
     imputes: bool,
+    /// Added to the csv crate's line numbers ([`Crlf`]).
+    lines: u64,
 }
 
 impl Encoding<'_> {
@@ -325,7 +302,7 @@ impl Encoding<'_> {
         let bad = |m: String| BatchError::Input(format!("{}: {m}", self.name));
         let cols = self.encoder.cols();
         for record in records {
-            let line = record.position().map_or(0, |p| p.line());
+            let line = record.position().map_or(0, |p| p.line()) + self.lines;
             self.encoder.push(record, line, x).map_err(bad)?;
             if !self.imputes
                 && let Some(j) = x[x.len() - cols..].iter().position(|v| v.is_nan())
@@ -340,20 +317,5 @@ impl Encoding<'_> {
     }
 }
 
-/// A CSV reading error in one line, its row being the file's line.
-fn read_error(e: &csv::Error) -> String {
-    let row = e.position().map_or(0, |p| p.line());
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
-            "row {row}: {len} fields, but the header has {expected_len}; every row needs one value per column"
-        ),
-        csv::ErrorKind::Utf8 { .. } => {
-            format!("row {row}: not UTF-8 text; is it a CSV file (save it as UTF-8)?")
-        }
-        _ => format!("row {row}: {e}"),
-    }
-}
-
 #[cfg(test)]
-#[path = "predict_tests.rs"]
 mod tests;

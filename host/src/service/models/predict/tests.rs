@@ -125,6 +125,15 @@ fn bad_input_is_one_line_naming_the_file_row_and_column_and_writes_nothing() {
     let r =
         predict_csv(&m, "x.csv", &bytes[..], &mut out, opts, &mut |_| ControlFlow::Continue(()));
     assert!(err(r).starts_with("x.csv: row 3: not UTF-8 text"));
+    // Saved with CRLF line ends: still the file's lines.
+    for (csv, want) in [
+        ("colour,a\r\nred,1\r\nblue,x\r\n", "x.csv: row 3, column 'a': 'x' is not a number"),
+        ("colour,a\r\n\"r\r\ned\",1\r\nblue,x\r\n", "x.csv: row 4, column 'a': 'x' is not"),
+        ("colour,a\r\nred,1\r\nblue\r\n", "x.csv: row 3: 1 fields, but the header has 2"),
+    ] {
+        let e = err(run(&m, csv, opts).0);
+        assert!(e.starts_with(want), "{csv:?}: {e}");
+    }
     // A model without an imputer: the missing cell's line in the file.
     let (r, _, _) = run(&fake(true, false), ROWS, opts);
     assert_eq!(
