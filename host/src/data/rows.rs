@@ -32,10 +32,12 @@ impl RowEncoder {
         let missing: Vec<&str> =
             columns.iter().map(|c| c.name.as_str()).filter(|n| !position.contains_key(n)).collect();
         if !missing.is_empty() {
+            let needs: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+            let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
             return Err(format!(
                 "the input has no column {}; the model needs {}",
-                missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
-                columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                listed(&quoted),
+                listed(&needs)
             ));
         }
         let used: std::collections::HashSet<&str> =
@@ -105,6 +107,19 @@ impl RowEncoder {
     }
 }
 
+/// At most [`LISTED`] names joined by ", ", then how many more: a model of
+/// 500 features gets a line a person can read.
+fn listed<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<&str> = names.iter().take(LISTED).map(AsRef::as_ref).collect();
+    match names.len().checked_sub(LISTED) {
+        Some(more @ 1..) => format!("{} and {more} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
+}
+
+/// Names a message lists before "and N more".
+const LISTED: usize = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +156,14 @@ mod tests {
         assert!(err.starts_with("row 5, column 'a': '\u{a0}2' is not a number"), "{err}");
         let err = RowEncoder::new(&columns(), &["a"]).unwrap_err();
         assert_eq!(err, "the input has no column 'colour'; the model needs a, colour");
+        let wide: Vec<Column> = (0..30)
+            .map(|i| Column { name: format!("f{i}"), kind: ColumnKind::Numeric, missing: 0 })
+            .collect();
+        let err = RowEncoder::new(&wide, &["f0"]).unwrap_err();
+        assert_eq!(
+            err,
+            "the input has no column 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8' and 21 more; \
+             the model needs f0, f1, f2, f3, f4, f5, f6, f7 and 22 more"
+        );
     }
 }
