@@ -65,7 +65,11 @@ pub(super) fn run(
         .into());
     }
     let (input, size) = open_input(&args.input)?;
-    let name = args.input.display().to_string();
+    let name = if args.input.as_os_str() == "-" {
+        "stdin".to_owned()
+    } else {
+        args.input.display().to_string()
+    };
     let stop = StopFlag::default();
     let flag = stop.clone();
     let _ = ctrlc::set_handler(move || flag.stop());

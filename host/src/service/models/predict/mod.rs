@@ -29,10 +29,11 @@ mod input;
 
 /// Rows per chunk (at most; see [`CHUNK_BYTES`]): large enough that a
 /// chunk's fixed costs (a call into the plugin, the preparation's buffers,
-/// two channel hops) vanish, small enough that the buffers of 1,000,000 ×
-/// 30 features stay near 30 MB (4,096 rows cost 30% more time, 16,384 no
-/// less time and twice the memory; `bench/predict.sh`).
-pub const CHUNK_ROWS: usize = 8192;
+/// two channel hops) vanish. On 1,000,000 × 30 features, 1,024 to 8,192
+/// rows run equally fast (within 5%); 4,096 was the fastest, at 30 MB peak
+/// RSS for the whole process (8,192: 45 MB; 16,384: 76 MB and 10% slower,
+/// the batches no longer in cache; `bench/predict.sh`).
+pub const CHUNK_ROWS: usize = 4096;
 
 /// A chunk also ends after this much input text, so a very wide file
 /// costs no more memory than a narrow one (three chunks of text, three of
