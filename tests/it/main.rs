@@ -21,6 +21,7 @@ mod mixed;
 mod models;
 mod persistence;
 mod plugin_new;
+mod predict;
 mod quality;
 mod registry;
 mod serving;

@@ -26,6 +26,7 @@ pub mod logging;
 mod models_cmd;
 pub mod plot;
 mod plugin_new;
+mod predict_cmd;
 mod registry_view;
 mod render;
 mod runs_cmd;
@@ -96,6 +97,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Predict the rows of a CSV with a registered version, streamed in
+    /// and out: a `prediction` column (and `proba_<label>` columns).
+    Predict(Box<predict_cmd::PredictArgs>),
     /// Registered models: list, show, versions, stage, alias, rollback,
     /// changelog.
     Models {
@@ -478,6 +482,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Gc { dry_run, json } => return gc_cmd::run(&config, dry_run, json, out),
         Command::Train(args) => return models_cmd::train(&config, *args, out),
         Command::Models { cmd, json } => return models_cmd::run(&config, cmd, json, out),
+        Command::Predict(args) => return predict_cmd::run(&config, *args, out),
         Command::Importance(args) => return importance_cmd::run(&config, args, out),
         Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {

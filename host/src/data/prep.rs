@@ -115,6 +115,33 @@ impl Prep {
         if spec.scale == Scale::None && columns.iter().all(as_is) {
             return Ok(None);
         }
+        Self::fit_steps(spec, columns, x, train).map(Some)
+    }
+
+    /// As [`Prep::fit`], for a model trained to keep: with `impute =
+    /// "auto"` the preparation is kept even when it changes no training
+    /// value, so a cell missing in new rows is imputed with the training
+    /// rows' median or most frequent category (as scikit-learn's
+    /// `SimpleImputer` in a pipeline) though the training rows had none.
+    /// Its rows equal the input's wherever no cell is missing.
+    pub fn fit_kept(
+        spec: PrepSpec,
+        columns: &[Column],
+        x: &[f64],
+        train: &[u32],
+    ) -> Result<Option<Prep>, String> {
+        match spec.impute {
+            Impute::Auto => Self::fit_steps(spec, columns, x, train).map(Some),
+            Impute::None => Self::fit(spec, columns, x, train),
+        }
+    }
+
+    fn fit_steps(
+        spec: PrepSpec,
+        columns: &[Column],
+        x: &[f64],
+        train: &[u32],
+    ) -> Result<Prep, String> {
         let cols = columns.len();
         let mut steps = Vec::with_capacity(cols);
         let mut values = Vec::with_capacity(train.len());
@@ -144,7 +171,7 @@ impl Prep {
             ));
         }
         let names = columns.iter().map(|c| c.name.clone()).collect();
-        Ok(Some(Prep { steps, cols: width, impute: spec.impute, names }))
+        Ok(Prep { steps, cols: width, impute: spec.impute, names })
     }
 
     /// Columns of a prepared row.
@@ -290,6 +317,20 @@ mod tests {
         let ordinal = PrepSpec { encode: Encode::Ordinal, ..spec };
         assert_eq!(Prep::fit(ordinal, &[colour(0)], &[0.0, 2.0], &[0, 1]), Ok(None));
         assert!(Prep::fit(spec, &[colour(0)], &[0.0, 2.0], &[0, 1]).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_kept_preparation_imputes_new_gaps_and_leaves_the_rest_as_is() {
+        let spec = PrepSpec { encode: Encode::Ordinal, ..PrepSpec::default() };
+        let columns = [numeric("a", 0), colour(0)];
+        let x = [1.0, 0.0, 4.0, 2.0, 2.5, 2.0];
+        assert_eq!(Prep::fit(spec, &columns, &x, &[0, 1, 2]), Ok(None));
+        let kept = Prep::fit_kept(spec, &columns, &x, &[0, 1, 2]).unwrap().unwrap();
+        assert_eq!(kept.transform(&x, &[0, 1, 2]).unwrap(), x, "no gap: the same values");
+        // median of a = 2.5, most frequent colour = red (2)
+        assert_eq!(kept.transform(&[NAN, NAN], &[0]).unwrap(), [2.5, 2.0]);
+        let none = PrepSpec { impute: Impute::None, ..spec };
+        assert_eq!(Prep::fit_kept(none, &columns, &x, &[0, 1, 2]), Ok(None));
     }
 
     #[test]

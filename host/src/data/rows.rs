@@ -28,14 +28,16 @@ impl RowEncoder {
     /// (an id, the label) are listed in `ignored`.
     pub fn new(columns: &[Column], header: &[&str]) -> Result<RowEncoder, String> {
         let position: HashMap<&str, usize> =
-            header.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
+            header.iter().enumerate().map(|(i, h)| (h.trim_ascii(), i)).collect();
         let missing: Vec<&str> =
             columns.iter().map(|c| c.name.as_str()).filter(|n| !position.contains_key(n)).collect();
         if !missing.is_empty() {
+            let needs: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+            let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
             return Err(format!(
                 "the input has no column {}; the model needs {}",
-                missing.iter().map(|m| format!("'{m}'")).collect::<Vec<_>>().join(", "),
-                columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                listed(&quoted),
+                listed(&needs)
             ));
         }
         let used: std::collections::HashSet<&str> =
@@ -55,7 +57,7 @@ impl RowEncoder {
             names: columns.iter().map(|c| c.name.clone()).collect(),
             ignored: header
                 .iter()
-                .map(|h| h.trim())
+                .map(|h| h.trim_ascii())
                 .filter(|h| !used.contains(h))
                 .map(str::to_owned)
                 .collect(),
@@ -67,8 +69,14 @@ impl RowEncoder {
         self.at.len()
     }
 
-    /// Appends the encoded `record` (data row `row`, counted from 1) to
-    /// `out`; a cell that cannot be read is an error naming row and column.
+    /// The name of model column `j`.
+    pub fn name(&self, j: usize) -> &str {
+        &self.names[j]
+    }
+
+    /// Appends the encoded `record` (`row`: how messages name it, e.g. its
+    /// line in the file, as training's errors do) to `out`; a cell that
+    /// cannot be read is an error naming row and column.
     pub fn push(
         &self,
         record: &csv::StringRecord,
@@ -76,7 +84,7 @@ impl RowEncoder {
         out: &mut Vec<f64>,
     ) -> Result<(), String> {
         for (j, &i) in self.at.iter().enumerate() {
-            let cell = record.get(i).map(str::trim).unwrap_or("");
+            let cell = record.get(i).map(str::trim_ascii).unwrap_or("");
             if is_missing(cell) {
                 out.push(f64::NAN);
                 continue;
@@ -98,6 +106,19 @@ impl RowEncoder {
         Ok(())
     }
 }
+
+/// At most [`LISTED`] names joined by ", ", then how many more: a model of
+/// 500 features gets a line a person can read.
+fn listed<S: AsRef<str>>(names: &[S]) -> String {
+    let shown: Vec<&str> = names.iter().take(LISTED).map(AsRef::as_ref).collect();
+    match names.len().checked_sub(LISTED) {
+        Some(more @ 1..) => format!("{} and {more} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
+}
+
+/// Names a message lists before "and N more".
+const LISTED: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -127,7 +148,22 @@ mod tests {
             err,
             "row 3, column 'a': 'x' is not a number (the model was trained on numbers there)"
         );
+        // Trimmed as the csv crate's Trim::All trims training cells: ASCII
+        // whitespace only, so a no-break space keeps a cell text.
+        enc.push(&rec(&["10", " red\t", " 2 "]), 4, &mut out).unwrap();
+        assert_eq!(out[4..], [2.0, 1.0]);
+        let err = enc.push(&rec(&["11", "red", "\u{a0}2"]), 5, &mut out).unwrap_err();
+        assert!(err.starts_with("row 5, column 'a': '\u{a0}2' is not a number"), "{err}");
         let err = RowEncoder::new(&columns(), &["a"]).unwrap_err();
         assert_eq!(err, "the input has no column 'colour'; the model needs a, colour");
+        let wide: Vec<Column> = (0..30)
+            .map(|i| Column { name: format!("f{i}"), kind: ColumnKind::Numeric, missing: 0 })
+            .collect();
+        let err = RowEncoder::new(&wide, &["f0"]).unwrap_err();
+        assert_eq!(
+            err,
+            "the input has no column 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8' and 21 more; \
+             the model needs f0, f1, f2, f3, f4, f5, f6, f7 and 22 more"
+        );
     }
 }

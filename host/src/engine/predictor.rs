@@ -81,11 +81,29 @@ impl Predictor {
         self.header.labels.as_ref().map_or(0, Vec::len)
     }
 
+    /// True when a missing cell (NaN) is imputed as in training; false
+    /// when the model has no imputer (trained without one, or with
+    /// `impute = "none"`) and a missing cell is an error.
+    pub fn imputes_missing(&self) -> bool {
+        self.header.imputes()
+    }
+
     /// Predicts `rows` encoded rows of `x` (the model's raw columns, as
     /// [`crate::data::rows::RowEncoder`] writes them), preparing them as
-    /// the training rows were. `proba`: ask for probabilities too.
+    /// the training rows were. `proba`: ask for probabilities too. A
+    /// missing cell the model cannot impute is an error naming its row
+    /// (counted from 1 in this batch) and column.
     pub fn predict(&self, x: &[f64], rows: usize, proba: bool) -> Result<Predictions, String> {
         let cols = self.header.columns.len();
+        if !self.imputes_missing()
+            && let Some(i) = x.iter().position(|v| v.is_nan())
+        {
+            return Err(format!(
+                "row {}, column '{}': missing value, and the model was trained without imputing one; fill the cell in",
+                i / cols + 1,
+                self.header.columns[i % cols].name
+            ));
+        }
         let prepared;
         let (x, cols) = match &self.header.prep {
             Some(p) => {
@@ -93,16 +111,7 @@ impl Predictor {
                 prepared = p.transform(x, &idx)?;
                 (&prepared[..], p.cols())
             }
-            None => {
-                if let Some(i) = x.iter().position(|v| v.is_nan()) {
-                    return Err(format!(
-                        "row {}, column '{}': missing value, and the model was trained without an imputer; fill the cell in",
-                        i / cols + 1,
-                        self.header.columns[i % cols].name
-                    ));
-                }
-                (x, cols)
-            }
+            None => (x, cols),
         };
         let m = Matrix::new(x, rows, cols).map_err(|e| e.message().to_owned())?;
         let mut values = vec![0.0; rows];

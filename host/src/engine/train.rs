@@ -99,8 +99,14 @@ pub fn train(
     }
     let params = merged(plugin, params, overrides)?;
     let all: Vec<u32> = (0..data.rows as u32).collect();
-    let prep = Prep::fit(c.prep, &data.columns, &data.x, &all)
-        .map_err(|e| bad(format!("{}: preparing the data: {e}", spec.dataset)))?;
+    let preparing = |e| bad(format!("{}: preparing the data: {e}", spec.dataset));
+    let prep = Prep::fit(c.prep, &data.columns, &data.x, &all).map_err(preparing)?;
+    // What new rows go through: the same, with the imputer kept even when
+    // the training rows had no gap to fill.
+    let kept = match &prep {
+        Some(p) => Some(p.clone()),
+        None => Prep::fit_kept(c.prep, &data.columns, &data.x, &all).map_err(preparing)?,
+    };
     let failed = |what: &str, e: mlhost_plugin_api::Error| {
         EvalError::BadInput(format!("model '{}': {what} failed: {}", c.id, e.message()))
     };
@@ -122,20 +128,7 @@ pub fn train(
     let mut metrics = train_scores(&fitted, matrix, &data).map_err(|e| failed("predict", e))?;
     metrics.insert("fit_seconds", Some(t0.elapsed().as_secs_f64()));
     let bytes = fitted.save().map_err(|e| failed("save", e))?;
-    let header = ModelHeader {
-        format: 1,
-        task: task.as_str().to_owned(),
-        columns: data.columns.clone(),
-        labels: match &data.target {
-            Target::Classes { labels, .. } => Some(labels.clone()),
-            Target::Values(_) => None,
-        },
-        label: data.label.clone(),
-        prep,
-        plugin: plugin.info.name.clone(),
-        plugin_version: plugin.info.version.clone(),
-        params: crate::plugin::wire::params_json(&params),
-    };
+    let header = header(&data, kept, plugin, &params);
     Ok(Trained {
         header,
         bytes,
@@ -145,6 +138,24 @@ pub fn train(
         rows: data.rows,
         metrics,
     })
+}
+
+/// The header of a model fitted on `data` with `prep` for new rows.
+fn header(data: &Dataset, prep: Option<Prep>, plugin: &Plugin, params: &Params) -> ModelHeader {
+    ModelHeader {
+        format: 1,
+        task: data.task().as_str().to_owned(),
+        columns: data.columns.clone(),
+        labels: match &data.target {
+            Target::Classes { labels, .. } => Some(labels.clone()),
+            Target::Values(_) => None,
+        },
+        label: data.label.clone(),
+        prep,
+        plugin: plugin.info.name.clone(),
+        plugin_version: plugin.info.version.clone(),
+        params: crate::plugin::wire::params_json(params),
+    }
 }
 
 fn candidate<'r>(registry: &'r Registry, model: &str) -> Result<&'r Candidate, EvalError> {

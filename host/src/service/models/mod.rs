@@ -19,6 +19,7 @@ use crate::store::{NewVersion, Store, StoreError, VersionRow};
 
 mod cache;
 pub mod lifecycle;
+pub mod predict;
 pub mod serving;
 
 /// Why a model use case failed.
