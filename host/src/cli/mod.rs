@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
-use crate::registry::Registry;
 pub use logging::LogFormat;
 
 mod automl_cmd;
@@ -20,6 +19,7 @@ mod drift_cmd;
 mod eval_cmd;
 mod fairness_cmd;
 mod folds_cmd;
+mod gate_report;
 mod gc_cmd;
 mod importance_cmd;
 pub mod logging;
@@ -31,13 +31,15 @@ mod registry_view;
 mod render;
 mod runs_cmd;
 mod score_file;
+mod session;
 mod tune_cmd;
 
-use crate::store::Store;
 pub use compare_cmd::CompareArgs;
 pub use drift_cmd::DriftArgs;
+use gate_report::{report_gates, run_gates};
 pub use registry_view::write_registry_table;
 pub use render::{write_run, write_table};
+use session::{Session, discover, engine_error, refuse_if_wedged, relay_config};
 pub use tune_cmd::{TuneArgs, write_study};
 
 /// Host for machine-learning models compiled as plugins.
@@ -289,79 +291,8 @@ pub struct EvalArgs {
     pub json: bool,
 }
 
-/// `--gate`s of `eval` and `compare` on a stored run: checked against the
-/// run's pick, `better-than` through `compare` at `alpha`.
-fn run_gates(
-    store: &Store,
-    run: &crate::service::runs::RunReport,
-    gates: &[crate::domain::Gate],
-    alpha: f64,
-) -> anyhow::Result<Option<ExitCode>> {
-    let subject = crate::service::gates::run_subject(run);
-    let pick = subject.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-    let better =
-        |other: &str| crate::service::gates::better_than(store, &run.run_id, &pick, other, alpha);
-    report_gates(subject, gates, &better)
-}
-
-/// An engine error as the CLI reports it: bad input exits 2, the rest 1.
-fn engine_error(e: crate::engine::EvalError) -> anyhow::Error {
-    use crate::engine::EvalError;
-    match e {
-        EvalError::BadInput(msg) => BadInput::Other(msg).into(),
-        EvalError::Store(e) => e.into(),
-        EvalError::Host(e) => anyhow::anyhow!(e),
-    }
-}
-
-/// What a command that runs jobs opens: the run context (Ctrl-C cancels
-/// it cleanly: running jobs stop and become cancelled, queued ones do not
-/// start, and the run can be resumed), the probed registry, the store and,
-/// when Redis is configured, the outbox relay.
-struct Session {
-    ctx: crate::engine::RunContext,
-    registry: Registry,
-    store: Store,
-    relay: Option<crate::service::relay::Relay>,
-}
-
-impl Session {
-    fn open(config: &Config) -> anyhow::Result<Session> {
-        let ctx = crate::service::runs::context(std::env::current_exe()?, &config.database, None);
-        let cancel = ctx.cancel.clone();
-        let _ = ctrlc::set_handler(move || cancel.stop());
-        let registry = discover(config, false)?;
-        refuse_if_wedged(&registry)?;
-        let store = Store::open(&config.database)?;
-        let relay = relay_config(config)
-            .map(|cfg| crate::service::relay::Relay::spawn(config.database.clone(), cfg));
-        Ok(Session { ctx, registry, store, relay })
-    }
-
-    /// Publishes what the relay still holds.
-    fn finish_relay(&mut self) {
-        if let Some(relay) = self.relay.take() {
-            relay.finish();
-        }
-    }
-}
-
 fn parse_gate(s: &str) -> Result<crate::domain::Gate, String> {
     s.parse().map_err(|e: crate::domain::SpecError| e.0)
-}
-
-/// Prints each failed gate on stderr; exit 3 when one failed, 2 when a
-/// gate cannot be checked (a metric the run lacks).
-fn report_gates(
-    subject: Option<crate::service::gates::Subject<'_>>,
-    gates: &[crate::domain::Gate],
-    better: &dyn Fn(&str) -> Result<Option<String>, String>,
-) -> anyhow::Result<Option<ExitCode>> {
-    let failures = crate::service::gates::check(subject, gates, better).map_err(BadInput::Other)?;
-    for f in &failures {
-        eprintln!("{f}");
-    }
-    Ok((!failures.is_empty()).then(|| ExitCode::from(3)))
 }
 
 fn parse_early_stopping(s: &str) -> Result<crate::domain::Patience, String> {
@@ -555,35 +486,4 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The registry as every command sees it (`registry::discover_probed`).
-fn discover(config: &Config, reprobe: bool) -> anyhow::Result<Registry> {
-    let exe = std::env::current_exe()?;
-    Ok(crate::registry::discover_probed(config, exe, reprobe).map_err(BadInput::Config)?)
-}
-
-/// After a plugin hung inside dlopen, this process cannot start a thread
-/// (each one waits on the loader's lock): `registry` can still report, a
-/// run or a server cannot start.
-fn refuse_if_wedged(registry: &Registry) -> anyhow::Result<()> {
-    if !crate::plugin::loader::wedged() {
-        return Ok(());
-    }
-    let culprit = registry
-        .candidates
-        .iter()
-        .find(|c| c.reason().is_some_and(|r| r.starts_with("hung while loading in the host")))
-        .map_or_else(|| "a plugin".to_owned(), |c| format!("plugin file '{}'", c.id));
-    anyhow::bail!(
-        "{culprit} hung inside the dynamic loader in this process, which can start no threads now; remove it and run again (`mlhost registry` shows it)"
-    )
-}
-
-fn relay_config(config: &Config) -> Option<crate::service::relay::RelayConfig> {
-    Some(crate::service::relay::RelayConfig {
-        redis_url: config.events.redis_url.clone()?,
-        stream: config.events.stream.clone(),
-        maxlen: config.events.maxlen,
-    })
 }

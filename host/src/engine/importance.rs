@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use mlhost_plugin_api::{Control, Matrix, SeededRng, Task};
+use mlhost_plugin_api::{Matrix, SeededRng, Task};
 use serde::Serialize;
 
 use super::run::{EvalError, Loaded, load};
@@ -20,7 +20,7 @@ use crate::data::prep::Prep;
 use crate::data::split::Fold;
 use crate::domain::{Direction, JobStatus, RunSpec};
 use crate::metrics::{self, ClassInput, RegInput};
-use crate::plugin::loader::{FitHooks, Model};
+use crate::plugin::loader::{Model, PlainHooks};
 use crate::registry::{Registry, State};
 use crate::store::Store;
 
@@ -67,29 +67,6 @@ pub struct FeatureImportance {
     pub importance_std: f64,
     /// The plugin's own importance (mean over folds), when it gives one.
     pub plugin_importance: Option<f64>,
-}
-
-struct Hooks {
-    seed: u64,
-    n_classes: usize,
-}
-
-impl FitHooks for Hooks {
-    fn seed(&self) -> u64 {
-        self.seed
-    }
-    fn n_classes(&self) -> usize {
-        self.n_classes
-    }
-    fn should_stop(&self) -> bool {
-        false
-    }
-    fn on_epoch(&mut self, _: u32, _: &[(&str, f64)]) -> Control {
-        Control::Continue
-    }
-    fn threads(&self) -> usize {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
 }
 
 /// Measures the permutation importance of `req.model` in run `run_id`.
@@ -254,7 +231,7 @@ impl Measure<'_> {
         let width = prep.as_ref().map_or(cols, |p| p.cols());
         let x_train = prepared(&raw(&fold.train), fold.train.len())?;
         let y_train: Vec<f64> = fold.train.iter().map(|&i| view.y[i as usize]).collect();
-        let mut hooks = Hooks { seed: self.seed, n_classes: view.n_classes };
+        let mut hooks = PlainHooks { seed: self.seed, n_classes: view.n_classes };
         let train =
             Matrix::new(&x_train, fold.train.len(), width).map_err(|e| host(e.to_string()))?;
         model.fit(train, &y_train, &mut hooks).map_err(|e| host(format!("fit: {e}")))?;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mlhost_plugin_api::{Control, ParamValue, Params, Task};
+use mlhost_plugin_api::{ParamValue, Params};
 use serde::{Deserialize, Serialize};
 
 use super::job::score;
@@ -18,7 +18,7 @@ use crate::data::dataset::{self, Column, Dataset, Source, TaskHint};
 use crate::data::prep::Prep;
 use crate::data::target::Target;
 use crate::domain::{MetricSet, RunSpec};
-use crate::plugin::loader::{FitHooks, Model, Plugin};
+use crate::plugin::loader::{Model, PlainHooks, Plugin};
 use crate::registry::{Candidate, Registry, State};
 
 /// What a trained model carries besides the plugin's bytes: how to turn
@@ -123,7 +123,7 @@ pub fn train(
     let matrix = mlhost_plugin_api::Matrix::new(x, data.rows, cols)
         .map_err(|e| bad(e.message().to_owned()))?;
     let t0 = Instant::now();
-    let mut hooks = Hooks { seed: spec.seed.unwrap_or(0), n_classes: data.n_classes() };
+    let mut hooks = PlainHooks { seed: spec.seed.unwrap_or(0), n_classes: data.n_classes() };
     fitted.fit(matrix, data.y(), &mut hooks).map_err(|e| failed("fit", e))?;
     let mut metrics = train_scores(&fitted, matrix, &data).map_err(|e| failed("predict", e))?;
     metrics.insert("fit_seconds", Some(t0.elapsed().as_secs_f64()));
@@ -210,32 +210,4 @@ fn train_scores(
         }
     }
     Ok(m)
-}
-
-struct Hooks {
-    seed: u64,
-    n_classes: usize,
-}
-
-impl FitHooks for Hooks {
-    fn seed(&self) -> u64 {
-        self.seed
-    }
-    fn n_classes(&self) -> usize {
-        self.n_classes
-    }
-    fn should_stop(&self) -> bool {
-        false
-    }
-    fn on_epoch(&mut self, _epoch: u32, _metrics: &[(&str, f64)]) -> Control {
-        Control::Continue
-    }
-    fn threads(&self) -> usize {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    }
-}
-
-/// The task named in a header.
-pub fn task_of(header: &ModelHeader) -> Task {
-    if header.task == Task::Regression.as_str() { Task::Regression } else { Task::Classification }
 }

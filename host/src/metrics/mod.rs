@@ -49,6 +49,17 @@ impl Scores {
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
     }
+    /// Adds metric `name`'s value, or `None` and a warning saying why it
+    /// is undefined.
+    pub fn record(&mut self, name: &'static str, value: Result<f64, String>) {
+        match value {
+            Ok(v) => self.values.push((name, Some(v))),
+            Err(why) => {
+                self.warnings.push(format!("{name} is undefined: {why}"));
+                self.values.push((name, None));
+            }
+        }
+    }
     /// As a name → value map.
     pub fn to_map(&self) -> BTreeMap<String, Option<f64>> {
         self.values.iter().map(|(n, v)| ((*n).to_owned(), *v)).collect()
@@ -198,13 +209,7 @@ pub fn classification(input: ClassInput<'_>) -> Result<Scores, String> {
         if !applies || (m.needs_proba && input.proba.is_none()) {
             continue;
         }
-        match (m.compute)(&p) {
-            Ok(v) => scores.values.push((m.name, Some(v))),
-            Err(why) => {
-                scores.warnings.push(format!("{} is undefined: {why}", m.name));
-                scores.values.push((m.name, None));
-            }
-        }
+        scores.record(m.name, (m.compute)(&p));
     }
     Ok(scores)
 }
@@ -251,13 +256,7 @@ pub fn regression(input: RegInput<'_>) -> Result<Scores, String> {
     }
     let mut scores = Scores::default();
     for m in REGRESSION {
-        match (m.compute)(&input) {
-            Ok(v) => scores.values.push((m.name, Some(v))),
-            Err(why) => {
-                scores.warnings.push(format!("{} is undefined: {why}", m.name));
-                scores.values.push((m.name, None));
-            }
-        }
+        scores.record(m.name, (m.compute)(&input));
     }
     Ok(scores)
 }

@@ -77,13 +77,7 @@ pub fn trading(input: TradingInput<'_>) -> Result<Scores, String> {
     }
     let mut scores = Scores::default();
     for m in TRADING {
-        match (m.compute)(&input) {
-            Ok(v) => scores.values.push((m.name, Some(v))),
-            Err(why) => {
-                scores.warnings.push(format!("{} is undefined: {why}", m.name));
-                scores.values.push((m.name, None));
-            }
-        }
+        scores.record(m.name, (m.compute)(&input));
     }
     Ok(scores)
 }

@@ -30,7 +30,7 @@ mod model;
 mod reasons;
 
 pub use elf::check_elf;
-pub use model::{FitHooks, Model};
+pub use model::{FitHooks, Model, PlainHooks};
 pub use reasons::{MAX_REASON_CHARS, one_line};
 use reasons::{dlopen_reason, library_reason};
 

@@ -44,6 +44,34 @@ pub trait FitHooks {
     }
 }
 
+/// Hooks for a fit nobody watches (`train`, `importance`'s refits): a
+/// seed, the classes, every core, no epochs kept, never stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct PlainHooks {
+    /// The seed handed to the plugin.
+    pub seed: u64,
+    /// Number of classes, 0 for regression.
+    pub n_classes: usize,
+}
+
+impl FitHooks for PlainHooks {
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+    fn should_stop(&self) -> bool {
+        false
+    }
+    fn on_epoch(&mut self, _epoch: u32, _metrics: &[(&str, f64)]) -> Control {
+        Control::Continue
+    }
+    fn threads(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+}
+
 /// Adapts `FitHooks` to the C ABI. Host callbacks run inside the plugin's
 /// stack frame, so a panic here must not unwind into it.
 struct HooksFfi<'a>(&'a mut dyn FitHooks);
