@@ -17,13 +17,16 @@
 #   dir of the running server; the time from the copy until `/health`
 #   counts it (a new file: probed in a child, then loaded), polled every
 #   10 ms (a copy not seen within about 10 s counts as that long).
+# ISOLATION is `[serving] isolation`: process (each model instance a child
+# `mlhost serve-worker`, the default) or thread (in the server's process).
 # Needs wrk (Debian package `wrk`).
-# Usage: bench/serve_predict.sh [SECS=10] [RUNS=5] [VERSIONS=10]
+# Usage: bench/serve_predict.sh [SECS=10] [RUNS=5] [VERSIONS=10] [ISOLATION=process]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 RUNS=${2:-5}
 VERSIONS=${3:-10}
+ISOLATION=${4:-process}
 command -v wrk >/dev/null || { echo "install wrk (apt-get install wrk)" >&2; exit 1; }
 cargo build --release -q
 T=${CARGO_TARGET_DIR:-target}/release
@@ -32,7 +35,7 @@ tmp=$(mktemp -d)
 mkdir -p "$tmp/plugins" "$tmp/config"
 cp "$T/libmlhost_plugin_logistic.so" "$tmp/plugins/liblogistic.so"
 cp "$T/libmlhost_plugin_forest.so" "$tmp/plugins/libforest.so"
-printf 'plugin_dirs = ["../plugins"]\ndatabase = "../mlhost.db"\n' > "$tmp/config/mlhost.toml"
+printf 'plugin_dirs = ["../plugins"]\ndatabase = "../mlhost.db"\n\n[serving]\nisolation = "%s"\n' "$ISOLATION" > "$tmp/config/mlhost.toml"
 : > "$tmp/config/models.toml"
 mlhost() { "$BIN" --config "$tmp/config/mlhost.toml" "$@"; }
 for i in $(seq 0 "$VERSIONS"); do
@@ -45,7 +48,7 @@ trap 'kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 200); do grep -q listening "$tmp/serve.out" && break; sleep 0.05; done
 url=$(sed -n 's/^listening on //p' "$tmp/serve.out")
 row='{"rows":[[5.1,3.5,1.4,0.2]]}'
-echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average: $(cut -d' ' -f1-3 /proc/loadavg); $url"
+echo "isolation: $ISOLATION; machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average: $(cut -d' ' -f1-3 /proc/loadavg); $url"
 
 ask() { curl -s -o /dev/null -w '%{time_total}\n' -X POST "$url/api/ml/models/$1/predict" \
   -H 'content-type: application/json' -d "$2"; }

@@ -249,11 +249,22 @@ pub struct ServingConfig {
     /// when the requested one is missing, cannot be loaded or fails.
     #[serde(deserialize_with = "model_ref")]
     pub fallback: Option<String>,
+    /// `process` (default): each loaded model instance runs in a child
+    /// process, so a crash or hang in a plugin's predict costs that
+    /// instance only; `thread`: in the server's process (faster to load,
+    /// a panic is caught but a crash takes the server down).
+    pub isolation: Isolation,
+    /// Process isolation: a predict call (or a load) that takes longer has
+    /// its worker process killed and answers 503.
+    #[serde(
+        deserialize_with = "bounded::<{ bounds::TIMEOUT_SECS.0 }, { bounds::TIMEOUT_SECS.1 }, _, _>"
+    )]
+    pub timeout_secs: u64,
 }
 
 impl Default for ServingConfig {
     fn default() -> Self {
-        Self { max_loaded: 8, fallback: None }
+        Self { max_loaded: 8, fallback: None, isolation: Isolation::Process, timeout_secs: 30 }
     }
 }
 

@@ -2,7 +2,7 @@
 //! stages, aliases, rollback and the changelog, through the real binary.
 
 use mlhost_tests::{Sandbox, plugin_so};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn sandbox() -> Sandbox {
     let sb = Sandbox::new();
@@ -49,6 +49,15 @@ fn versions_get_semver_lineage_and_a_checked_artifact() {
     let v3 = train(&["--name", "cancer", "--param", "c=0.5", "--message", "less regularization"]);
     assert_eq!((v3["semver"].as_str(), v3["parentVersion"].as_i64()), (Some("1.1.0"), Some(2)));
     assert_eq!(v3["params"]["c"], 0.5);
+    assert_eq!(v3["preparation"]["scale"], "none");
+    // The same params, prepared otherwise: a minor too.
+    let entry = "[[model]]\nid = \"logistic\"\nplugin = \"logistic\"\nscale = \"minmax\"\n";
+    sb.write("config/models.toml", entry);
+    let v = train(&["--name", "cancer", "--param", "c=0.5"]);
+    assert_eq!(
+        (v["semver"].as_str(), &v["preparation"]["scale"]),
+        (Some("1.2.0"), &json!("minmax"))
+    );
     // Other features: a major.
     let mut csv = String::from("a,b,y\n");
     for i in 0..40 {
@@ -68,7 +77,7 @@ fn versions_get_semver_lineage_and_a_checked_artifact() {
     assert_eq!(manifest["plugin"]["name"], "logistic");
     assert_eq!(manifest["datasetId"], v4["version"]["datasetId"]);
     let versions = json(&sb, &["models", "versions", "cancer"]);
-    assert_eq!(versions["versions"].as_array().unwrap().len(), 4);
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 5);
     refused(&sb, &["train", "--model", "logistic", "--param", "c=oops"], "--param c=oops");
     refused(&sb, &["train", "--model", "nope"], "unknown model 'nope'");
     refused(&sb, &["train", "--model", "logistic", "--name", "../x"], "not a valid name");

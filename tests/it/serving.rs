@@ -1,7 +1,8 @@
 //! Serving over a real socket: models trained with `mlhost train`, served
 //! by `mlhost serve`, asked over one keep-alive connection; the fallback
 //! for a corrupt artifact; a plugin copied into the plugin dir of a
-//! running server.
+//! running server; models that segfault or hang in predict, each in its
+//! worker process.
 
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,54 @@ fn served_predictions_equal_the_library_and_the_training_metrics() {
 }
 
 #[test]
+fn a_model_that_crashes_or_hangs_in_predict_is_a_503_for_it_alone() {
+    let sb = Sandbox::new();
+    sb.add_plugin(plugin_so("logistic"), "liblogistic.so");
+    sb.add_plugin(mlhost_tests::fixture_so("misbehave"), "libmisbehave.so");
+    sb.write(
+        "config/mlhost.toml",
+        "plugin_dirs = [\"../plugins\"]\n\n[serving]\ntimeout_secs = 1\n",
+    );
+    train(&sb, &["--model", "logistic", "--name", "iris"]);
+    train(&sb, &["--model", "misbehave", "--name", "crashy", "--param", "mode=segfault-predict"]);
+    train(&sb, &["--model", "misbehave", "--name", "stuck", "--param", "mode=hang-predict"]);
+
+    let s = sb.serve(&[]);
+    let agent = ureq::agent();
+    let predict = |model: &str, first: f64| {
+        let body = json!({"rows": [[first, 3.5, 1.4, 0.2]]});
+        post(&agent, &format!("{}/api/ml/models/{model}/predict", s.url), &body)
+    };
+    assert_eq!(predict("crashy", 5.1).0, 200);
+    let (code, crash) = predict("crashy", -1.0);
+    assert_eq!(code, 503, "{crash}");
+    let detail = crash["detail"].as_str().unwrap();
+    assert!(detail.contains("crashy:1: predict: worker process killed by SIGSEGV"), "{detail}");
+    // A fresh worker answers the next request; the server and the other
+    // models never noticed.
+    assert_eq!(predict("crashy", 5.1).0, 200);
+    assert_eq!(predict("iris", 5.1).0, 200);
+
+    let asked = Instant::now();
+    let (code, hung) = predict("stuck", -1.0);
+    assert_eq!(code, 503, "{hung}");
+    let detail = hung["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("predict did not answer within 1 s; its worker process was killed"),
+        "{detail}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(30),
+        "the timeout answered: {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(predict("stuck", 5.1).0, 200);
+    assert_eq!(get(&format!("{}/health", s.url))["status"], "ok");
+    let log = s.stop();
+    assert!(!log.contains("panicked"), "the server never panicked:\n{log}");
+}
+
+#[test]
 fn a_corrupt_artifact_is_answered_by_the_fallback_with_a_warning() {
     let sb = Sandbox::new();
     sb.add_plugin(plugin_so("logistic"), "liblogistic.so");
@@ -153,4 +202,39 @@ fn a_plugin_copied_into_a_running_server_is_loaded_and_serves() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["fallback"], false);
     assert!(s.stop().contains("plugins reloaded"));
+}
+
+#[test]
+fn models_toml_edited_under_a_running_server_is_reloaded_and_a_broken_one_is_not() {
+    let sb = Sandbox::new();
+    sb.add_plugin(plugin_so("logistic"), "liblogistic.so");
+    let s = sb.serve(&[]);
+    let ids = || {
+        let report = get(&format!("{}/api/ml/models", s.url));
+        let models = report["models"].as_array().unwrap().iter();
+        models.map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(), ["logistic"]);
+    let until = |want: &[&str]| {
+        let edited = Instant::now();
+        while ids() != want {
+            assert!(edited.elapsed() < Duration::from_secs(10), "not reloaded: {:?}", ids());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // Saved as an editor does: a new file renamed over the old one.
+    let entry =
+        "[[model]]\nid = \"logistic-strong\"\nplugin = \"logistic\"\nparams = { c = 10.0 }\n";
+    sb.write("config/models.toml.tmp", entry);
+    std::fs::rename(sb.path().join("config/models.toml.tmp"), sb.path().join("config/models.toml"))
+        .unwrap();
+    until(&["logistic-strong"]);
+    // A file that does not read leaves the registry in use as it was.
+    sb.write("config/models.toml", "[[model]]\nid = \"x\"\nplugn = \"logistic\"\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(ids(), ["logistic-strong"]);
+    let log = s.stop();
+    let warn =
+        log.lines().find(|l| l.contains("plugin reload failed")).unwrap_or_else(|| panic!("{log}"));
+    assert!(warn.contains("models.toml:3") && warn.contains("plugn"), "{warn}");
 }

@@ -123,7 +123,7 @@ impl AppState {
         exe: PathBuf,
     ) -> anyhow::Result<Arc<AppState>> {
         let live = Arc::new(LiveRegistry::new(registry));
-        let serving = Serving::open(&config)?;
+        let serving = Serving::open(&config, exe.clone())?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Queued>(config.api.queue as usize);
         let (pending, studies): (PendingMap, PendingMap) = Default::default();
         let (events, _) = broadcast::channel(EVENT_BUFFER);

@@ -183,6 +183,10 @@ pub enum Command {
     /// Runs one job from a spec on stdin (used by process isolation).
     #[command(hide = true)]
     Worker,
+    /// Serves one model version's predict calls over stdin and stdout
+    /// (used by `serve` with `[serving] isolation = "process"`).
+    #[command(hide = true, name = "serve-worker")]
+    ServeWorker,
     /// Loads one plugin file from a request on stdin and reports each step
     /// (the host probes new plugin files this way before opening them).
     #[command(hide = true)]
@@ -375,7 +379,7 @@ pub enum BadInput {
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     // A worker's and a probe's stderr is read by the host that started
     // them (the last line names a crash): they log nothing there.
-    if !matches!(cli.command, Command::Worker | Command::Probe) {
+    if !matches!(cli.command, Command::Worker | Command::ServeWorker | Command::Probe) {
         let default = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
         logging::init(cli.log_format, default);
     }
@@ -387,6 +391,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     }
     if let Command::Worker = &cli.command {
         crate::engine::worker::worker_main(std::io::stdin().lock(), out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::ServeWorker = &cli.command {
+        let frames = crate::engine::serve_worker::private_stdout()?;
+        crate::engine::serve_worker::serve_worker_main(std::io::stdin().lock(), frames)?;
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::Plugin { action: PluginAction::New { path, name, api } } = &cli.command {
@@ -402,6 +411,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Metrics { .. }
         | Command::Drift(_)
         | Command::Worker
+        | Command::ServeWorker
         | Command::Probe
         | Command::Plugin { .. } => {
             unreachable!("handled above")

@@ -17,6 +17,7 @@ mod plan;
 pub mod pool;
 pub mod predictor;
 mod run;
+pub mod serve_worker;
 mod trading;
 pub mod train;
 pub mod tune;

@@ -36,27 +36,42 @@ pub struct Predictions {
     pub proba: Option<Vec<f64>>,
 }
 
+/// The ready plugin of `registry` named `name`.
+pub fn ready_plugin(registry: &Registry, name: &str) -> Option<Arc<Plugin>> {
+    registry.candidates.iter().find_map(|c| match &c.state {
+        State::Ready { plugin, .. } if plugin.info.name == name => Some(plugin.clone()),
+        _ => None,
+    })
+}
+
 impl Predictor {
     /// Loads `bytes` (a plugin's `save()` output) with the ready plugin of
     /// `registry` named in `header`. A missing plugin or one that refuses
     /// the bytes (another version's format, another task) is a one-line
     /// reason.
     pub fn open(registry: &Registry, header: ModelHeader, bytes: &[u8]) -> Result<Self, String> {
-        let plugin = registry
-            .candidates
-            .iter()
-            .find_map(|c| match &c.state {
-                State::Ready { plugin, .. } if plugin.info.name == header.plugin => {
-                    Some(plugin.clone())
-                }
-                _ => None,
-            })
-            .ok_or_else(|| {
-                format!(
-                    "no ready plugin '{}' to load it (it was saved by {} {}); put the plugin's .so in a plugin dir",
-                    header.plugin, header.plugin, header.plugin_version
-                )
-            })?;
+        let plugin = ready_plugin(registry, &header.plugin).ok_or_else(|| {
+            format!(
+                "no ready plugin '{}' to load it (it was saved by {} {}); put the plugin's .so in a plugin dir",
+                header.plugin, header.plugin, header.plugin_version
+            )
+        })?;
+        Self::with_plugin(plugin, header, bytes)
+    }
+
+    /// Loads `bytes` with `plugin`, which must be the plugin named in
+    /// `header` (a process-isolated worker loads it from its file).
+    pub fn with_plugin(
+        plugin: Arc<Plugin>,
+        header: ModelHeader,
+        bytes: &[u8],
+    ) -> Result<Self, String> {
+        if plugin.info.name != header.plugin {
+            return Err(format!(
+                "plugin '{}' cannot load a model saved by plugin '{}'",
+                plugin.info.name, header.plugin
+            ));
+        }
         let given = params_from_json(&header.params)?;
         let params =
             plugin.info.resolve(given.iter().map(|(k, v)| (k.as_str(), v))).map_err(|e| {

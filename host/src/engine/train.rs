@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::job::score;
 use super::run::EvalError;
 use crate::data::dataset::{self, Column, Dataset, Source, TaskHint};
-use crate::data::prep::Prep;
+use crate::data::prep::{Prep, PrepSpec};
 use crate::data::target::Target;
 use crate::domain::{MetricSet, RunSpec};
 use crate::plugin::loader::{Model, PlainHooks, Plugin};
@@ -64,6 +64,8 @@ pub struct Trained {
     pub bytes: Vec<u8>,
     /// The candidate.
     pub candidate: String,
+    /// The candidate's data preparation, as configured.
+    pub prep: PrepSpec,
     /// The loaded plugin.
     pub plugin: Arc<Plugin>,
     /// The training data's id.
@@ -133,6 +135,7 @@ pub fn train(
         header,
         bytes,
         candidate: c.id.clone(),
+        prep: c.prep,
         plugin: plugin.clone(),
         dataset_id: data.id.clone(),
         rows: data.rows,

@@ -322,7 +322,7 @@ pub(crate) fn run_in_child(job: &ChildJob, stop: &StopFlag) -> Result<FoldScores
 }
 
 /// Why a worker died, in one line.
-fn death_reason(
+pub(crate) fn death_reason(
     status: std::process::ExitStatus,
     stderr: &[u8],
     max_memory_mb: Option<u64>,

@@ -1,11 +1,16 @@
-//! Hot reload for `serve`: the plugin dirs are watched (inotify through the
-//! `notify` crate; where inotify cannot watch, a poll of the dirs' files
-//! every second), and once changes to `*.so` files have been quiet for
-//! [`QUIET`], the dirs are scanned again as at start: a new or replaced
-//! file is probed in a child process before this one opens it, files with
-//! a cached verdict are not probed again, and the new registry replaces the
-//! live one. The scan runs on the watcher's own thread; requests go on
-//! with the registry they took.
+//! Hot reload for `serve`: the plugin dirs and the folder of `models.toml`
+//! are watched (inotify through the `notify` crate; where inotify cannot
+//! watch, a poll of their files every second), and once changes to `*.so`
+//! files or to `models.toml` have been quiet for [`QUIET`], the dirs are
+//! scanned again as at start: a new or replaced file is probed in a child
+//! process before this one opens it, files with a cached verdict are not
+//! probed again, and the new registry replaces the live one. A
+//! `models.toml` that does not read leaves the registry in use as it was
+//! (a WARN names the line). The scan runs on the watcher's own thread;
+//! requests go on with the registry they took.
+//!
+//! The folder, not the file, is watched for `models.toml`: an editor saves
+//! by writing a new file and renaming it over the old one.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,25 +48,29 @@ enum Backend {
     Poll(PollWatcher),
 }
 
-/// Watches `config.plugin_dirs` and replaces `live` after each change,
-/// probing new files with `exe probe`.
+/// Watches `config.plugin_dirs` and `config.registry` and replaces `live`
+/// after each change, probing new files with `exe probe`.
 pub fn watch(
     config: Config,
     exe: PathBuf,
     live: Arc<LiveRegistry>,
 ) -> std::io::Result<PluginWatch> {
     let (tx, rx) = mpsc::channel::<()>();
+    let registry = config.registry.clone();
     let handler = move || {
-        let tx = tx.clone();
+        let (tx, registry) = (tx.clone(), registry.clone());
         move |event: notify::Result<Event>| {
             // An error of the watcher itself: scan, to be safe.
-            if event.as_ref().is_ok_and(|e| !concerns_plugins(e)) {
+            if event.as_ref().is_ok_and(|e| !concerns_plugins(e, &registry)) {
                 return;
             }
             let _ = tx.send(());
         }
     };
-    let dirs = config.plugin_dirs.clone();
+    let mut dirs = config.plugin_dirs.clone();
+    if let Some(folder) = config.registry.parent().filter(|f| !dirs.iter().any(|d| d == f)) {
+        dirs.push(folder.to_owned());
+    }
     let (backend, mode) = match inotify(&dirs, handler()) {
         Ok(w) => (Backend::Inotify(w), "inotify"),
         Err(e) => {
@@ -73,7 +82,7 @@ pub fn watch(
         .name("mlhost-plugin-watch".into())
         .spawn(move || reload_on_change(&rx, &config, &exe, &live))?;
     let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    tracing::info!(mode, dirs = ?shown, "watching the plugin dirs for new or replaced .so files");
+    tracing::info!(mode, dirs = ?shown, "watching the plugin dirs for new or replaced .so files, and models.toml");
     Ok(PluginWatch { _backend: backend, mode })
 }
 
@@ -97,9 +106,10 @@ fn poll<F: notify::EventHandler>(dirs: &[PathBuf], handler: F) -> std::io::Resul
     Ok(w)
 }
 
-/// Whether `e` may change what the dirs' `*.so` files load as: anything but
-/// opening or reading one (as the scan itself does).
-fn concerns_plugins(e: &Event) -> bool {
+/// Whether `e` may change what the dirs' `*.so` files load as, or the
+/// candidates `registry` (models.toml) lists: anything but opening or
+/// reading one (as the scan itself does).
+fn concerns_plugins(e: &Event, registry: &Path) -> bool {
     let reads = matches!(
         e.kind,
         EventKind::Access(
@@ -108,8 +118,8 @@ fn concerns_plugins(e: &Event) -> bool {
                 | AccessKind::Close(AccessMode::Read | AccessMode::Execute)
         )
     );
-    let so = e.paths.iter().any(|p| p.extension().is_some_and(|x| x == "so"));
-    e.need_rescan() || (so && !reads)
+    let ours = e.paths.iter().any(|p| p.extension().is_some_and(|x| x == "so") || p == registry);
+    e.need_rescan() || (ours && !reads)
 }
 
 /// Waits for a change, then for quiet, then scans; until the watcher goes.

@@ -38,7 +38,10 @@ pub struct Space {
 
 impl Space {
     /// The space the plugin's schema implies: every choice and bool, and
-    /// every number with both bounds (log-scaled where the schema says so).
+    /// every number with both bounds, log-scaled where the schema says so
+    /// or where the range spans three decades or more (a float from 0
+    /// then starts at a billionth of its top: `alpha` in 0..1e6 is searched
+    /// over 1e-3..1e6, log).
     /// A number bounded on one side only keeps its default: there is no
     /// interval to search; name one with `--param`.
     pub fn from_schema(schema: &[ParamSpec]) -> Space {
@@ -73,6 +76,11 @@ impl Space {
     }
 }
 
+/// A range this wide (high / low) is searched on a log scale whatever the
+/// schema says: drawn uniformly, 0..1e6 would try a value under 1,000
+/// once in a thousand trials.
+const WIDE: f64 = 1e3;
+
 fn implied(spec: &ParamSpec) -> Option<Dimension> {
     let domain = match &spec.default {
         ParamValue::Bool(_) => {
@@ -83,11 +91,18 @@ fn implied(spec: &ParamSpec) -> Option<Dimension> {
         }
         ParamValue::Float(_) => {
             let (low, high) = (spec.min?, spec.max?);
-            Domain::Float { low, high, log: spec.log_scale && low > 0.0 }
+            if low == 0.0 && high >= WIDE {
+                // 0 is "off"; the scale of what matters is logarithmic.
+                Domain::Float { low: high / 1e9, high, log: true }
+            } else {
+                let log = low > 0.0 && (spec.log_scale || high / low >= WIDE);
+                Domain::Float { low, high, log }
+            }
         }
         ParamValue::Int(_) => {
             let (low, high) = (spec.min? as i64, spec.max? as i64);
-            Domain::Int { low, high, log: spec.log_scale && low > 0 }
+            let log = low > 0 && (spec.log_scale || high as f64 / low as f64 >= WIDE);
+            Domain::Int { low, high, log }
         }
     };
     Some(Dimension { name: spec.name.clone(), domain })
@@ -171,6 +186,9 @@ mod tests {
             ParamSpec::float("c", 1.0).range(1e-6, 1e6).log_scale(),
             ParamSpec::int("k", 5).range(1.0, 100.0),
             ParamSpec::float("alpha", 0.0).min(0.0),
+            ParamSpec::float("l2", 0.0).range(0.0, 1e6),
+            ParamSpec::int("min_samples_split", 2).range(2.0, 1e6),
+            ParamSpec::float("dropout", 0.1).range(0.0, 0.9),
             ParamSpec::bool("fit_intercept", true),
             ParamSpec::choice("weights", "uniform", &["uniform", "distance"]),
         ]
@@ -180,9 +198,14 @@ mod tests {
     fn the_schema_implies_every_bounded_number_choice_and_bool() {
         let space = Space::from_schema(&schema());
         let names: Vec<&str> = space.dims.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["c", "k", "fit_intercept", "weights"], "alpha has no upper bound");
+        let want = ["c", "k", "l2", "min_samples_split", "dropout", "fit_intercept", "weights"];
+        assert_eq!(names, want, "alpha has no upper bound");
         assert_eq!(space.dims[0].domain, Domain::Float { low: 1e-6, high: 1e6, log: true });
         assert_eq!(space.dims[1].domain, Domain::Int { low: 1, high: 100, log: false });
+        // Wide ranges are searched on a log scale, unasked.
+        assert_eq!(space.dims[2].domain, Domain::Float { low: 1e-3, high: 1e6, log: true });
+        assert_eq!(space.dims[3].domain, Domain::Int { low: 2, high: 1_000_000, log: true });
+        assert_eq!(space.dims[4].domain, Domain::Float { low: 0.0, high: 0.9, log: false });
     }
 
     #[test]
@@ -209,7 +232,7 @@ mod tests {
             (
                 "kk",
                 "1",
-                "--param kk: the plugin has no parameter 'kk'; it has c, k, alpha, fit_intercept, weights",
+                "--param kk: the plugin has no parameter 'kk'; it has c, k, alpha, l2, min_samples_split, dropout, fit_intercept, weights",
             ),
             ("k", "0..10", "--param k=0..10: parameter 'k'"),
             ("c", "10..1", "--param c=10..1: the range is empty: 10 is not below 1"),

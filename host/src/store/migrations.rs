@@ -181,4 +181,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         at      TEXT NOT NULL
      );
      CREATE INDEX model_changelog_name ON model_changelog(name);",
+    // 8: a version's data preparation as configured (scale, encode,
+    // impute), so a change of it is a minor semver bump; 'null' for
+    // versions registered before.
+    "ALTER TABLE model_versions ADD COLUMN prep_json TEXT NOT NULL DEFAULT 'null';",
 ];

@@ -37,6 +37,8 @@ pub struct NewVersion<'a> {
     pub metrics_json: &'a str,
     /// `--message`.
     pub message: Option<&'a str>,
+    /// The candidate's data preparation as configured (JSON).
+    pub prep_json: &'a str,
 }
 
 /// One stored version.
@@ -82,6 +84,11 @@ pub struct VersionRow {
     pub message: Option<String>,
     /// RFC 3339.
     pub created_at: String,
+    /// The data preparation it was trained with, as configured:
+    /// `{"scale","encode","impute"}` (`null` for a version registered
+    /// before mlhost recorded it).
+    #[schema(value_type = Object)]
+    pub preparation: serde_json::Value,
     /// Aliases pointing at it.
     pub aliases: Vec<String>,
 }
@@ -100,7 +107,7 @@ pub struct ChangeRow {
     pub detail: String,
 }
 
-const COLUMNS: &str = "name, version, semver, stage, artifact, plugin, plugin_version, plugin_sha256, candidate, task, params_json, features_json, dataset_id, source_run, source_study, parent_version, metrics_json, message, created_at";
+const COLUMNS: &str = "name, version, semver, stage, artifact, plugin, plugin_version, plugin_sha256, candidate, task, params_json, features_json, dataset_id, source_run, source_study, parent_version, metrics_json, message, created_at, prep_json";
 
 fn json(s: String) -> serde_json::Value {
     serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s))
@@ -131,6 +138,7 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRow> {
         metrics: json(r.get(16)?),
         message: r.get(17)?,
         created_at: r.get(18)?,
+        preparation: json(r.get(19)?),
         aliases: Vec::new(),
     })
 }
@@ -203,12 +211,12 @@ impl Store {
             )?;
             let version = parent.unwrap_or(0) + 1;
             tx.execute(
-                &format!("INSERT INTO model_versions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+                &format!("INSERT INTO model_versions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
                 params![
                     v.name, version, v.semver, Stage::Development.as_str(), v.artifact,
                     v.plugin.0, v.plugin.1, v.plugin.2, v.candidate, v.task, v.params_json,
                     v.features_json, v.dataset_id, v.source_run, v.source_study, parent,
-                    v.metrics_json, v.message, at
+                    v.metrics_json, v.message, at, v.prep_json
                 ],
             )?;
             log(tx, v.name, version, "registered", &format!("{} from {}", v.semver, v.source_run.unwrap_or("-")), &at)?;

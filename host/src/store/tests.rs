@@ -280,6 +280,7 @@ fn a_model_reference_resolves_to_the_version_the_listing_names() {
         source_study: None,
         metrics_json: "{}",
         message: None,
+        prep_json: "null",
     };
     for a in ["a1", "a2", "a3"] {
         s.register_version(&new(a)).unwrap();

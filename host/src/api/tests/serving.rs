@@ -45,7 +45,10 @@ pub(super) fn serving_app(serving: &str) -> ServingApp {
         std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let path = dir.path().join("config/mlhost.toml");
-    let toml = format!("plugin_dirs = [\"../plugins\"]\n\n[serving]\n{serving}\n");
+    // In process: the test binary cannot be a serve worker (tests/it runs
+    // the real binary with process isolation).
+    let toml =
+        format!("plugin_dirs = [\"../plugins\"]\n\n[serving]\nisolation = \"thread\"\n{serving}\n");
     std::fs::write(&path, toml).unwrap();
     let config = Config::load(&path).unwrap();
     let registry = Registry::discover_unprobed(&config).unwrap();
@@ -77,14 +80,17 @@ impl ServingApp {
         call(&self.app, "POST", &format!("/api/ml/models/{model}/predict"), None, Some(body)).await
     }
 
-    /// Flips the last byte of `name`'s newest version's artifact.
-    fn corrupt(&self, name: &str) {
+    /// Flips the last byte of `name`'s newest version's artifact; returns
+    /// its path and its good bytes.
+    fn corrupt(&self, name: &str) -> (std::path::PathBuf, Vec<u8>) {
         let store = Store::open(&self.config.database).unwrap();
         let v = store.versions(name).unwrap().remove(0);
         let path = self.config.artifacts.join(&v.artifact);
-        let mut bytes = std::fs::read(&path).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let mut bytes = good.clone();
         *bytes.last_mut().unwrap() ^= 1;
-        std::fs::write(path, bytes).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        (path, good)
     }
 }
 
@@ -223,6 +229,27 @@ async fn router_the_fallback_answers_for_an_unavailable_model() {
     assert!(detail.contains("does not match its checksum"), "{detail}");
     let either = "the fallback model iris-base cannot answer either: rows[0] has 10 values";
     assert!(detail.contains(either), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_a_failed_load_is_remembered_until_the_plugins_change() {
+    let t = serving_app("");
+    let rows = json!({"rows": [vec![0.0; 10]]});
+    let (path, good) = t.corrupt("diabetes");
+    let a = t.predict("diabetes", rows.clone()).await;
+    a.assert_problem(503, "model-unavailable");
+    std::fs::write(path, good).unwrap();
+    // The artifact is whole again, but the failure is remembered: the
+    // artifact is not read (and hashed) again on every request.
+    let a = t.predict("diabetes", rows.clone()).await;
+    a.assert_problem(503, "model-unavailable");
+    let detail = a.json()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("does not match its checksum"), "{detail}");
+    assert!(detail.contains("s ago; tried again 10 s after a failure"), "{detail}");
+    // New plugins (a hot reload) are a reason to try again at once.
+    t.state.live.replace(Registry::discover_unprobed(&t.config).unwrap());
+    let a = t.predict("diabetes", rows).await;
+    assert_eq!(a.status.as_u16(), 200, "{}", a.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,16 @@
 //! instance. An instance whose call failed (a plugin error or a caught
 //! panic) is dropped, never reused; the next call builds a fresh one.
 //!
+//! With `[serving] isolation = "process"` (the default) each instance is a
+//! child process ([`Instance`]): a crash or a hang in predict ends that
+//! child, the call answers 503, and the next call starts a fresh one.
+//!
+//! A version that cannot be loaded (its artifact missing or corrupt, its
+//! plugin missing or refusing the bytes) is remembered for
+//! [`RETRY_AFTER`], so a burst of requests for it does not read and hash
+//! the artifact once each; it is tried again after that, or at once when
+//! the plugins change (a hot reload).
+//!
 //! Each version keeps the registry it was loaded with, so every instance
 //! of it runs on the same library even after a hot reload replaced that
 //! file (libraries are never unloaded): a version stays on its library
@@ -18,10 +28,10 @@
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{ModelError, open, read_artifact};
-use crate::engine::predictor::Predictor;
+use super::instance::{Instance, Placement};
+use super::{ModelError, read_artifact};
 use crate::engine::train::ModelHeader;
 use crate::registry::Registry;
 use crate::store::VersionRow;
@@ -33,7 +43,22 @@ pub(crate) struct ModelCache {
     artifacts: Artifacts,
     max_loaded: usize,
     instances: usize,
+    placement: Placement,
     entries: Mutex<Entries>,
+    failed: Mutex<HashMap<(String, i64), Failure>>,
+}
+
+/// How long a version that failed to load answers with that failure
+/// before it is tried again.
+pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// A load that failed: of which artifact, on which plugins, when, why.
+#[derive(Debug)]
+struct Failure {
+    artifact: String,
+    registry: Arc<Registry>,
+    at: Instant,
+    why: String,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +78,7 @@ pub(crate) struct Loaded {
     bytes: Vec<u8>,
     /// The plugins it was loaded with (its library, for every instance).
     registry: Arc<Registry>,
+    placement: Placement,
     pool: Mutex<Pool>,
     freed: Condvar,
     max: usize,
@@ -60,7 +86,7 @@ pub(crate) struct Loaded {
 
 #[derive(Debug)]
 struct Pool {
-    idle: Vec<Predictor>,
+    idle: Vec<Instance>,
     /// Instances in existence: idle plus lent.
     live: usize,
 }
@@ -71,19 +97,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl ModelCache {
     /// At most `max_loaded` versions, each with at most `instances` model
-    /// instances.
-    pub(crate) fn new(artifacts: Artifacts, max_loaded: usize, instances: usize) -> Self {
+    /// instances, placed as `placement` says.
+    pub(crate) fn new(
+        artifacts: Artifacts,
+        max_loaded: usize,
+        instances: usize,
+        placement: Placement,
+    ) -> Self {
         ModelCache {
             artifacts,
             max_loaded: max_loaded.max(1),
             instances: instances.max(1),
+            placement,
             entries: Mutex::default(),
+            failed: Mutex::default(),
         }
     }
 
     /// Version `row`, loaded with `registry`'s plugins unless it is loaded
-    /// already. A version that cannot be loaded is not kept: the next call
-    /// tries again (an artifact restored, a plugin added).
+    /// already. A version that cannot be loaded is not kept; the failure
+    /// is remembered (see the module).
     pub(crate) fn get(
         &self,
         registry: &Arc<Registry>,
@@ -93,26 +126,71 @@ impl ModelCache {
         if let Some(hit) = self.touch(&key, &row.artifact) {
             return Ok(hit);
         }
+        self.recent_failure(&key, registry, &row.artifact)?;
         let started = Instant::now();
-        let (header, bytes) = read_artifact(&self.artifacts, row)?;
-        let first = open(registry, row, header.clone(), &bytes)?;
-        let loaded = Arc::new(Loaded {
-            row: row.clone(),
-            header,
-            bytes,
-            registry: registry.clone(),
-            pool: Mutex::new(Pool { idle: vec![first], live: 1 }),
-            freed: Condvar::new(),
-            max: self.instances,
-        });
+        let loaded = self.load(registry, row).inspect_err(|e| {
+            if let ModelError::Unavailable(why) = e {
+                let failure = Failure {
+                    artifact: row.artifact.clone(),
+                    registry: registry.clone(),
+                    at: Instant::now(),
+                    why: why.clone(),
+                };
+                lock(&self.failed).insert(key.clone(), failure);
+            }
+        })?;
+        lock(&self.failed).remove(&key);
         tracing::info!(
             model = %row.name,
             version = row.version,
             plugin = %loaded.header.plugin,
+            placement = if matches!(self.placement, Placement::InProcess) { "in process" } else { "child process" },
             ms = started.elapsed().as_secs_f64() * 1e3,
             "model loaded for serving"
         );
         Ok(self.insert(key, loaded))
+    }
+
+    /// The remembered failure to load `key` (same artifact, same plugins,
+    /// under [`RETRY_AFTER`] ago), if any.
+    fn recent_failure(
+        &self,
+        key: &(String, i64),
+        registry: &Arc<Registry>,
+        artifact: &str,
+    ) -> Result<(), ModelError> {
+        let failed = lock(&self.failed);
+        match failed.get(key) {
+            Some(f)
+                if f.artifact == artifact
+                    && Arc::ptr_eq(&f.registry, registry)
+                    && f.at.elapsed() < RETRY_AFTER =>
+            {
+                Err(ModelError::Unavailable(format!(
+                    "{} (failed {:.1} s ago; tried again {} s after a failure, or when the plugins change)",
+                    f.why,
+                    f.at.elapsed().as_secs_f64(),
+                    RETRY_AFTER.as_secs()
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads, checks and loads version `row` with its first instance.
+    fn load(&self, registry: &Arc<Registry>, row: &VersionRow) -> Result<Arc<Loaded>, ModelError> {
+        let (header, bytes) = read_artifact(&self.artifacts, row)?;
+        let first = Instance::build(&self.placement, registry, row, &header, &bytes)?;
+        Ok(Arc::new(Loaded {
+            row: row.clone(),
+            header,
+            bytes,
+            registry: registry.clone(),
+            placement: self.placement.clone(),
+            pool: Mutex::new(Pool { idle: vec![first], live: 1 }),
+            freed: Condvar::new(),
+            max: self.instances,
+        }))
     }
 
     /// The loaded version under `key`, marked as just used, when it is
@@ -173,7 +251,13 @@ impl Loaded {
             if pool.live < self.max {
                 pool.live += 1;
                 drop(pool);
-                let built = open(&self.registry, &self.row, self.header.clone(), &self.bytes);
+                let built = Instance::build(
+                    &self.placement,
+                    &self.registry,
+                    &self.row,
+                    &self.header,
+                    &self.bytes,
+                );
                 return match built {
                     Ok(p) => Ok(Lease { from: self, model: Some(p) }),
                     Err(e) => {
@@ -197,7 +281,7 @@ impl Loaded {
 #[derive(Debug)]
 pub(crate) struct Lease<'a> {
     from: &'a Loaded,
-    model: Option<Predictor>,
+    model: Option<Instance>,
 }
 
 impl Lease<'_> {
@@ -210,8 +294,8 @@ impl Lease<'_> {
 }
 
 impl Deref for Lease<'_> {
-    type Target = Predictor;
-    fn deref(&self) -> &Predictor {
+    type Target = Instance;
+    fn deref(&self) -> &Instance {
         self.model.as_ref().expect("a lease holds its instance until dropped")
     }
 }

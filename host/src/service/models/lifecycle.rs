@@ -148,6 +148,7 @@ mod tests {
                 source_study: None,
                 metrics_json: "{}",
                 message: None,
+                prep_json: "null",
             })
             .unwrap()
     }

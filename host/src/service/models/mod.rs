@@ -11,13 +11,14 @@ use crate::domain::{
     Change, ModelRef, RunDefaults, RunRequest, RunSpec, Semver, StudySpec, check_name,
 };
 use crate::engine::EvalError;
-use crate::engine::predictor::Predictor;
+use crate::engine::predictor::{Predictor, ready_plugin};
 use crate::engine::train::{self, ModelHeader, Trained};
-use crate::registry::{Registry, State};
+use crate::registry::Registry;
 use crate::store::artifacts::{ArtifactError, Artifacts};
 use crate::store::{NewVersion, Store, StoreError, VersionRow};
 
 mod cache;
+mod instance;
 pub mod lifecycle;
 pub mod predict;
 pub mod serving;
@@ -132,6 +133,7 @@ pub fn train(
         source_study: source.study.as_deref(),
         metrics_json: &metrics.to_string(),
         message: req.message.as_deref(),
+        prep_json: &json!(trained.prep).to_string(),
     })?;
     let row = store.resolve_version(&ModelRef::Version(name.clone(), version))?;
     let version = row.ok_or_else(|| ModelError::NotFound(format!("{name}:{version} vanished")))?;
@@ -144,7 +146,7 @@ pub fn train(
 }
 
 /// The semver change from `latest` to `trained`: other features or task,
-/// other plugin or params, else data.
+/// other plugin, params or data preparation, else data.
 fn change(latest: &VersionRow, trained: &Trained) -> Change {
     let h = &trained.header;
     if latest.task != h.task || latest.features != json!(h.columns) {
@@ -153,6 +155,7 @@ fn change(latest: &VersionRow, trained: &Trained) -> Change {
         || latest.plugin_version != h.plugin_version
         || latest.plugin_sha256 != trained.plugin.sha256
         || latest.params != json!(h.params)
+        || (!latest.preparation.is_null() && latest.preparation != json!(trained.prep))
     {
         Change::Model
     } else {
@@ -332,17 +335,19 @@ pub fn open(
     header: ModelHeader,
     bytes: &[u8],
 ) -> Result<Predictor, ModelError> {
-    let ready = registry.candidates.iter().any(
-        |c| matches!(&c.state, State::Ready { plugin, .. } if plugin.info.name == header.plugin),
-    );
-    if !ready {
-        return Err(ModelError::Unavailable(format!(
-            "{}:{} needs plugin '{}' ({}), which is not loaded; put its .so in a plugin dir",
-            v.name, v.version, header.plugin, header.plugin_version
-        )));
+    if ready_plugin(registry, &header.plugin).is_none() {
+        return Err(not_loaded(v, &header));
     }
     Predictor::open(registry, header, bytes)
         .map_err(|e| ModelError::Unavailable(format!("{}:{}: {e}", v.name, v.version)))
+}
+
+/// Version `v` cannot be loaded: the plugin that saved it is not ready.
+pub(crate) fn not_loaded(v: &VersionRow, header: &ModelHeader) -> ModelError {
+    ModelError::Unavailable(format!(
+        "{}:{} needs plugin '{}' ({}), which is not loaded; put its .so in a plugin dir",
+        v.name, v.version, header.plugin, header.plugin_version
+    ))
 }
 
 /// The stored version `r` names, or a message naming what is missing.

@@ -4,8 +4,8 @@
 //! columns, and its answer decoded into labels and probabilities by label.
 //!
 //! When the version cannot answer (its artifact is missing or corrupt, its
-//! plugin is not loaded or refuses the bytes, or its call fails, a caught
-//! panic included) and `[serving] fallback` names a model, that model
+//! plugin is not loaded or refuses the bytes, or its call fails: a caught
+//! panic, or with process isolation a crash or a timeout) and `[serving] fallback` names a model, that model
 //! answers instead, marked `fallback`, and a WARN line says why. An
 //! unknown model, alias or version and bad input are never answered by
 //! the fallback: they are the caller's to fix.
@@ -14,11 +14,13 @@
 //! calls it on tokio's blocking threads.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
 use super::cache::{Loaded, ModelCache};
+use super::instance::Placement;
 use super::{ModelError, find, lifecycle};
 use crate::config::Config;
 use crate::data::records::{self, Records};
@@ -67,7 +69,8 @@ pub struct Serving {
 impl Serving {
     /// Serving for `config`: `[serving] max_loaded` versions kept loaded,
     /// each with up to one instance per core, and `[serving] fallback`.
-    pub fn open(config: &Config) -> Result<Serving, StoreError> {
+    /// A process-isolated instance runs `exe serve-worker` (this binary).
+    pub fn open(config: &Config, exe: PathBuf) -> Result<Serving, StoreError> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let fallback = config.serving.fallback.as_deref().and_then(|f| f.parse().ok());
         Ok(Serving {
@@ -75,6 +78,7 @@ impl Serving {
                 Artifacts::new(&config.artifacts),
                 config.serving.max_loaded as usize,
                 cores.min(8),
+                Placement::new(&config.serving, exe),
             ),
             store: Mutex::new(Store::open(&config.database)?),
             fallback,
