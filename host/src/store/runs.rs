@@ -105,7 +105,7 @@ impl Store {
     pub fn run(&self, id: &str) -> Result<Option<RunRow>> {
         self.read(|c| {
             let sql = format!(
-                "SELECT {COLUMNS} FROM runs WHERE id = ?1 OR id LIKE ?1 || '%' ORDER BY id = ?1 DESC LIMIT 2"
+                "SELECT {COLUMNS} FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id = ?1 DESC LIMIT 2"
             );
             let found: Vec<RunRow> =
                 c.prepare(&sql)?.query_map([id], run_row)?.collect::<rusqlite::Result<_>>()?;

@@ -208,7 +208,7 @@ impl Store {
     pub fn study(&self, id: &str) -> Result<Option<StudyRow>> {
         self.read(|c| {
             let sql = format!(
-                "{STUDY_COLUMNS} WHERE s.id LIKE ?1 || '%' OR s.run_id LIKE ?1 || '%'
+                "{STUDY_COLUMNS} WHERE substr(s.id, 1, length(?1)) = ?1 OR substr(s.run_id, 1, length(?1)) = ?1
                  ORDER BY (s.id = ?1 OR s.run_id = ?1) DESC LIMIT 2"
             );
             let found: Vec<StudyRow> =

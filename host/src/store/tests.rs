@@ -55,6 +55,10 @@ fn runs_jobs_and_results_round_trip_and_rerun_replaces() {
     assert!(job.finished_at.as_deref().unwrap().ends_with('Z'));
     assert_eq!(s.run("r").unwrap().unwrap().status, RunStatus::Completed);
     assert_eq!(s.run("nope").unwrap(), None);
+    // A prefix is a prefix: no LIKE wildcards, no case folding.
+    for not_a_prefix in ["%", "_1", "R"] {
+        assert_eq!(s.run(not_a_prefix).unwrap(), None, "{not_a_prefix}");
+    }
     assert_eq!(s.runs().unwrap().len(), 1);
     assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
     let journal: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
