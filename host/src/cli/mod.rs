@@ -394,7 +394,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if let Command::ServeWorker = &cli.command {
-        let frames = crate::engine::serve_worker::private_stdout()?;
+        let frames = crate::engine::serve_worker::worker_stdout()?;
         crate::engine::serve_worker::serve_worker_main(std::io::stdin().lock(), frames)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -220,12 +220,17 @@ impl ModelCache {
             return kept.clone();
         }
         e.map.insert(key, (loaded.clone(), now));
+        let mut evicted = Vec::new();
         while e.map.len() > self.max_loaded {
             let oldest = e.map.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
             let Some(k) = oldest else { break };
-            e.map.remove(&k);
+            evicted.extend(e.map.remove(&k));
             tracing::info!(model = %k.0, version = k.1, "model evicted from the serving cache (least recently used)");
         }
+        drop(e);
+        // Dropped out of the lock: letting a version go stops its worker
+        // processes, and no other request should wait for that.
+        drop(evicted);
         loaded
     }
 

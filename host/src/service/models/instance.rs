@@ -59,7 +59,7 @@ impl Instance {
                 let Some(plugin) = ready_plugin(registry, &header.plugin) else {
                     return Err(not_loaded(v, header));
                 };
-                ChildPredictor::spawn(exe, &plugin.image, header, bytes, *timeout)
+                ChildPredictor::spawn(exe, (&plugin.image, &plugin.sha256), header, bytes, *timeout)
                     .map(Instance::Child)
                     .map_err(|e| ModelError::Unavailable(format!("{}:{}: {e}", v.name, v.version)))
             }
