@@ -215,6 +215,17 @@ fn a_run_killed_with_sigkill_resumes_without_losing_or_duplicating_work() {
 
 #[test]
 fn ctrl_c_cancels_cleanly_and_the_run_can_be_resumed() {
+    cancels_cleanly_on("-INT");
+}
+
+/// `kill` (a service manager's stop, a container's shutdown) cancels as
+/// Ctrl-C does, never leaving a run `running`.
+#[test]
+fn sigterm_cancels_cleanly_and_the_run_can_be_resumed() {
+    cancels_cleanly_on("-TERM");
+}
+
+fn cancels_cleanly_on(signal: &str) {
     use mlhost::store::Store;
     use std::time::{Duration, Instant};
 
@@ -247,7 +258,7 @@ fn ctrl_c_cancels_cleanly_and_the_run_can_be_resumed() {
             break String::new().into();
         }
     };
-    let kill = std::process::Command::new("kill").args(["-INT", &host.id().to_string()]).status();
+    let kill = std::process::Command::new("kill").args([signal, &host.id().to_string()]).status();
     let out = host.wait_with_output().unwrap();
     assert!(!run_id.is_empty(), "no job ever ran");
     assert!(kill.unwrap().success());

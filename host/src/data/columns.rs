@@ -172,7 +172,9 @@ mod tests {
         let header: Vec<String> = head.split(',').map(str::to_owned).collect();
         let label = header.len() - 1;
         let fast = read("d.csv", &header, label, body.as_bytes(), None).unwrap().unwrap();
-        let mut r = ::csv::ReaderBuilder::new().trim(::csv::Trim::All).from_reader(text.as_bytes());
+        let mut r = ::csv::ReaderBuilder::new()
+            .trim(::csv::Trim::All)
+            .from_reader(crate::data::csv::Crlf::new(text.as_bytes()));
         let slow = crate::data::csv::read("d.csv", &mut r, &header, (label, &[]), None).unwrap();
         let cols = slow.columns.len();
         let by_col = (0..cols).map(|j| slow.x.iter().skip(j).step_by(cols).copied().collect());

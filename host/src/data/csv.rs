@@ -83,7 +83,7 @@ pub struct Table {
 /// allocated once instead of doubling.
 pub fn read<R: std::io::Read>(
     name: &str,
-    reader: &mut csv::Reader<R>,
+    reader: &mut csv::Reader<Crlf<R>>,
     header: &[String],
     (label_col, skip): (usize, &[usize]),
     size_hint: Option<u64>,
@@ -103,7 +103,7 @@ pub fn read<R: std::io::Read>(
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
     while read_record(name, reader, &mut record)? {
-        let line = record.position().map_or(0, |p| p.line());
+        let line = record.position().map_or(0, |p| p.line()) + reader.get_ref().extra_lines();
         if rows == 1024
             && let (Some(total), Some(pos)) = (size_hint, record.position())
         {
@@ -158,11 +158,12 @@ fn reserve_for(x: &mut Vec<f64>, total: u64, read: u64, rows: usize, cols: usize
 
 fn read_record<R: std::io::Read>(
     name: &str,
-    reader: &mut csv::Reader<R>,
+    reader: &mut csv::Reader<Crlf<R>>,
     record: &mut csv::StringRecord,
 ) -> Result<bool, DatasetError> {
+    let extra = reader.get_ref().extra_lines();
     reader.read_record(record).map_err(|e| {
-        let row = e.position().map_or(0, |p| p.line());
+        let row = e.position().map_or(0, |p| p.line()) + extra;
         let message = match e.kind() {
             csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
                 "row {row}: {len} fields, but the header has {expected_len}; every row needs one value per column"
@@ -324,12 +325,52 @@ pub(super) fn finish(
     columns
 }
 
+/// The input, noting whether its first line ends in "\r\n". The csv
+/// crate then numbers every record's line one short (it ends a record at
+/// the '\r' and counts the '\n' with the next record), which messages
+/// correct: a row is named by its line in the file, whatever saved it.
+#[derive(Debug)]
+pub struct Crlf<R> {
+    inner: R,
+    /// `Some(ends in CRLF)` once the first '\n' was read.
+    seen: Option<bool>,
+    last: u8,
+}
+
+impl<R> Crlf<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        Crlf { inner, seen: None, last: 0 }
+    }
+
+    /// What to add to the csv crate's line numbers: 1 for a CRLF file.
+    pub fn extra_lines(&self) -> u64 {
+        u64::from(self.seen == Some(true))
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Crlf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.seen.is_none() {
+            let read = &buf[..n];
+            if let Some(i) = read.iter().position(|&b| b == b'\n') {
+                let before = if i == 0 { self.last } else { read[i - 1] };
+                self.seen = Some(before == b'\r');
+            }
+            self.last = read.last().copied().unwrap_or(self.last);
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn table(csv: &str) -> Result<Table, DatasetError> {
-        let mut r = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(csv.as_bytes());
+        let mut r =
+            csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(Crlf::new(csv.as_bytes()));
         let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
         let label = header.len() - 1;
         read("d.csv", &mut r, &header, (label, &[]), None)

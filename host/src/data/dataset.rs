@@ -254,8 +254,10 @@ fn parse_sized(
     size_hint: Option<u64>,
 ) -> Result<(Dataset, Vec<Vec<String>>), DatasetError> {
     let whole = |message: String| DatasetError::Whole { source_name: name.to_owned(), message };
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(crate::data::csv::Crlf::new(bytes));
     let header: Vec<String> = match reader.headers() {
         Ok(h) if h.iter().any(|field| !field.is_empty()) => h.iter().map(str::to_owned).collect(),
         Ok(_) => {
@@ -452,6 +454,18 @@ mod tests {
         for (path, says) in [(fifo.as_path(), "not a regular file"), (dir.path(), "a folder")] {
             let e = load(&Source::File(path.to_owned()), None, TaskHint::Infer).unwrap_err();
             assert!(e.to_string().contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn errors_in_a_crlf_file_name_its_own_line_numbers() {
+        for text in ["f,y\n1,0\n2,\n", "f,y\r\n1,0\r\n2,\r\n"] {
+            let e = parse_csv("d.csv", text.as_bytes(), None, TaskHint::Infer).unwrap_err();
+            assert!(e.to_string().contains("row 3"), "{text:?}: {e}");
+        }
+        for text in ["f,y\n1,0\n1,0\n2\n", "f,y\r\n1,0\r\n1,0\r\n2\r\n"] {
+            let e = parse_csv("d.csv", text.as_bytes(), None, TaskHint::Infer).unwrap_err();
+            assert!(e.to_string().contains("row 4: 1 fields"), "{text:?}: {e}");
         }
     }
 

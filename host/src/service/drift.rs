@@ -183,7 +183,9 @@ fn label_column(name: &str, header: &[String], label: Option<&str>) -> Result<us
 fn read_quoted(path: &Path, name: &str, label: Option<&str>) -> Result<Sample, String> {
     let (file, size) = open(path, name)?;
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
-    let mut csv = ::csv::ReaderBuilder::new().trim(::csv::Trim::All).from_reader(reader);
+    let mut csv = ::csv::ReaderBuilder::new()
+        .trim(::csv::Trim::All)
+        .from_reader(crate::data::csv::Crlf::new(reader));
     let header: Vec<String> = match csv.headers() {
         Ok(h) if h.iter().any(|f| !f.is_empty()) => h.iter().map(str::to_owned).collect(),
         Ok(_) => return Err(format!("{name}: the file is empty; expected a header row and rows")),

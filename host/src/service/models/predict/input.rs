@@ -1,5 +1,5 @@
-//! The input side of a batch: the header matched to the model's columns,
-//! CSV errors in one line, and the line numbers of a CRLF file.
+//! The input side of a batch: the header matched to the model's columns
+//! and CSV errors in one line.
 
 use std::io::Read;
 
@@ -51,37 +51,5 @@ pub(super) fn read_error(e: &csv::Error, lines: u64) -> String {
             format!("row {row}: not UTF-8 text; is it a CSV file (save it as UTF-8)?")
         }
         _ => format!("row {row}: {e}"),
-    }
-}
-
-/// The input, noting whether its first line ends in "\r\n". The csv
-/// crate then numbers every record's line one short (it ends a record at
-/// the '\r' and counts the '\n' with the next record), which messages
-/// correct: a row is named by its line in the file, whatever saved it.
-pub(super) struct Crlf<R> {
-    inner: R,
-    /// `Some(ends in CRLF)` once the first '\n' was read.
-    pub(super) seen: Option<bool>,
-    last: u8,
-}
-
-impl<R> Crlf<R> {
-    pub(super) fn new(inner: R) -> Self {
-        Crlf { inner, seen: None, last: 0 }
-    }
-}
-
-impl<R: Read> Read for Crlf<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if self.seen.is_none() {
-            let read = &buf[..n];
-            if let Some(i) = read.iter().position(|&b| b == b'\n') {
-                let before = if i == 0 { self.last } else { read[i - 1] };
-                self.seen = Some(before == b'\r');
-            }
-            self.last = read.last().copied().unwrap_or(self.last);
-        }
-        Ok(n)
     }
 }

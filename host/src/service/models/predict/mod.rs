@@ -18,11 +18,12 @@ use std::ops::ControlFlow;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
+use crate::data::csv::Crlf;
 use crate::data::rows::RowEncoder;
 use crate::engine::predictor::{Predictions, Predictor};
 use crate::engine::train::ModelHeader;
 use format::Rows;
-use input::{Crlf, encoder, read_error};
+use input::{encoder, read_error};
 
 pub mod format;
 mod input;
@@ -165,7 +166,7 @@ where
         .buffer_capacity(1 << 16)
         .from_reader(Crlf::new(input));
     let encoder = encoder(&mut reader, name, &model.header().columns)?;
-    let lines = u64::from(reader.get_ref().seen == Some(true));
+    let lines = reader.get_ref().extra_lines();
     let started = Instant::now();
     let chunk_rows = opts.chunk_rows.max(1);
     let encoding = Encoding { encoder: &encoder, name, imputes: model.imputes_missing(), lines };
