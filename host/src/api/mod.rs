@@ -23,6 +23,7 @@ mod events;
 mod fairness;
 mod operations;
 mod problem;
+mod runner;
 mod runs;
 mod serving;
 mod suggestions;
@@ -55,12 +56,11 @@ use crate::config::Config;
 use crate::domain::{RunSpec, StudySpec};
 use crate::registry::{LiveRegistry, Registry};
 use crate::service::models::serving::Serving;
-use crate::service::runs as run_service;
-use crate::service::runs::{EvalError, Quiet, RunContext};
-use crate::service::tuning as study_service;
+use crate::service::runs::RunContext;
 use crate::store::{EventRow, Store};
 use datasets::Resolved;
 use dto::{Health, ModelCounts};
+use runner::Runner;
 
 /// How many events the broadcast to SSE clients holds for the slowest one;
 /// a client further behind reads the store instead.
@@ -144,6 +144,7 @@ impl AppState {
             studies: studies.clone(),
             store: runner_store,
             data_dirs: config.api.data_dirs.clone(),
+            refused: Default::default(),
         };
         std::thread::Builder::new().name("mlhost-runner".into()).spawn(move || runner.serve(rx))?;
         let store = Mutex::new(Store::open(&config.database)?);
@@ -185,82 +186,6 @@ impl AppState {
                 Err(p)
             }
             Err(TrySendError::Disconnected(_)) => Err(Problem::internal("runner gone")),
-        }
-    }
-}
-
-/// The runner thread: the single writer of runs and studies posted to the API.
-struct Runner {
-    live: Arc<LiveRegistry>,
-    pending: PendingMap,
-    studies: PendingMap,
-    store: Store,
-    data_dirs: Vec<PathBuf>,
-}
-
-impl Runner {
-    /// Runs what the queue brings, one at a time, until the queue closes.
-    fn serve(mut self, rx: std::sync::mpsc::Receiver<Queued>) {
-        for Queued { work, ctx, dataset } in rx {
-            let (what, id, pending) = match &work {
-                Work::Run(_) => {
-                    ("run", ctx.run_id.as_ref().map(ToString::to_string), &self.pending)
-                }
-                Work::Study(_) => {
-                    ("study", ctx.study_id.as_ref().map(ToString::to_string), &self.studies)
-                }
-            };
-            let (id, pending) = (id.unwrap_or_default(), pending.clone());
-            let outcome = match datasets::recheck(&self.data_dirs, &dataset) {
-                // A bug in the host must not take the runner with it: the
-                // run is refused, its event streams end, the next one runs.
-                Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let (registry, store) = (&*self.live.current(), &mut self.store);
-                    match &work {
-                        Work::Run(spec) => {
-                            run_service::start(registry, store, spec, &ctx, &mut Quiet).map(drop)
-                        }
-                        Work::Study(spec) => {
-                            study_service::start(registry, store, spec, &ctx, &mut Quiet).map(drop)
-                        }
-                    }
-                }))
-                .unwrap_or_else(|p| {
-                    let what = p
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    Err(EvalError::Host(format!("the runner panicked: {what}")))
-                }),
-                Err(why) => Err(EvalError::BadInput(why)),
-            };
-            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
-            match outcome {
-                Ok(()) => {
-                    pending.remove(&id);
-                }
-                Err(EvalError::BadInput(why)) => {
-                    // Errors about the data name it as the caller did, and
-                    // the fields of the body, not the CLI's flags.
-                    let why = why.replace(&dataset.spec, &dataset.public);
-                    let why = if what == "study" {
-                        tuning::in_body_terms(&why)
-                    } else {
-                        runs::cv_in_body_terms(&why)
-                    };
-                    pending.insert(id, Pending::Refused(why));
-                }
-                Err(EvalError::Host(why)) => {
-                    tracing::error!(id = %id, kind = what, error = %why, "could not run it");
-                    let why = "the server could not run it; see its log".to_owned();
-                    pending.insert(id, Pending::Refused(why));
-                }
-                Err(EvalError::Store(e)) => {
-                    tracing::error!(id = %id, kind = what, error = %e, "failed on the database");
-                    pending.insert(id, Pending::Refused("the database failed".into()));
-                }
-            }
         }
     }
 }
