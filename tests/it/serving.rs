@@ -104,11 +104,12 @@ fn a_model_that_crashes_or_hangs_in_predict_is_a_503_for_it_alone() {
     let sb = Sandbox::new();
     sb.add_plugin(plugin_so("logistic"), "liblogistic.so");
     sb.add_plugin(mlhost_tests::fixture_so("misbehave"), "libmisbehave.so");
-    let config = "plugin_dirs = [\"../plugins\"]\n\n[api]\nmax_body_kb = 1024\n\n[serving]\ntimeout_secs = 1\n";
+    let config = "plugin_dirs = [\"../plugins\"]\n\n[api]\nmax_body_kb = 1024\n\n[serving]\ntimeout_secs = 1\nmax_memory_mb = 256\n";
     sb.write("config/mlhost.toml", config);
     train(&sb, &["--model", "logistic", "--name", "iris"]);
     train(&sb, &["--model", "misbehave", "--name", "crashy", "--param", "mode=segfault-predict"]);
     train(&sb, &["--model", "misbehave", "--name", "stuck", "--param", "mode=hang-predict"]);
+    train(&sb, &["--model", "misbehave", "--name", "hog", "--param", "mode=alloc-predict"]);
 
     let s = sb.serve(&[]);
     let agent = ureq::agent();
@@ -138,6 +139,11 @@ fn a_model_that_crashes_or_hangs_in_predict_is_a_503_for_it_alone() {
         asked.elapsed()
     );
     assert_eq!(predict("stuck", 5.1).0, 200);
+    let (code, hog) = predict("hog", -1.0);
+    assert_eq!(code, 503, "{hog}");
+    let detail = hog["detail"].as_str().unwrap();
+    assert!(detail.contains("hog:1: predict: exceeded memory limit of 256 MB"), "{detail}");
+    assert_eq!(predict("hog", 5.1).0, 200);
 
     // A batch larger than a pipe's buffer, and calls at once (one worker
     // per call, up to the cores), answer as one call at a time does.

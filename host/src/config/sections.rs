@@ -185,11 +185,21 @@ pub struct ServingConfig {
         deserialize_with = "bounded::<{ bounds::TIMEOUT_SECS.0 }, { bounds::TIMEOUT_SECS.1 }, _, _>"
     )]
     pub timeout_secs: u64,
+    /// Process isolation: memory limit of each worker process, in MB (a
+    /// plugin allocating past it ends its worker: 503 for that call).
+    #[serde(deserialize_with = "optional_bounded::<16, 1_048_576, _>")]
+    pub max_memory_mb: Option<u64>,
 }
 
 impl Default for ServingConfig {
     fn default() -> Self {
-        Self { max_loaded: 8, fallback: None, isolation: Isolation::Process, timeout_secs: 30 }
+        Self {
+            max_loaded: 8,
+            fallback: None,
+            isolation: Isolation::Process,
+            timeout_secs: 30,
+            max_memory_mb: None,
+        }
     }
 }
 

@@ -49,6 +49,11 @@ fn open_model(input: &mut impl Read) -> io::Result<Result<Predictor, String>> {
             serde_json::from_value::<Hello>(v).map_err(|e| format!("serve worker hello: {e}"))
         });
     Ok(hello.and_then(|h| {
+        if let Some(mb) = h.max_memory_mb {
+            let bytes = mb.saturating_mul(1 << 20);
+            rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes)
+                .map_err(|e| format!("cannot set the memory limit: {e}"))?;
+        }
         let plugin = crate::plugin::loader::load(&h.plugin)
             .map_err(|r| format!("plugin {} rejected: {}", h.plugin.display(), r.reason))?;
         if plugin.sha256 != h.sha256 {

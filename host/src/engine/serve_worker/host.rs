@@ -33,6 +33,16 @@ const STDERR_TAIL: usize = 8 << 10;
 pub struct ChildPredictor {
     io: Mutex<Io>,
     timeout: Duration,
+    max_memory_mb: Option<u64>,
+}
+
+/// How a worker is started and bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerLimits {
+    /// A predict call's deadline (a load gets at least a minute).
+    pub timeout: Duration,
+    /// The worker's memory limit, in MB.
+    pub max_memory_mb: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -52,16 +62,17 @@ fn io_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<(
 
 impl ChildPredictor {
     /// Starts `exe serve-worker` and loads `bytes` in it with the plugin
-    /// file `plugin` (whose sha256 is `sha256`). A predict call that does
-    /// not answer within `timeout` gets the child killed (loading gets at
-    /// least a minute); a child that dies or refuses is a one-line reason.
+    /// file `plugin` (whose sha256 is `sha256`), within `limits`. A call
+    /// past its deadline gets the child killed; a child that dies or
+    /// refuses is a one-line reason.
     pub fn spawn(
         exe: &Path,
         plugin: (&Path, &str),
         header: &ModelHeader,
         bytes: &[u8],
-        timeout: Duration,
+        limits: &WorkerLimits,
     ) -> Result<ChildPredictor, String> {
+        let WorkerLimits { timeout, max_memory_mb } = *limits;
         let mut child = Command::new(exe)
             .arg("serve-worker")
             .stdin(Stdio::piped())
@@ -77,11 +88,12 @@ impl ChildPredictor {
                 return Err(format!("cannot start the threads of a serve worker: {e}"));
             }
         };
-        let me = ChildPredictor { io: Mutex::new(io), timeout };
+        let me = ChildPredictor { io: Mutex::new(io), timeout, max_memory_mb };
         let hello = Hello {
             serving_protocol: SERVING_PROTOCOL,
             plugin: plugin.0.to_owned(),
             sha256: plugin.1.to_owned(),
+            max_memory_mb,
             header: header.clone(),
         };
         let hello = serde_json::to_vec(&hello).expect("a header serializes");
@@ -126,7 +138,7 @@ impl ChildPredictor {
             return Err(failed);
         }
         let stderr = io.stderr.recv_timeout(STDERR_WAIT).unwrap_or_default();
-        Err(format!("{doing}: {}", death_reason(status, &stderr, None)))
+        Err(format!("{doing}: {}", death_reason(status, &stderr, self.max_memory_mb)))
     }
 }
 

@@ -31,7 +31,7 @@ mod host;
 mod tests;
 
 pub use child::{serve_worker_main, worker_stdout};
-pub use host::ChildPredictor;
+pub use host::{ChildPredictor, WorkerLimits};
 
 /// The host↔serve-worker protocol version; another is refused in one line.
 pub const SERVING_PROTOCOL: u32 = 1;
@@ -48,6 +48,8 @@ struct Hello {
     plugin: PathBuf,
     /// Its sha256 as the server loaded it: the worker loads no other.
     sha256: String,
+    /// The worker's memory limit (RLIMIT_DATA), in MB.
+    max_memory_mb: Option<u64>,
     header: ModelHeader,
 }
 

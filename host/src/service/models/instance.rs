@@ -9,7 +9,7 @@ use super::{ModelError, not_loaded, open};
 use crate::config::ServingConfig;
 use crate::domain::Isolation;
 use crate::engine::predictor::{Predictions, Predictor, ready_plugin};
-use crate::engine::serve_worker::ChildPredictor;
+use crate::engine::serve_worker::{ChildPredictor, WorkerLimits};
 use crate::engine::train::ModelHeader;
 use crate::registry::Registry;
 use crate::store::VersionRow;
@@ -19,9 +19,9 @@ use crate::store::VersionRow;
 pub(crate) enum Placement {
     /// In the server's process: a panic is caught, a crash is the server's.
     InProcess,
-    /// Each in a child `exe serve-worker`; a call taking longer than
-    /// `timeout` gets the child killed.
-    Child { exe: PathBuf, timeout: Duration },
+    /// Each in a child `exe serve-worker`, within `limits` (a call past
+    /// its deadline gets the child killed).
+    Child { exe: PathBuf, limits: WorkerLimits },
 }
 
 impl Placement {
@@ -29,9 +29,13 @@ impl Placement {
     pub(crate) fn new(serving: &ServingConfig, exe: PathBuf) -> Placement {
         match serving.isolation {
             Isolation::Thread => Placement::InProcess,
-            Isolation::Process => {
-                Placement::Child { exe, timeout: Duration::from_secs(serving.timeout_secs) }
-            }
+            Isolation::Process => Placement::Child {
+                exe,
+                limits: WorkerLimits {
+                    timeout: Duration::from_secs(serving.timeout_secs),
+                    max_memory_mb: serving.max_memory_mb,
+                },
+            },
         }
     }
 }
@@ -55,11 +59,11 @@ impl Instance {
     ) -> Result<Instance, ModelError> {
         match placement {
             Placement::InProcess => open(registry, v, header.clone(), bytes).map(Instance::Local),
-            Placement::Child { exe, timeout } => {
+            Placement::Child { exe, limits } => {
                 let Some(plugin) = ready_plugin(registry, &header.plugin) else {
                     return Err(not_loaded(v, header));
                 };
-                ChildPredictor::spawn(exe, (&plugin.image, &plugin.sha256), header, bytes, *timeout)
+                ChildPredictor::spawn(exe, (&plugin.image, &plugin.sha256), header, bytes, limits)
                     .map(Instance::Child)
                     .map_err(|e| ModelError::Unavailable(format!("{}:{}: {e}", v.name, v.version)))
             }
