@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{IsolationArg, TaskArg};
 use crate::config::Config;
 use crate::domain::RunRequest;
 use crate::service::automl::{
@@ -56,27 +55,9 @@ pub struct AutomlArgs {
     /// studies: seed + r).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// `builtin:NAME` or a CSV path.
-    #[arg(long, default_value = crate::domain::DEFAULT_DATASET)]
-    pub dataset: String,
-    /// The label column.
-    #[arg(long)]
-    pub label: Option<String>,
-    /// How rows are split.
+    /// The data, its split and its task.
     #[command(flatten)]
-    pub cv: super::cv_args::CvArgs,
-    /// Trading metrics (then `--metric sharpe` can be raced on).
-    #[command(flatten)]
-    pub trading: super::cv_args::TradingArgs,
-    /// Trial isolation.
-    #[arg(long, value_enum)]
-    pub isolation: Option<IsolationArg>,
-    /// Force the task instead of inferring it from the labels.
-    #[arg(long, value_enum)]
-    pub task: Option<TaskArg>,
-    /// Positive class for binary metrics.
-    #[arg(long)]
-    pub pos_label: Option<String>,
+    pub data: super::cv_args::DataArgs,
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -85,20 +66,11 @@ pub struct AutomlArgs {
 fn request(args: &AutomlArgs) -> AutomlRequest {
     AutomlRequest {
         run: RunRequest {
-            dataset: Some(args.dataset.clone()),
-            label: args.label.clone(),
             models: args.models.clone(),
             workers: args.workers,
-            cv: args.cv.request(),
             seed: args.seed,
             timeout_secs: args.trial_timeout_secs,
-            task: args.task.map(TaskArg::task),
-            pos_label: args.pos_label.clone(),
-            isolation: args.isolation.map(IsolationArg::isolation),
-            early_stopping: None,
-            returns_col: args.trading.returns_col.clone(),
-            periods_per_year: args.trading.periods_per_year,
-            fairness_col: None,
+            ..args.data.request()
         },
         baseline: Some(args.baseline.clone()),
         metric: args.metric.clone(),
@@ -127,7 +99,7 @@ pub(super) fn run(
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)?;
     } else {
-        write_report(&report, &args.dataset, out)?;
+        write_report(&report, &args.data.dataset, out)?;
     }
     if report.status == "cancelled" {
         eprintln!("cancelled; every study so far is stored (`mlhost runs`)");

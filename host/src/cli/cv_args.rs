@@ -1,7 +1,54 @@
-//! The splitting flags `eval`, `tune` and `folds` share (`--cv` and its
-//! company), parsed once into a [`CvRequest`].
+//! The flags commands share: the splitting flags of `eval`, `tune`,
+//! `automl` and `folds` (`--cv` and its company), parsed once into a
+//! [`CvRequest`], and the data flags of `eval`, `tune` and `automl`
+//! ([`DataArgs`]), declared once.
 
-use crate::domain::{CvName, CvRequest};
+use super::{IsolationArg, TaskArg};
+use crate::domain::{CvName, CvRequest, RunRequest};
+
+/// Which data a run reads and how: the flags `eval`, `tune` and `automl`
+/// share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// `builtin:NAME` (breast_cancer, iris, wine, diabetes) or a CSV path.
+    #[arg(long, default_value = crate::domain::DEFAULT_DATASET)]
+    pub dataset: String,
+    /// The label column (default: the built-in's, or the CSV's last column).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// How rows are split.
+    #[command(flatten)]
+    pub cv: CvArgs,
+    /// Trading metrics.
+    #[command(flatten)]
+    pub trading: TradingArgs,
+    /// Job isolation.
+    #[arg(long, value_enum)]
+    pub isolation: Option<IsolationArg>,
+    /// Force the task instead of inferring it from the labels.
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Positive class for binary metrics (default: the greater label).
+    #[arg(long)]
+    pub pos_label: Option<String>,
+}
+
+impl DataArgs {
+    /// A run request with these flags; the command sets the rest.
+    pub fn request(&self) -> RunRequest {
+        RunRequest {
+            dataset: Some(self.dataset.clone()),
+            label: self.label.clone(),
+            cv: self.cv.request(),
+            task: self.task.map(TaskArg::task),
+            pos_label: self.pos_label.clone(),
+            isolation: self.isolation.map(IsolationArg::isolation),
+            returns_col: self.trading.returns_col.clone(),
+            periods_per_year: self.trading.periods_per_year,
+            ..RunRequest::default()
+        }
+    }
+}
 
 /// How rows are split into training and test rows.
 #[derive(Debug, Clone, clap::Args)]

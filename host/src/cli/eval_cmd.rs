@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{BadInput, EvalArgs, IsolationArg, TaskArg, write_run};
+use super::{BadInput, EvalArgs, write_run};
 use crate::config::Config;
 use crate::domain::{JobStatus, RunRequest, RunSpec, RunStatus};
 use crate::registry::Registry;
@@ -69,20 +69,13 @@ pub(super) fn run(
 /// The flags as a run request.
 fn request(args: &EvalArgs) -> RunRequest {
     RunRequest {
-        dataset: Some(args.dataset.clone()),
-        label: args.label.clone(),
         models: args.models.clone(),
         workers: args.workers,
-        cv: args.cv.request(),
         seed: args.seed,
         timeout_secs: args.timeout_secs,
-        task: args.task.map(TaskArg::task),
-        pos_label: args.pos_label.clone(),
-        isolation: args.isolation.map(IsolationArg::isolation),
         early_stopping: args.early_stopping,
-        returns_col: args.trading.returns_col.clone(),
-        periods_per_year: args.trading.periods_per_year,
         fairness_col: args.fairness_col.clone(),
+        ..args.data.request()
     }
 }
 

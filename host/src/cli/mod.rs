@@ -235,39 +235,21 @@ pub enum PluginAction {
 /// `mlhost eval` flags; each overrides the config file.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// `builtin:NAME` (breast_cancer, iris, wine, diabetes) or a CSV path.
-    #[arg(long, default_value = crate::domain::DEFAULT_DATASET)]
-    pub dataset: String,
-    /// The label column (default: the built-in's, or the CSV's last column).
-    #[arg(long)]
-    pub label: Option<String>,
+    /// The data, its split and its task.
+    #[command(flatten)]
+    pub data: cv_args::DataArgs,
     /// Candidate ids, comma-separated (default: every ready one that fits).
     #[arg(long, value_delimiter = ',')]
     pub models: Vec<String>,
     /// At most this many jobs at once (1-256).
     #[arg(long)]
     pub workers: Option<u32>,
-    /// How rows are split.
-    #[command(flatten)]
-    pub cv: cv_args::CvArgs,
-    /// Trading metrics.
-    #[command(flatten)]
-    pub trading: cv_args::TradingArgs,
     /// Shuffle seed (without one, folds are scikit-learn's unshuffled ones).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Per-job timeout in seconds (1-604800).
     #[arg(long)]
     pub timeout_secs: Option<u64>,
-    /// Job isolation.
-    #[arg(long, value_enum)]
-    pub isolation: Option<IsolationArg>,
-    /// Force the task instead of inferring it from the labels.
-    #[arg(long, value_enum)]
-    pub task: Option<TaskArg>,
-    /// Positive class for binary metrics (default: the greater label).
-    #[arg(long)]
-    pub pos_label: Option<String>,
     /// Stop each model's training once validation loss stops improving:
     /// `patience=5,min_delta=0.001` (either part may be left out).
     #[arg(long, value_name = "SPEC", value_parser = parse_early_stopping)]

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{BadInput, IsolationArg, TaskArg};
+use super::BadInput;
 use crate::config::Config;
 use crate::domain::{
     Direction, PrunerName, RunRequest, RunStatus, StrategyName, StudyRequest, StudySpec,
@@ -58,27 +58,6 @@ pub struct TuneArgs {
     /// eval's --seed (without it, the folds are scikit-learn's unshuffled ones).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// `builtin:NAME` or a CSV path.
-    #[arg(long, default_value = crate::domain::DEFAULT_DATASET)]
-    pub dataset: String,
-    /// The label column.
-    #[arg(long)]
-    pub label: Option<String>,
-    /// How rows are split.
-    #[command(flatten)]
-    pub cv: super::cv_args::CvArgs,
-    /// Trading metrics (then `--metric sharpe` can be tuned).
-    #[command(flatten)]
-    pub trading: super::cv_args::TradingArgs,
-    /// Trial isolation.
-    #[arg(long, value_enum)]
-    pub isolation: Option<IsolationArg>,
-    /// Force the task instead of inferring it from the labels.
-    #[arg(long, value_enum)]
-    pub task: Option<TaskArg>,
-    /// Positive class for binary metrics.
-    #[arg(long)]
-    pub pos_label: Option<String>,
     /// A quality gate on the best trial: `f1>=0.9`, `log_loss<=0.3`.
     /// Repeatable; a failed gate prints one line and exits 3.
     #[arg(long = "gate", value_name = "EXPR", value_parser = super::parse_gate)]
@@ -91,6 +70,9 @@ pub struct TuneArgs {
     /// over them) to this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// The data, its split and its task.
+    #[command(flatten)]
+    pub data: super::cv_args::DataArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -139,20 +121,11 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 fn request(args: &TuneArgs) -> StudyRequest {
     StudyRequest {
         run: RunRequest {
-            dataset: Some(args.dataset.clone()),
-            label: args.label.clone(),
             models: Vec::new(),
             workers: args.workers,
-            cv: args.cv.request(),
             seed: args.seed,
             timeout_secs: args.trial_timeout_secs,
-            task: args.task.map(TaskArg::task),
-            pos_label: args.pos_label.clone(),
-            isolation: args.isolation.map(IsolationArg::isolation),
-            early_stopping: None,
-            returns_col: args.trading.returns_col.clone(),
-            periods_per_year: args.trading.periods_per_year,
-            fairness_col: None,
+            ..args.data.request()
         },
         model: args.model.clone().unwrap_or_default(),
         strategy: args.strategy.map(|s| match s {
