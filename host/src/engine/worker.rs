@@ -91,23 +91,45 @@ enum Line {
     Outcome(WorkerOutcome),
 }
 
+/// Who sent a versioned message: for [`versioned`]'s refusal.
+pub(crate) struct Peer {
+    /// `worker` or `serve worker`.
+    pub(crate) what: &'static str,
+    /// The message's protocol field.
+    pub(crate) field: &'static str,
+    /// `host` or `server`.
+    pub(crate) sender: &'static str,
+}
+
+/// `v` as a `T` once its protocol field says `expected`. The version is
+/// read first: a host of another build may send a message of another
+/// shape, and the answer must say "versions" (and `fix`), not "field x".
+pub(crate) fn versioned<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+    peer: &Peer,
+    expected: u32,
+    fix: &str,
+) -> Result<T, String> {
+    let Peer { what, field, sender } = peer;
+    let version = v.get(*field).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    if version != u64::from(expected) {
+        return Err(format!(
+            "{what} protocol mismatch: the {sender} speaks {version}, this worker {expected}; {fix}"
+        ));
+    }
+    serde_json::from_value::<T>(v).map_err(|e| format!("{what} message: {e}"))
+}
+
 /// The child's side: read a spec from `input`, run it, write each epoch and
 /// then the outcome to `output`, one JSON line each. Plugin failures are
 /// outcomes; only I/O errors are errors.
 pub fn worker_main(input: impl Read, mut output: impl Write) -> std::io::Result<()> {
     let refused = |error: String| WorkerOutcome::Failed { status: JobStatus::Failed, error };
-    // The version is read first: a host of another build may send a spec of
-    // another shape, and the answer must say "versions", not "field x".
     let spec = serde_json::from_reader::<_, serde_json::Value>(input)
         .map_err(|e| format!("worker spec: {e}"))
         .and_then(|v| {
-            let version = v.get("workerProtocol").and_then(serde_json::Value::as_u64).unwrap_or(0);
-            if version != u64::from(WORKER_PROTOCOL) {
-                return Err(format!(
-                    "worker protocol mismatch: the host speaks {version}, this worker {WORKER_PROTOCOL}; install mlhost again so both are one build"
-                ));
-            }
-            serde_json::from_value::<WorkerSpec>(v).map_err(|e| format!("worker spec: {e}"))
+            let peer = Peer { what: "worker", field: "workerProtocol", sender: "host" };
+            versioned(v, &peer, WORKER_PROTOCOL, "install mlhost again so both are one build")
         });
     let spec = match spec {
         Ok(spec) => spec,

@@ -10,6 +10,7 @@ use super::{
     ERR, Hello, OK, SERVING_PROTOCOL, decode_request, encode_reply, read_frame, write_frame,
 };
 use crate::engine::predictor::Predictor;
+use crate::engine::worker::{Peer, versioned};
 
 /// How often a worker checks that the server that started it is there.
 const PARENT_CHECK: Duration = Duration::from_millis(500);
@@ -40,13 +41,10 @@ fn open_model(input: &mut impl Read) -> io::Result<Result<Predictor, String>> {
     let hello = serde_json::from_slice::<serde_json::Value>(&hello)
         .map_err(|e| format!("serve worker hello: {e}"))
         .and_then(|v| {
-            let version = v.get("servingProtocol").and_then(serde_json::Value::as_u64).unwrap_or(0);
-            if version != u64::from(SERVING_PROTOCOL) {
-                return Err(format!(
-                    "serve worker protocol mismatch: the server speaks {version}, this worker {SERVING_PROTOCOL}; the mlhost binary was replaced under a running server: restart `mlhost serve`"
-                ));
-            }
-            serde_json::from_value::<Hello>(v).map_err(|e| format!("serve worker hello: {e}"))
+            let peer = Peer { what: "serve worker", field: "servingProtocol", sender: "server" };
+            let fix =
+                "the mlhost binary was replaced under a running server: restart `mlhost serve`";
+            versioned::<Hello>(v, &peer, SERVING_PROTOCOL, fix)
         });
     Ok(hello.and_then(|h| {
         if let Some(mb) = h.max_memory_mb {
