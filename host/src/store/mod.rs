@@ -19,6 +19,7 @@ mod epochs;
 mod gc;
 mod jobs;
 mod migrations;
+mod model_changes;
 mod models;
 mod outbox;
 mod probes;
@@ -28,7 +29,8 @@ mod studies;
 
 pub use crate::domain::EpochRow;
 pub use jobs::{JobEnd, JobRow, NewJob};
-pub use models::{ChangeRow, NewVersion, StageChange, VersionRow};
+pub use model_changes::{ChangeRow, StageChange};
+pub use models::{NewVersion, VersionRow};
 pub use outbox::{EventEnvelope, EventRow};
 pub use probes::ProbeVerdict;
 pub use results::ResultRow;
