@@ -282,3 +282,29 @@ fn the_report_carries_each_candidates_parameter_schema() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{id}");
     }
 }
+
+/// cargo puts a workspace's proc-macro libraries beside the plugins it
+/// builds (the default config scans `target/release`): such a library is
+/// skipped, neither a candidate nor a rejection.
+#[test]
+fn a_proc_macro_library_beside_the_plugins_is_skipped() {
+    let sb = Sandbox::new();
+    let base = baseline_so();
+    sb.add_plugin(base, "libbaseline.so");
+    let deps = base.parent().unwrap().join("deps");
+    let derive = std::fs::read_dir(&deps)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("libmlhost_plugin_derive-") && name.ends_with(".so")
+        })
+        .expect("plugin-derive is built with the plugins");
+    sb.add_plugin(&derive, "libmlhost_plugin_derive.so");
+    let report = sb.registry_json();
+    let ids: Vec<&str> =
+        report["models"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["baseline"], "{report}");
+    assert_eq!(row(&report, "baseline")["state"], "ready");
+}

@@ -95,6 +95,10 @@ impl Loading<'_> {
         ctors: &[CtorProbe],
     ) -> Result<(Inspected, BTreeMap<String, String>), Rejection> {
         let mut file = loader::inspect(path)?;
+        if file.proc_macro {
+            // Not a plugin: the caller skips it; nothing to stage or probe.
+            return Ok((file, BTreeMap::new()));
+        }
         // The copy that the probe and then this process open.
         file.stage(self.image_dir.as_deref());
         let died = match self.prober.clone() {

@@ -238,6 +238,9 @@ impl Registry {
         let mut checked = Vec::new();
         for file in files {
             match loading.check_file(&file, &probes) {
+                Ok((inspected, _)) if inspected.proc_macro => {
+                    tracing::debug!(file = %file.display(), "skipped: a Rust proc-macro library, not a plugin");
+                }
                 Ok((inspected, died)) => checked.push((file, inspected, died)),
                 Err(r) => self.candidates.push(file_rejection(&file, r.sha256, r.reason)),
             }

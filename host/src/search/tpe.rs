@@ -6,13 +6,17 @@
 //!   min(ceil(0.1 n), 25)` ("below") and the rest ("above"); pending trials
 //!   count as above (the constant liar), so two workers do not propose the
 //!   same point;
-//! - each group becomes a Parzen mixture over the joint space, one kernel
-//!   per trial plus a prior kernel: a truncated normal per numeric
+//! - each group, in trial order, becomes a Parzen mixture over the joint
+//!   space as Optuna 5.0 builds it: one kernel per trial plus a prior
+//!   kernel, weighted 1 each except that past 25 trials the oldest ramp
+//!   down (Optuna's `default_weights`); a truncated normal per numeric
 //!   dimension (in the logarithm for log dimensions; ints as reals in
-//!   `[low - 0.5, high + 0.5]`, rounded) with Scott-style bandwidth
-//!   `0.2 n^(-1/(d+4)) (high - low)` clipped below at `(high - low) /
-//!   min(100, n + 1)`, and a categorical distribution per listed dimension
-//!   (the prior spread evenly);
+//!   `[low - 0.5, high + 0.5]`, rounded) whose width is the larger gap to
+//!   its neighbouring observations (the range's ends count as neighbours,
+//!   except for the outermost two), clipped to `[(high - low) / min(100, n
+//!   + 2), high - low]`, the prior a normal over the middle with the
+//!   range's width; and a categorical distribution per listed dimension,
+//!   each choice smoothed by `prior_weight / (n + 1)` (the prior's even);
 //! - 24 candidates are drawn from "below", and the one maximising
 //!   `log l(x) - log g(x)` is proposed.
 //!
@@ -59,8 +63,8 @@ enum Axis {
 }
 
 impl Tpe {
-    /// The next point to try, given the finished trials and those still
-    /// running (`pending`).
+    /// The next point to try, given the finished trials (in trial order)
+    /// and those still running (`pending`).
     pub fn propose(
         &self,
         space: &Space,
@@ -72,18 +76,19 @@ impl Tpe {
             return random(space, rng);
         }
         let axes: Vec<Axis> = space.dims.iter().map(|d| axis(&d.domain)).collect();
-        let mut sorted: Vec<&Observed> = finished.iter().collect();
-        sorted.sort_by(|a, b| a.value.total_cmp(&b.value));
-        let n_below = gamma(finished.len());
+        // The best gamma(n) are below, the rest above; each group stays in
+        // trial order (the weights depend on it), the running trials last.
+        let mut by_value: Vec<usize> = (0..finished.len()).collect();
+        by_value.sort_by(|&a, &b| finished[a].value.total_cmp(&finished[b].value));
+        let mut is_below = vec![false; finished.len()];
+        by_value[..gamma(finished.len())].iter().for_each(|&i| is_below[i] = true);
         let coords = |p: &Point| -> Vec<f64> {
             space.dims.iter().zip(p).map(|(d, (_, v))| to_coord(&d.domain, v)).collect()
         };
-        let below: Vec<Vec<f64>> = sorted[..n_below].iter().map(|o| coords(&o.point)).collect();
-        let above: Vec<Vec<f64>> = sorted[n_below..]
-            .iter()
-            .map(|o| coords(&o.point))
-            .chain(pending.iter().map(coords))
-            .collect();
+        let group = |below: bool| finished.iter().zip(&is_below).filter(move |(_, b)| **b == below);
+        let below: Vec<Vec<f64>> = group(true).map(|(o, _)| coords(&o.point)).collect();
+        let above: Vec<Vec<f64>> =
+            group(false).map(|(o, _)| coords(&o.point)).chain(pending.iter().map(coords)).collect();
         let l = Parzen::new(&axes, &below, self.prior_weight);
         let g = Parzen::new(&axes, &above, self.prior_weight);
         let best = (0..self.candidates.max(1))
@@ -161,36 +166,39 @@ type Kernel = (f64, Vec<Option<(f64, f64)>>);
 struct Parzen<'a> {
     axes: &'a [Axis],
     kernels: Vec<Kernel>,
-    prior_weight: f64,
+    /// What a categorical kernel gives every choice besides its own:
+    /// `prior_weight / (n + 1)`.
+    spread: f64,
 }
 
 impl<'a> Parzen<'a> {
+    /// The mixture of `points`, oldest first (the weights depend on it).
     fn new(axes: &'a [Axis], points: &[Vec<f64>], prior_weight: f64) -> Parzen<'a> {
         let n = points.len();
-        let d = axes.len() as f64;
-        let mut kernels: Vec<Kernel> = points
+        let widths: Vec<Vec<f64>> = axes
             .iter()
-            .map(|p| {
-                let per_axis = axes
-                    .iter()
-                    .zip(p)
-                    .map(|(a, &x)| match *a {
-                        Axis::Real { low, high } => {
-                            let range = high - low;
-                            let scott = 0.2 * (n.max(1) as f64).powf(-1.0 / (d + 4.0)) * range;
-                            let floor = range / (100f64).min(n as f64 + 1.0);
-                            Some((x, scott.max(floor)))
-                        }
-                        Axis::Index { .. } => Some((x, 0.0)),
-                    })
-                    .collect();
-                (1.0, per_axis)
+            .enumerate()
+            .map(|(j, a)| match *a {
+                Axis::Real { low, high } => {
+                    let xs: Vec<f64> = points.iter().map(|p| p[j]).collect();
+                    neighbour_widths(&xs, low, high)
+                }
+                Axis::Index { .. } => vec![0.0; n],
+            })
+            .collect();
+        let mut kernels: Vec<Kernel> = default_weights(n)
+            .into_iter()
+            .zip(points)
+            .enumerate()
+            .map(|(i, (w, p))| {
+                let per_axis = p.iter().zip(&widths).map(|(&x, s)| Some((x, s[i]))).collect();
+                (w, per_axis)
             })
             .collect();
         kernels.push((prior_weight, vec![None; axes.len()]));
         let total: f64 = kernels.iter().map(|k| k.0).sum();
         kernels.iter_mut().for_each(|k| k.0 /= total);
-        Parzen { axes, kernels, prior_weight }
+        Parzen { axes, kernels, spread: prior_weight / (n + 1) as f64 }
     }
 
     fn sample(&self, rng: &mut SeededRng) -> Vec<f64> {
@@ -219,14 +227,13 @@ impl<'a> Parzen<'a> {
             .collect()
     }
 
-    /// An observation's categorical kernel: its own index, or the prior's
-    /// share spread evenly over all `n`.
+    /// An observation's categorical kernel: its own index, every index
+    /// smoothed by `spread`.
     fn categorical(&self, n: usize, at: Option<usize>, rng: &mut SeededRng) -> f64 {
-        let spread = self.prior_weight / n as f64;
-        let total = 1.0 + self.prior_weight;
+        let total = 1.0 + n as f64 * self.spread;
         let mut u = rng.uniform() * total;
         for i in 0..n {
-            u -= spread + if Some(i) == at { 1.0 } else { 0.0 };
+            u -= self.spread + if Some(i) == at { 1.0 } else { 0.0 };
             if u < 0.0 {
                 return i as f64;
             }
@@ -249,9 +256,8 @@ impl<'a> Parzen<'a> {
                             truncated_log_pdf(v, (low + high) / 2.0, high - low, low, high)
                         }
                         (Axis::Index { n }, Some((i, _))) => {
-                            let spread = self.prior_weight / n as f64;
                             let hit = if v as usize == i as usize { 1.0 } else { 0.0 };
-                            ((spread + hit) / (1.0 + self.prior_weight)).ln()
+                            ((self.spread + hit) / (1.0 + n as f64 * self.spread)).ln()
                         }
                         (Axis::Index { n }, None) => -(n as f64).ln(),
                     };
@@ -262,6 +268,51 @@ impl<'a> Parzen<'a> {
         let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()
     }
+}
+
+/// Optuna's `default_weights`: 1 each, except that of more than 25
+/// observations the oldest `n - 25` ramp from `1/n` up to 1.
+fn default_weights(n: usize) -> Vec<f64> {
+    if n < 25 {
+        return vec![1.0; n];
+    }
+    let ramp = n - 25;
+    let step = |i: usize| {
+        if ramp == 1 {
+            1.0 / n as f64
+        } else {
+            1.0 / n as f64 + (1.0 - 1.0 / n as f64) * i as f64 / (ramp - 1) as f64
+        }
+    };
+    (0..ramp).map(step).chain(std::iter::repeat_n(1.0, 25)).collect()
+}
+
+/// Each observation's kernel width on one axis, as Optuna 5.0 computes it:
+/// the larger gap to its neighbours in sorted order, the range's ends
+/// counting as neighbours except for the lowest and highest of two or
+/// more (their inner gap alone), clipped to `[range / min(100, n + 2),
+/// range]`.
+fn neighbour_widths(xs: &[f64], low: f64, high: f64) -> Vec<f64> {
+    let n = xs.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let ends: Vec<f64> = std::iter::once(low)
+        .chain(order.iter().map(|&i| xs[i]))
+        .chain(std::iter::once(high))
+        .collect();
+    let mut sorted: Vec<f64> =
+        (0..n).map(|k| (ends[k + 1] - ends[k]).max(ends[k + 2] - ends[k + 1])).collect();
+    if n >= 2 {
+        sorted[0] = ends[2] - ends[1];
+        sorted[n - 1] = ends[n] - ends[n - 1];
+    }
+    let range = high - low;
+    let floor = range / 100f64.min(n as f64 + 2.0);
+    let mut widths = vec![0.0; n];
+    for (k, &i) in order.iter().enumerate() {
+        widths[i] = sorted[k].clamp(floor, range);
+    }
+    widths
 }
 
 fn truncated_normal(mu: f64, sigma: f64, low: f64, high: f64, rng: &mut SeededRng) -> f64 {
@@ -368,6 +419,44 @@ mod tests {
         let mut rng = SeededRng::new(9);
         let second = Tpe::default().propose(&space, &seen, std::slice::from_ref(&first), &mut rng);
         assert_ne!(first, second, "the same seed, but the pending point is a lie in g(x)");
+    }
+
+    /// The mixtures equal Optuna 5.0's `_ParzenEstimator` (kernel widths,
+    /// weights, prior, categorical smoothing) on its fixture
+    /// (`tests/fixtures/optuna/parzen.py`).
+    #[test]
+    fn mixtures_equal_optunas_parzen_estimator() {
+        let text = include_str!("../../../tests/fixtures/optuna/parzen.json");
+        let fixture: serde_json::Value = serde_json::from_str(text).unwrap();
+        let column = |k: &str| -> Vec<f64> {
+            fixture["points"][k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+        };
+        let (xs, cs) = (column("x"), column("c"));
+        let axes = [Axis::Real { low: -5.0, high: 5.0 }, Axis::Index { n: 3 }];
+        for case in fixture["cases"].as_array().unwrap() {
+            let n = case["n"].as_u64().unwrap() as usize;
+            let observed: Vec<Vec<f64>> = (0..n)
+                .map(|i| {
+                    vec![-5.0 + 10.0 * ((i as f64 * 0.618034 + 0.1) % 1.0), ((i * 7) % 3) as f64]
+                })
+                .collect();
+            let mixture = Parzen::new(&axes, &observed, 1.0);
+            for (k, want) in case["logPdf"].as_array().unwrap().iter().enumerate() {
+                let got = mixture.log_pdf(&[xs[k], cs[k]]);
+                let want = want.as_f64().unwrap();
+                assert!((got - want).abs() < 1e-6, "n = {n}, point {k}: {got} vs Optuna {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn optunas_weights_ramp_down_only_the_oldest_past_25() {
+        assert_eq!(default_weights(3), [1.0; 3]);
+        assert_eq!(default_weights(25), [1.0; 25]);
+        let w = default_weights(30);
+        assert_eq!(w.len(), 30);
+        assert!((w[0] - 1.0 / 30.0).abs() < 1e-15 && w[4] == 1.0 && w[29] == 1.0);
+        assert!(w[..5].windows(2).all(|p| p[0] < p[1]));
     }
 
     #[test]

@@ -119,6 +119,10 @@ pub struct Inspected {
     bytes: Option<Arc<Vec<u8>>>,
     /// The private copy of those bytes, once staged.
     image: Option<PathBuf>,
+    /// A Rust proc-macro library (it exports `__rustc_proc_macro_decls_`):
+    /// a compiler plugin cargo puts beside the built plugins, not one of
+    /// ours; the registry skips it.
+    pub proc_macro: bool,
 }
 
 impl Inspected {
@@ -168,7 +172,8 @@ pub fn inspect(path: &Path) -> Result<Inspected, Rejection> {
         ));
     }
     check_elf(&bytes).map_err(|why| Rejection::new(sha, why))?;
-    Ok(Inspected { path, sha256, bytes: Some(Arc::new(bytes)), image: None })
+    let proc_macro = memchr::memmem::find(&bytes, b"__rustc_proc_macro_decls_").is_some();
+    Ok(Inspected { path, sha256, bytes: Some(Arc::new(bytes)), image: None, proc_macro })
 }
 
 /// Maps and runs an inspected file: `dlopen`, the abi_stable checks and
@@ -368,6 +373,7 @@ mod tests {
             sha256: sha256_hex(bytes),
             bytes: Some(Arc::new(bytes.to_vec())),
             image: None,
+            proc_macro: false,
         }
     }
 
