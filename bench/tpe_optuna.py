@@ -24,38 +24,43 @@ The objective's schema also bounds `epochs` (0..1000) and `sleep_ms`
 rest stays as models.toml sets it), so the script's `--param x=-5..5
 --param y=-5..5` make the space x, y as Optuna's.
 
-mlhost's TPE (host/src/search/tpe.rs) uses the Scott-style bandwidth
-0.2 n^(-1/(d+4)) (high - low) of Optuna's earlier multivariate TPE; Optuna
-5.0.0's Parzen estimator uses the distance to the neighbouring
-observations for every dimension, with the floor (high - low) / min(100,
-n + 2) where mlhost has n + 1, and down-weights the oldest "above" trials
-past 25. The proposals are alike, not the same.
+mlhost's TPE (host/src/search/tpe.rs) builds its Parzen mixtures as
+Optuna 5.0.0's estimator does: kernel widths from the distance to the
+neighbouring observations, the floor (high - low) / min(100, n + 2), the
+oldest "above" trials past 25 weighted down, categorical smoothing
+prior_weight / (n + 1); its unit test equals `_ParzenEstimator.log_pdf` to
+1e-6 (tests/fixtures/optuna/parzen.py). The draws differ (another random
+number generator, ints as rounded reals), so the studies are alike, not
+the same.
 
 Output on 2 cores (AMD EPYC, Linux 6.18), release build, Python 3.11.7,
-numpy 2.4.6, optuna 5.0.0; `date`: Mon Nov 30 04:25 UTC 2026 (after a
-study's space became exactly its --param axes).
+optuna 5.0.0; `date`: Mon Nov 30 11:10 UTC 2026 (after the mixtures
+became Optuna 5.0's; before, with the Scott-style bandwidth 0.2
+n^(-1/(d+4)) (high - low) of Optuna's earlier multivariate TPE, mlhost's
+row read 0.0777, 0.0223, 0.1591, 0.2205 and it beat Optuna's default on
+6/20 seeds).
 
     f(x, y) = (x-1)^2 + (y+2)^2 on [-5, 5]^2, 40 trials, seeds 0..19; optuna 5.0.0
     method                     median best       q25       q75   median@20   wall s
-    mlhost tpe                      0.0777    0.0223    0.1591      0.2205    0.037
+    mlhost tpe                      0.0575    0.0142    0.1154      0.3937    0.040
     mlhost random                   0.7385    0.4639    1.1250      1.3987    0.037
-    optuna tpe (defaults)           0.0452    0.0181    0.1027      0.3413    0.032
+    optuna tpe (defaults)           0.0452    0.0181    0.1027      0.3413    0.033
     optuna tpe multivariate         0.0452    0.0181    0.1027      0.3413    0.032
-    optuna tpe univariate           0.1172    0.0712    0.2633      0.2683    0.045
+    optuna tpe univariate           0.1172    0.0712    0.2633      0.2683    0.046
     optuna random                   0.8258    0.3994    1.3364      1.3528    0.003
-    mlhost tpe better than optuna tpe (defaults) on 6/20 seeds
-    mlhost tpe better than optuna tpe univariate on 13/20 seeds
+    mlhost tpe better than optuna tpe (defaults) on 11/20 seeds
+    mlhost tpe better than optuna tpe univariate on 14/20 seeds
     mlhost tpe better than mlhost random on 20/20 seeds
-    mlhost tpe: median wall 0.037 s per study (one process, 40 trials x 2 folds): 0.9 ms per trial
+    mlhost tpe: median wall 0.040 s per study (one process, 40 trials x 2 folds): 1.0 ms per trial
     mlhost random: median wall 0.037 s per study (one process, 40 trials x 2 folds): 0.9 ms per trial
 
 The two "optuna tpe" rows are the same studies (see above). Over 20 seeds
-mlhost's TPE and Optuna's overlap in their quartiles (medians 0.078 and
-0.045): Optuna's 5.0 kernel widths, from the distance to neighbouring
-observations, find the last digits faster; mlhost's TPE beats Optuna's
-univariate TPE on 13/20 seeds and its own random search on 20/20. The
-mlhost wall time is the whole process (start, plugin load, SQLite, 40
-trials x 2 folds of a function that costs nothing): under 1 ms a trial.
+mlhost's TPE and Optuna's are level: medians 0.058 and 0.045, quartiles
+0.014-0.115 and 0.018-0.103, mlhost ahead on 11 of the 20 seeds. mlhost's
+TPE beats Optuna's univariate TPE on 14/20 seeds and its own random
+search on 20/20. The mlhost wall time is the whole process (start, plugin
+load, SQLite, 40 trials x 2 folds of a function that costs nothing):
+about 1 ms a trial.
 """
 import json
 import os
