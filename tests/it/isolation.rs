@@ -225,18 +225,31 @@ fn sigterm_cancels_cleanly_and_the_run_can_be_resumed() {
     cancels_cleanly_on("-TERM");
 }
 
-fn cancels_cleanly_on(signal: &str) {
+/// An `eval` of four slow candidates (run through `wrapper`, e.g. `nohup`,
+/// when given), returned once one of its jobs is running, with its run id.
+fn slow_eval_running(
+    sb: &Sandbox,
+    wrapper: Option<&str>,
+) -> (std::process::Child, mlhost::domain::RunId) {
     use mlhost::store::Store;
     use std::time::{Duration, Instant};
 
-    let sb = Sandbox::new();
     sb.add_plugin(fixture_so("misbehave"), "libmisbehave.so");
     let models: String = (0..4)
         .map(|i| entry(&format!("slow-{i}"), "misbehave", "mode = \"sleep\", ms = 300"))
         .collect();
     sb.write("config/models.toml", &models);
     let args = ["eval", "--workers", "1", "--folds", "2", "--dataset", "builtin:iris"];
-    let host = std::process::Command::new(mlhost_tests::mlhost_bin())
+    let bin = mlhost_tests::mlhost_bin();
+    let mut command = match wrapper {
+        Some(w) => {
+            let mut c = std::process::Command::new(w);
+            c.arg(bin);
+            c
+        }
+        None => std::process::Command::new(bin),
+    };
+    let host = command
         .current_dir(sb.path())
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -258,6 +271,14 @@ fn cancels_cleanly_on(signal: &str) {
             break String::new().into();
         }
     };
+    (host, run_id)
+}
+
+fn cancels_cleanly_on(signal: &str) {
+    use mlhost::store::Store;
+
+    let sb = Sandbox::new();
+    let (host, run_id) = slow_eval_running(&sb, None);
     let kill = std::process::Command::new("kill").args([signal, &host.id().to_string()]).status();
     let out = host.wait_with_output().unwrap();
     assert!(!run_id.is_empty(), "no job ever ran");
@@ -267,6 +288,7 @@ fn cancels_cleanly_on(signal: &str) {
         String::from_utf8_lossy(&out.stderr).contains(&format!("mlhost eval --resume {run_id}"))
     );
 
+    let db = sb.path().join("mlhost.db");
     let store = Store::open(&db).unwrap();
     assert_eq!(store.run(&run_id).unwrap().unwrap().status, "cancelled");
     let jobs = store.jobs(&run_id).unwrap();
@@ -278,4 +300,19 @@ fn cancels_cleanly_on(signal: &str) {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["status"], "completed");
     assert!(report["models"].as_array().unwrap().iter().all(|m| m["status"] == "succeeded"));
+}
+
+/// Under `nohup`, a SIGHUP (the terminal closing) is ignored, as the user
+/// asked: the run goes on to the end.
+#[test]
+fn a_run_started_with_nohup_survives_sighup() {
+    let sb = Sandbox::new();
+    let (host, run_id) = slow_eval_running(&sb, Some("nohup"));
+    assert!(!run_id.is_empty(), "no job ever ran");
+    let kill = std::process::Command::new("kill").args(["-HUP", &host.id().to_string()]).status();
+    assert!(kill.unwrap().success());
+    let out = host.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = mlhost::store::Store::open(&sb.path().join("mlhost.db")).unwrap();
+    assert_eq!(store.run(&run_id).unwrap().unwrap().status, "completed");
 }

@@ -32,6 +32,7 @@ mod render;
 mod runs_cmd;
 mod score_file;
 mod session;
+mod signals;
 mod tune_cmd;
 
 pub use compare_cmd::CompareArgs;
@@ -430,7 +431,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 let relay = crate::service::relay::Relay::spawn(config.database.clone(), cfg);
                 let stop = crate::domain::StopFlag::default();
                 let flag = stop.clone();
-                let _ = ctrlc::set_handler(move || flag.stop());
+                signals::on_stop(move || flag.stop());
                 while !stop.is_set() {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }

@@ -72,7 +72,7 @@ pub(super) fn run(
     };
     let stop = StopFlag::default();
     let flag = stop.clone();
-    let _ = ctrlc::set_handler(move || flag.stop());
+    super::signals::on_stop(move || flag.stop());
     let bar = Bar::new(size);
     let mut progress = |p: Progress| {
         bar.show(p);

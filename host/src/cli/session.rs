@@ -32,7 +32,7 @@ impl Session {
     pub(super) fn open(config: &Config) -> anyhow::Result<Session> {
         let ctx = crate::service::runs::context(std::env::current_exe()?, &config.database, None);
         let cancel = ctx.cancel.clone();
-        let _ = ctrlc::set_handler(move || cancel.stop());
+        super::signals::on_stop(move || cancel.stop());
         let registry = discover(config, false)?;
         refuse_if_wedged(&registry)?;
         let store = Store::open(&config.database)?;
