@@ -179,8 +179,8 @@ pub struct ServingConfig {
     /// instance only; `thread`: in the server's process (faster to load,
     /// a panic is caught but a crash takes the server down).
     pub isolation: Isolation,
-    /// Process isolation: a predict call (or a load) that takes longer has
-    /// its worker process killed and answers 503.
+    /// Process isolation: a predict call that takes longer has its worker
+    /// process killed and answers 503 (a load gets at least 60 s).
     #[serde(
         deserialize_with = "bounded::<{ bounds::TIMEOUT_SECS.0 }, { bounds::TIMEOUT_SECS.1 }, _, _>"
     )]

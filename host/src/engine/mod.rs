@@ -7,7 +7,10 @@
 //! the work, `job` is what a worker does fold by fold (the same in a thread
 //! and in a `mlhost worker` process, whose side is `worker`), `writer`
 //! records outcomes, and `run` ties them together; `budget` shares the
-//! pool's threads among the running jobs.
+//! pool's threads among the running jobs. Beside runs: `train` fits a
+//! model on a whole dataset, `predictor` loads a stored one to predict,
+//! `serve_worker` runs a predictor in a child process for serving,
+//! `importance` is permutation importance, `tune` runs studies.
 
 mod budget;
 mod executor;

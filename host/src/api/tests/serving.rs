@@ -284,6 +284,7 @@ async fn router_concurrent_requests_share_a_pool_and_the_cache_is_bounded() {
         let a = c.await.unwrap();
         assert_eq!(a.json()["predictions"], json!(["setosa"]), "{}", a.text);
     }
+    assert_eq!(t.state.serving.loads(), 1, "16 requests at once load iris once");
     let cores = std::thread::available_parallelism().map_or(1, usize::from).min(8);
     let loaded = t.state.serving.loaded();
     assert_eq!(loaded.len(), 1);

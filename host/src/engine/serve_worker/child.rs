@@ -11,6 +11,7 @@ use super::{
 };
 use crate::engine::predictor::Predictor;
 use crate::engine::worker::{Peer, versioned};
+use crate::plugin::loader;
 
 /// How often a worker checks that the server that started it is there.
 const PARENT_CHECK: Duration = Duration::from_millis(500);
@@ -52,16 +53,18 @@ fn open_model(input: &mut impl Read) -> io::Result<Result<Predictor, String>> {
             rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes)
                 .map_err(|e| format!("cannot set the memory limit: {e}"))?;
         }
-        let plugin = crate::plugin::loader::load(&h.plugin)
-            .map_err(|r| format!("plugin {} rejected: {}", h.plugin.display(), r.reason))?;
-        if plugin.sha256 != h.sha256 {
+        let rejected = |r: loader::Rejection| format!("plugin {} rejected: {}", h.plugin.display(), r.reason);
+        // Checked before any of its code runs.
+        let file = loader::inspect(&h.plugin).map_err(rejected)?;
+        if file.sha256 != h.sha256 {
             return Err(format!(
                 "plugin file {} is not the one the server loaded (sha256 {}, expected {}); restart `mlhost serve`",
                 h.plugin.display(),
-                plugin.sha256,
+                file.sha256,
                 h.sha256
             ));
         }
+        let plugin = loader::open(&file, None).map_err(rejected)?;
         Predictor::with_plugin(Arc::new(plugin), h.header, &bytes)
     }))
 }
@@ -72,8 +75,14 @@ fn open_model(input: &mut impl Read) -> io::Result<Result<Predictor, String>> {
 /// now points at stderr (whatever a plugin prints lands in the log the
 /// server reads on a crash, not in the frames). A watchdog thread ends the
 /// worker once the server that started it is gone, even while a plugin
-/// call is stuck.
+/// call is stuck. Ctrl-C, SIGTERM and SIGHUP reach the whole process
+/// group; the worker ignores them and lets the server end it (or end with
+/// it), so requests in flight while the server shuts down still answer.
 pub fn worker_stdout() -> io::Result<std::fs::File> {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: SIG_IGN installs no handler and takes no pointers.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
     // SAFETY: fcntl(F_DUPFD_CLOEXEC) and dup2 act on the process's own
     // standard descriptors and take no pointers; the new descriptor is
     // owned by the returned File alone.

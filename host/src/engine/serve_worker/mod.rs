@@ -7,7 +7,7 @@
 //!
 //! The protocol is frames, each a little-endian `u64` length and that many
 //! bytes. The host sends a hello (JSON: protocol, plugin file and its
-//! sha256, the model's header) and the artifact's bytes; the child answers
+//! sha256, memory limit, the model's header) and the artifact's bytes; the child answers
 //! `OK` or an error. Then, per call, the host sends a request (`proba`
 //! byte, `rows` as u64, the encoded rows as f64) and the child answers the
 //! predictions or the error. The child runs exactly

@@ -7,12 +7,16 @@
 //! pool of instances instead, built on demand from the artifact bytes read
 //! (and checked) once, up to `instances` (the cores): concurrent requests
 //! for one version run concurrently, one more than the pool waits for an
-//! instance. An instance whose call failed (a plugin error or a caught
-//! panic) is dropped, never reused; the next call builds a fresh one.
+//! instance. An instance whose call failed (a plugin error, a caught
+//! panic, or in a worker a crash or a timeout) is dropped, never reused;
+//! the next call builds a fresh one.
 //!
 //! With `[serving] isolation = "process"` (the default) each instance is a
 //! child process ([`Instance`]): a crash or a hang in predict ends that
 //! child, the call answers 503, and the next call starts a fresh one.
+//!
+//! Requests that arrive together for a version not loaded yet load it
+//! once: the first loads, the others wait for it.
 //!
 //! A version that cannot be loaded (its artifact missing or corrupt, its
 //! plugin missing or refusing the bytes) is remembered for
@@ -45,8 +49,17 @@ pub(crate) struct ModelCache {
     instances: usize,
     placement: Placement,
     entries: Mutex<Entries>,
-    failed: Mutex<HashMap<(String, i64), Failure>>,
+    failed: Mutex<HashMap<Key, Failure>>,
+    /// One gate per version: while one request loads it, the others for
+    /// it wait and then find it loaded (or its failure), instead of each
+    /// reading the artifact and starting a worker of its own.
+    loading: Mutex<HashMap<Key, Arc<Mutex<()>>>>,
+    /// Loads started, for the tests and the log.
+    loads: std::sync::atomic::AtomicUsize,
 }
+
+/// A version: its model's name and its number.
+type Key = (String, i64);
 
 /// How long a version that failed to load answers with that failure
 /// before it is tried again.
@@ -111,6 +124,8 @@ impl ModelCache {
             placement,
             entries: Mutex::default(),
             failed: Mutex::default(),
+            loading: Mutex::default(),
+            loads: Default::default(),
         }
     }
 
@@ -126,8 +141,14 @@ impl ModelCache {
         if let Some(hit) = self.touch(&key, &row.artifact) {
             return Ok(hit);
         }
+        let gate = lock(&self.loading).entry(key.clone()).or_default().clone();
+        let _turn = lock(&gate);
+        if let Some(hit) = self.touch(&key, &row.artifact) {
+            return Ok(hit); // loaded by the request this one waited for
+        }
         self.recent_failure(&key, registry, &row.artifact)?;
         let started = Instant::now();
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let loaded = self.load(registry, row).inspect_err(|e| {
             if let ModelError::Unavailable(why) = e {
                 let failure = Failure {
@@ -136,7 +157,9 @@ impl ModelCache {
                     at: Instant::now(),
                     why: why.clone(),
                 };
-                lock(&self.failed).insert(key.clone(), failure);
+                let mut failed = lock(&self.failed);
+                failed.retain(|_, f| f.at.elapsed() < RETRY_AFTER);
+                failed.insert(key.clone(), failure);
             }
         })?;
         lock(&self.failed).remove(&key);
@@ -232,6 +255,12 @@ impl ModelCache {
         // processes, and no other request should wait for that.
         drop(evicted);
         loaded
+    }
+
+    /// Loads started so far (a version loaded once per first use, however
+    /// many requests arrived at once).
+    pub(crate) fn loads(&self) -> usize {
+        self.loads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `(name, version, instances)` of every loaded version, sorted.

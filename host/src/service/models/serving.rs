@@ -90,6 +90,11 @@ impl Serving {
         lifecycle::versions(&self.store(), name)
     }
 
+    /// Loads started so far (one per version's first use).
+    pub fn loads(&self) -> usize {
+        self.cache.loads()
+    }
+
     /// `(name, version, instances)` of every version loaded now.
     pub fn loaded(&self) -> Vec<(String, i64, usize)> {
         self.cache.loaded()
