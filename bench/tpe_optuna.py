@@ -24,7 +24,7 @@ The objective's schema also bounds `epochs` (0..1000) and `sleep_ms`
 rest stays as models.toml sets it), so the script's `--param x=-5..5
 --param y=-5..5` make the space x, y as Optuna's.
 
-mlhost's TPE (host/src/search/tpe.rs) builds its Parzen mixtures as
+mlhost's TPE (host/src/search/tpe/) builds its Parzen mixtures as
 Optuna 5.0.0's estimator does: kernel widths from the distance to the
 neighbouring observations, the floor (high - low) / min(100, n + 2), the
 oldest "above" trials past 25 weighted down, categorical smoothing

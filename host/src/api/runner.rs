@@ -29,72 +29,82 @@ pub(super) struct Runner {
 impl Runner {
     /// Runs what the queue brings, one at a time, until the queue closes.
     pub(super) fn serve(mut self, rx: std::sync::mpsc::Receiver<Queued>) {
-        for Queued { work, ctx, dataset } in rx {
-            let (what, id, pending) = match &work {
-                Work::Run(_) => {
-                    ("run", ctx.run_id.as_ref().map(ToString::to_string), &self.pending)
-                }
-                Work::Study(_) => {
-                    ("study", ctx.study_id.as_ref().map(ToString::to_string), &self.studies)
-                }
+        for queued in rx {
+            let study = matches!(queued.work, Work::Study(_));
+            let id = if study {
+                queued.ctx.study_id.as_ref().map(ToString::to_string)
+            } else {
+                queued.ctx.run_id.as_ref().map(ToString::to_string)
             };
-            let (id, pending) = (id.unwrap_or_default(), pending.clone());
-            let outcome = match datasets::recheck(&self.data_dirs, &dataset) {
-                // A bug in the host must not take the runner with it: the
-                // run is refused, its event streams end, the next one runs.
-                Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let (registry, store) = (&*self.live.current(), &mut self.store);
-                    match &work {
-                        Work::Run(spec) => {
-                            run_service::start(registry, store, spec, &ctx, &mut Quiet).map(drop)
-                        }
-                        Work::Study(spec) => {
-                            study_service::start(registry, store, spec, &ctx, &mut Quiet).map(drop)
-                        }
-                    }
-                }))
-                .unwrap_or_else(|p| {
-                    let what = p
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    Err(EvalError::Host(format!("the runner panicked: {what}")))
-                }),
-                Err(why) => Err(EvalError::BadInput(why)),
-            };
-            let refused = outcome.is_err();
+            let id = id.unwrap_or_default();
+            let outcome = self.run_one(&queued);
+            let pending = if study { &self.studies } else { &self.pending };
+            let refusal = refusal(outcome, &queued, study, &id);
             let mut map = pending.lock().unwrap_or_else(|e| e.into_inner());
-            match outcome {
-                Ok(()) => {
+            match refusal {
+                None => {
                     map.remove(&id);
                 }
-                Err(EvalError::BadInput(why)) => {
-                    // Errors about the data name it as the caller did, and
-                    // the fields of the body, not the CLI's flags.
-                    let why = why.replace(&dataset.spec, &dataset.public);
-                    let why = if what == "study" {
-                        tuning::in_body_terms(&why)
-                    } else {
-                        runs::cv_in_body_terms(&why)
-                    };
+                Some(why) => {
                     map.insert(id.clone(), Pending::Refused(why));
-                }
-                Err(EvalError::Host(why)) => {
-                    tracing::error!(id = %id, kind = what, error = %why, "could not run it");
-                    let why = "the server could not run it; see its log".to_owned();
-                    map.insert(id.clone(), Pending::Refused(why));
-                }
-                Err(EvalError::Store(e)) => {
-                    tracing::error!(id = %id, kind = what, error = %e, "failed on the database");
-                    map.insert(id.clone(), Pending::Refused("the database failed".into()));
+                    drop(map);
+                    self.refused.push_back((id, study));
+                    forget_oldest(&mut self.refused, (&self.pending, &self.studies), KEPT_REFUSALS);
                 }
             }
-            drop(map);
-            if refused {
-                self.refused.push_back((id, what == "study"));
-                forget_oldest(&mut self.refused, (&self.pending, &self.studies), KEPT_REFUSALS);
+        }
+    }
+
+    /// Runs one run or study to its end, its dataset checked again first.
+    /// A bug in the host must not take the runner with it: a panic is the
+    /// work refused, its event streams end, the next one runs.
+    fn run_one(&mut self, Queued { work, ctx, dataset }: &Queued) -> Result<(), EvalError> {
+        datasets::recheck(&self.data_dirs, dataset).map_err(EvalError::BadInput)?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (registry, store) = (&*self.live.current(), &mut self.store);
+            match work {
+                Work::Run(spec) => {
+                    run_service::start(registry, store, spec, ctx, &mut Quiet).map(drop)
+                }
+                Work::Study(spec) => {
+                    study_service::start(registry, store, spec, ctx, &mut Quiet).map(drop)
+                }
             }
+        }))
+        .unwrap_or_else(|p| {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(EvalError::Host(format!("the runner panicked: {what}")))
+        })
+    }
+}
+
+/// What a caller is told of work that did not run (`None`: it ran). Errors
+/// about the data name it as the caller did, and the fields of the body,
+/// not the CLI's flags; the server's own failures go to its log.
+fn refusal(
+    outcome: Result<(), EvalError>,
+    queued: &Queued,
+    study: bool,
+    id: &str,
+) -> Option<String> {
+    let what = if study { "study" } else { "run" };
+    match outcome {
+        Ok(()) => None,
+        Err(EvalError::BadInput(why)) => {
+            let why = why.replace(&queued.dataset.spec, &queued.dataset.public);
+            Some(if study { tuning::in_body_terms(&why) } else { runs::cv_in_body_terms(&why) })
+        }
+        Err(EvalError::Host(why)) => {
+            tracing::error!(id = %id, kind = what, error = %why, "could not run it");
+            Some("the server could not run it; see its log".to_owned())
+        }
+        Err(EvalError::Store(e)) => {
+            tracing::error!(id = %id, kind = what, error = %e, "failed on the database");
+            Some("the database failed".to_owned())
         }
     }
 }

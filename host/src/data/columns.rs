@@ -174,7 +174,7 @@ mod tests {
         let fast = read("d.csv", &header, label, body.as_bytes(), None).unwrap().unwrap();
         let mut r = ::csv::ReaderBuilder::new()
             .trim(::csv::Trim::All)
-            .from_reader(crate::data::csv::Crlf::new(text.as_bytes()));
+            .from_reader(crate::data::crlf::Crlf::new(text.as_bytes()));
         let slow = crate::data::csv::read("d.csv", &mut r, &header, (label, &[]), None).unwrap();
         let cols = slow.columns.len();
         let by_col = (0..cols).map(|j| slow.x.iter().skip(j).step_by(cols).copied().collect());

@@ -257,7 +257,7 @@ fn parse_sized(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
-        .from_reader(crate::data::csv::Crlf::new(bytes));
+        .from_reader(crate::data::crlf::Crlf::new(bytes));
     let header: Vec<String> = match reader.headers() {
         Ok(h) if h.iter().any(|field| !field.is_empty()) => h.iter().map(str::to_owned).collect(),
         Ok(_) => {

@@ -5,6 +5,7 @@
 //! Depends on `domain` only.
 
 pub mod columns;
+pub mod crlf;
 pub mod csv;
 pub mod dataset;
 pub mod prep;

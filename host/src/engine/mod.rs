@@ -13,6 +13,7 @@
 //! `importance` is permutation importance, `tune` runs studies.
 
 mod budget;
+pub(crate) mod child_process;
 mod executor;
 pub mod importance;
 pub mod job;

@@ -39,9 +39,10 @@ pub struct Space {
 impl Space {
     /// The space the plugin's schema implies: every choice and bool, and
     /// every number with both bounds, log-scaled where the schema says so
-    /// or where the range spans three decades or more (a float from 0
-    /// then starts at a billionth of its top: `alpha` in 0..1e6 is searched
-    /// over 1e-3..1e6, log).
+    /// or where `high / low >= 1000` (`low > 0`). A float range from 0 with
+    /// `high >= 1000` is searched on a log scale from `high / 1e9` (0, "off",
+    /// is left out: `alpha` in 0..1e6 becomes 1e-3..1e6); an int range from
+    /// 0 stays uniform (0 often means "unlimited", as a tree's depth).
     /// A number bounded on one side only keeps its default: there is no
     /// interval to search; name one with `--param`.
     pub fn from_schema(schema: &[ParamSpec]) -> Space {

@@ -185,7 +185,7 @@ fn read_quoted(path: &Path, name: &str, label: Option<&str>) -> Result<Sample, S
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut csv = ::csv::ReaderBuilder::new()
         .trim(::csv::Trim::All)
-        .from_reader(crate::data::csv::Crlf::new(reader));
+        .from_reader(crate::data::crlf::Crlf::new(reader));
     let header: Vec<String> = match csv.headers() {
         Ok(h) if h.iter().any(|f| !f.is_empty()) => h.iter().map(str::to_owned).collect(),
         Ok(_) => return Err(format!("{name}: the file is empty; expected a header row and rows")),

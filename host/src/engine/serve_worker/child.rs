@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::{
     ERR, Hello, OK, SERVING_PROTOCOL, decode_request, encode_reply, read_frame, write_frame,
 };
+use crate::engine::child_process::{Peer, versioned};
 use crate::engine::predictor::Predictor;
-use crate::engine::worker::{Peer, versioned};
 use crate::plugin::loader;
 
 /// How often a worker checks that the server that started it is there.

@@ -15,9 +15,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use super::{Hello, OK, SERVING_PROTOCOL, decode_reply, encode_request, frame, read_frame};
+use crate::engine::child_process::death_reason;
 use crate::engine::predictor::Predictions;
 use crate::engine::train::ModelHeader;
-use crate::engine::worker::death_reason;
 
 /// Loading a model gets at least this long, whatever the call timeout: a
 /// large model's bytes cross the pipe and are parsed once.

@@ -18,7 +18,7 @@ use std::ops::ControlFlow;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Instant;
 
-use crate::data::csv::Crlf;
+use crate::data::crlf::Crlf;
 use crate::data::rows::RowEncoder;
 use crate::engine::predictor::{Predictions, Predictor};
 use crate::engine::train::ModelHeader;
