@@ -366,117 +366,117 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         let default = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
         logging::init(cli.log_format, default);
     }
-    if let Command::Metrics { file, pos_label, json } = &cli.command {
-        return score_file::run(file, pos_label.as_deref(), *json, out);
-    }
-    if let Command::Drift(args) = cli.command {
-        return drift_cmd::run(args, out);
-    }
-    if let Command::Worker = &cli.command {
-        crate::engine::worker::worker_main(std::io::stdin().lock(), out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let Command::ServeWorker = &cli.command {
-        let frames = crate::engine::serve_worker::worker_stdout()?;
-        crate::engine::serve_worker::serve_worker_main(std::io::stdin().lock(), frames)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let Command::Plugin { action: PluginAction::New { path, name, api } } = &cli.command {
-        plugin_new::run(path, name.as_deref(), api.as_deref(), out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    if let Command::Probe = &cli.command {
-        crate::plugin::probe::probe_main(std::io::stdin().lock(), out)?;
-        return Ok(ExitCode::SUCCESS);
-    }
+    let command = match without_config(cli.command, out)? {
+        Ok(code) => return Ok(code),
+        Err(command) => command,
+    };
     let config = Config::load(&cli.config).map_err(BadInput::Config)?;
-    match cli.command {
+    with_config(config, command, out)
+}
+
+/// Runs `command` if it needs no config file (scoring a file, drift, the
+/// hidden worker and probe commands, `plugin new`); else hands it back.
+fn without_config(
+    command: Command,
+    out: &mut dyn Write,
+) -> anyhow::Result<Result<ExitCode, Command>> {
+    let done = Ok(Ok(ExitCode::SUCCESS));
+    match command {
+        Command::Metrics { file, pos_label, json } => {
+            score_file::run(&file, pos_label.as_deref(), json, out).map(Ok)
+        }
+        Command::Drift(args) => drift_cmd::run(args, out).map(Ok),
+        Command::Worker => {
+            crate::engine::worker::worker_main(std::io::stdin().lock(), out)?;
+            done
+        }
+        Command::ServeWorker => {
+            let frames = crate::engine::serve_worker::worker_stdout()?;
+            crate::engine::serve_worker::serve_worker_main(std::io::stdin().lock(), frames)?;
+            done
+        }
+        Command::Plugin { action: PluginAction::New { path, name, api } } => {
+            plugin_new::run(&path, name.as_deref(), api.as_deref(), out)?;
+            done
+        }
+        Command::Probe => {
+            crate::plugin::probe::probe_main(std::io::stdin().lock(), out)?;
+            done
+        }
+        other => Ok(Err(other)),
+    }
+}
+
+/// Runs a command that reads `config`.
+fn with_config(config: Config, command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let config = &config;
+    match command {
         Command::Metrics { .. }
         | Command::Drift(_)
         | Command::Worker
         | Command::ServeWorker
         | Command::Probe
-        | Command::Plugin { .. } => {
-            unreachable!("handled above")
-        }
-        Command::Eval(args) => return eval_cmd::run(&config, *args, out),
-        Command::Tune(args) => return tune_cmd::run(&config, *args, out),
-        Command::Automl(args) => return automl_cmd::run(&config, *args, out),
-        Command::Folds(args) => return folds_cmd::run(&config, args, out),
-        Command::Gc { dry_run, json } => return gc_cmd::run(&config, dry_run, json, out),
-        Command::Train(args) => return models_cmd::train(&config, *args, out),
-        Command::Models { cmd, json } => return models_cmd::run(&config, cmd, json, out),
-        Command::Predict(args) => return predict_cmd::run(&config, *args, out),
-        Command::Importance(args) => return importance_cmd::run(&config, args, out),
-        Command::Watch { run } => return runs_cmd::watch(&config, &run, out),
+        | Command::Plugin { .. } => unreachable!("run without a config"),
+        Command::Eval(args) => eval_cmd::run(config, *args, out),
+        Command::Tune(args) => tune_cmd::run(config, *args, out),
+        Command::Automl(args) => automl_cmd::run(config, *args, out),
+        Command::Folds(args) => folds_cmd::run(config, args, out),
+        Command::Gc { dry_run, json } => gc_cmd::run(config, dry_run, json, out),
+        Command::Train(args) => models_cmd::train(config, *args, out),
+        Command::Models { cmd, json } => models_cmd::run(config, cmd, json, out),
+        Command::Predict(args) => predict_cmd::run(config, *args, out),
+        Command::Importance(args) => importance_cmd::run(config, args, out),
+        Command::Watch { run } => runs_cmd::watch(config, &run, out),
         Command::Analyze { job, patience, min_delta, json, plot } => {
             let p = crate::domain::Patience { patience: patience.max(1), min_delta };
-            return runs_cmd::analyze(&config, &job, p, json, plot.as_deref(), out);
+            runs_cmd::analyze(config, &job, p, json, plot.as_deref(), out)
         }
         Command::Serve { bind } => {
-            let registry = discover(&config, false)?;
+            let registry = discover(config, false)?;
             refuse_if_wedged(&registry)?;
             let bind = bind.unwrap_or(config.api.bind);
-            crate::api::serve(config, registry, bind)?;
+            crate::api::serve(config.clone(), registry, bind)?;
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Relay { follow } => {
-            let Some(cfg) = relay_config(&config) else {
-                return Err(BadInput::Other(format!(
-                    "no [events] redis_url in {}; set it to publish events",
-                    config.path.display()
-                ))
-                .into());
-            };
-            if follow {
-                let relay = crate::service::relay::Relay::spawn(config.database.clone(), cfg);
-                let stop = crate::domain::StopFlag::default();
-                let flag = stop.clone();
-                signals::on_stop(move || flag.stop());
-                while !stop.is_set() {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
-                }
-                relay.finish();
-            } else {
-                let n = crate::service::relay::publish_once(&config.database, &cfg)?;
-                writeln!(out, "published {n} events to {}", cfg.stream)?;
-            }
-        }
-        Command::Runs { json } => return runs_cmd::list(&config, json, out),
-        Command::Compare(args) => return compare_cmd::run(&config, args, out),
+        Command::Relay { follow } => relay(config, follow, out),
+        Command::Runs { json } => runs_cmd::list(config, json, out),
+        Command::Compare(args) => compare_cmd::run(config, args, out),
         Command::Show { run, json, confusion: true, .. } => {
-            return confusion_cmd::show(&config, &run, json, out);
+            confusion_cmd::show(config, &run, json, out)
         }
         Command::Show { run, json, fairness_col: Some(col), .. } => {
-            return fairness_cmd::show(&config, &run, &col, json, out);
+            fairness_cmd::show(config, &run, &col, json, out)
         }
-        Command::Show { run, json, .. } => return runs_cmd::show(&config, &run, json, out),
+        Command::Show { run, json, .. } => runs_cmd::show(config, &run, json, out),
         Command::Registry { json, reprobe, model } => {
-            let registry = discover(&config, reprobe)?;
-            let report = registry.report();
-            match model {
-                Some(id) => {
-                    let Some(row) = report.models.iter().find(|m| m.id == id) else {
-                        let why = if report.disabled.contains(&id) {
-                            format!("candidate '{id}' is disabled in models.toml (enabled = false)")
-                        } else {
-                            format!("no candidate '{id}'; `mlhost registry` lists them")
-                        };
-                        return Err(BadInput::Other(why).into());
-                    };
-                    if json {
-                        serde_json::to_writer_pretty(&mut *out, row)?;
-                        writeln!(out)?;
-                    } else {
-                        registry_view::write_candidate(row, out)?;
-                    }
-                }
-                None if json => {
-                    serde_json::to_writer_pretty(&mut *out, &report)?;
-                    writeln!(out)?;
-                }
-                None => registry_view::write_registry_table(&report, out)?,
-            }
+            let registry = discover(config, reprobe)?;
+            registry_view::run(&registry.report(), model.as_deref(), json, out)
         }
+    }
+}
+
+/// `mlhost relay [--follow]`: publishes the outbox to Redis once, or
+/// until stopped.
+fn relay(config: &Config, follow: bool, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let Some(cfg) = relay_config(config) else {
+        return Err(BadInput::Other(format!(
+            "no [events] redis_url in {}; set it to publish events",
+            config.path.display()
+        ))
+        .into());
+    };
+    if follow {
+        let relay = crate::service::relay::Relay::spawn(config.database.clone(), cfg);
+        let stop = crate::domain::StopFlag::default();
+        let flag = stop.clone();
+        signals::on_stop(move || flag.stop());
+        while !stop.is_set() {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        relay.finish();
+    } else {
+        let n = crate::service::relay::publish_once(&config.database, &cfg)?;
+        writeln!(out, "published {n} events to {}", cfg.stream)?;
     }
     Ok(ExitCode::SUCCESS)
 }

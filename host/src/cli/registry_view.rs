@@ -3,8 +3,41 @@
 
 use std::io::Write;
 
-use super::write_table;
+use super::{BadInput, write_table};
 use crate::registry::{Report, ReportRow};
+
+/// `mlhost registry [MODEL] [--json]`: the whole report, or one candidate.
+pub(super) fn run(
+    report: &Report,
+    model: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<std::process::ExitCode> {
+    match model {
+        Some(id) => {
+            let Some(row) = report.models.iter().find(|m| m.id == id) else {
+                let why = if report.disabled.iter().any(|d| d == id) {
+                    format!("candidate '{id}' is disabled in models.toml (enabled = false)")
+                } else {
+                    format!("no candidate '{id}'; `mlhost registry` lists them")
+                };
+                return Err(BadInput::Other(why).into());
+            };
+            if json {
+                serde_json::to_writer_pretty(&mut *out, row)?;
+                writeln!(out)?;
+            } else {
+                write_candidate(row, out)?;
+            }
+        }
+        None if json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)?;
+        }
+        None => write_registry_table(report, out)?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
 
 /// The registry as a table: one row per candidate, then the reason of each
 /// rejected one, then warnings.
