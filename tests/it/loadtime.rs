@@ -73,8 +73,25 @@ fn bounded(sb: &Sandbox, args: &[&str], trap: &str) -> (Option<i32>, Vec<u8>, St
             break status;
         }
         if Instant::now() > deadline {
+            // Where each thread waits, for whoever reads the failure.
+            let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id()))
+                .map(|d| {
+                    d.flatten()
+                        .map(|t| {
+                            let read = |f: &str| {
+                                std::fs::read_to_string(t.path().join(f)).unwrap_or_default()
+                            };
+                            format!("{} in {}", read("comm").trim(), read("wchan").trim())
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
             let _ = child.kill();
-            panic!("{trap}: `mlhost {args:?}` did not end: the host hung");
+            let stderr = err_reader.join().unwrap_or_default();
+            panic!(
+                "{trap}: `mlhost {args:?}` did not end: the host hung\nthreads: {tasks}\nstderr:\n{stderr}"
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };
