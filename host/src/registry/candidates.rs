@@ -108,13 +108,14 @@ pub(super) fn trial_constructions(
         }
         return out;
     }
-    let built = watchdog.run_each(calls, |(_, p, params)| {
+    let build = |(_, p, params): (usize, Arc<Plugin>, Params)| {
         p.new_model(&params).map(drop).map_err(|e| match e.kind() {
             mlhost_plugin_api::ErrorKind::Panicked => e.message().to_owned(),
             mlhost_plugin_api::ErrorKind::InvalidParam => format!("parameters invalid: {e}"),
             _ => format!("constructor failed: {e}"),
         })
-    });
+    };
+    let built = watchdog.run_each(calls, build, || !loader::wedged());
     let secs = watchdog.limit().as_secs();
     let mut out: Vec<Candidate> = pending.into_iter().map(|(c, _)| c).collect();
     for (i, result) in at.into_iter().zip(built) {

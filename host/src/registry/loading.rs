@@ -130,10 +130,17 @@ impl Loading<'_> {
         // watchdog gives up on the rest), a hang in info() does not.
         let in_dlopen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = in_dlopen.clone();
-        let opened = self.watchdog.run_each(files, move |f| {
-            let mut on_step = |s: LoadStep| flag.store(s == LoadStep::Dlopen, Ordering::SeqCst);
-            loader::open_observed(&f, dir.as_deref(), &mut on_step)
-        });
+        let in_call = in_dlopen.clone();
+        let opened = self.watchdog.run_each(
+            files,
+            move |f| {
+                let mut on_step = |s: LoadStep| flag.store(s == LoadStep::Dlopen, Ordering::SeqCst);
+                loader::open_observed(&f, dir.as_deref(), &mut on_step)
+            },
+            // A call hung inside dlopen holds the loader's lock: creating a
+            // thread to go on could block this one for good.
+            move || !in_call.load(Ordering::SeqCst),
+        );
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::debug!(files = opened.len(), ms, "opened in the host");
         let secs = self.watchdog.limit().as_secs();

@@ -43,13 +43,17 @@ struct Batch<I, T> {
 impl Watchdog {
     /// Runs `f` on each item in order on one helper thread, at most the
     /// time limit per item: `Some` for an item that finished, `None` for
-    /// one that overran (left behind; the rest go on on a fresh thread).
-    /// The caller sleeps until the batch is done or an item overruns, so a
-    /// hundred items cost no more than running them here.
+    /// one that overran (left behind; the rest go on on a fresh thread,
+    /// unless none are left or `may_respawn` says no: a call hung inside
+    /// dlopen holds the dynamic loader's lock, and creating a thread then
+    /// can block the caller for good). The caller sleeps until the batch
+    /// is done or an item overruns, so a hundred items cost no more than
+    /// running them here.
     pub fn run_each<I, T>(
         &mut self,
         items: Vec<I>,
         f: impl Fn(I) -> T + Send + Sync + 'static,
+        may_respawn: impl Fn() -> bool,
     ) -> Vec<Option<T>>
     where
         I: Send + 'static,
@@ -120,6 +124,9 @@ impl Watchdog {
                         gen_id += 1;
                         b.generation = gen_id;
                         b.current = None;
+                        if b.queue.is_empty() || !may_respawn() {
+                            break; // the rest, if any, stay None
+                        }
                         drop(b);
                         running = spawn(gen_id);
                     }
@@ -139,17 +146,26 @@ mod tests {
     #[test]
     fn a_batch_goes_on_past_a_hung_item_on_a_fresh_thread() {
         let mut dog = Watchdog::new(Duration::from_millis(300));
-        let got = dog.run_each(vec![1u64, 2, 0, 4], |ms| {
+        let hang_on_0 = |ms: u64| {
             if ms == 0 {
                 std::thread::sleep(Duration::from_secs(3600));
             }
             ms * 10
-        });
+        };
+        let got = dog.run_each(vec![1u64, 2, 0, 4], hang_on_0, || true);
         assert_eq!(got, [Some(10), Some(20), None, Some(40)]);
-        let threads = dog.run_each(vec![(); 3], |()| std::thread::current().id());
+        // No fresh thread when told not to (a hang inside dlopen), nor for
+        // nothing: the rest stay None, and the caller is back at once.
+        let started = Instant::now();
+        let got = dog.run_each(vec![1u64, 0, 4], hang_on_0, || false);
+        assert_eq!(got, [Some(10), None, None]);
+        assert_eq!(dog.run_each(vec![1u64, 0], hang_on_0, || true), [Some(10), None]);
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        let threads = dog.run_each(vec![(); 3], |()| std::thread::current().id(), || true);
         assert!(threads.iter().all(|t| *t == threads[0]), "one thread for the batch");
-        let got = dog.run_each(vec![1u8, 0, 3], |x| if x == 0 { panic!("boom") } else { x });
+        let got =
+            dog.run_each(vec![1u8, 0, 3], |x| if x == 0 { panic!("boom") } else { x }, || true);
         assert_eq!(got, [Some(1), None, Some(3)], "a panic is a hang, never the caller's end");
-        assert_eq!(dog.run_each(Vec::<u8>::new(), |x| x), Vec::<Option<u8>>::new());
+        assert_eq!(dog.run_each(Vec::<u8>::new(), |x| x, || true), Vec::<Option<u8>>::new());
     }
 }
