@@ -95,6 +95,29 @@ pub struct VersionRow {
     pub aliases: Vec<String>,
 }
 
+#[cfg(test)]
+impl<'a> NewVersion<'a> {
+    /// A version of `name` with `artifact` and placeholder lineage, for tests.
+    pub(crate) fn example(name: &'a str, artifact: &'a str) -> Self {
+        NewVersion {
+            name,
+            semver: "1.0.0",
+            artifact,
+            plugin: ("p", "0.1.0", "sha"),
+            candidate: "p",
+            task: "classification",
+            params_json: "{}",
+            features_json: "[]",
+            dataset_id: "d",
+            source_run: None,
+            source_study: None,
+            metrics_json: "{}",
+            message: None,
+            prep_json: "null",
+        }
+    }
+}
+
 const COLUMNS: &str = "name, version, semver, stage, artifact, plugin, plugin_version, plugin_sha256, candidate, task, params_json, features_json, dataset_id, source_run, source_study, parent_version, metrics_json, message, created_at, prep_json";
 
 fn json(s: String) -> serde_json::Value {

@@ -270,22 +270,7 @@ fn a_model_reference_resolves_to_the_version_the_listing_names() {
     use crate::domain::{ModelRef, Stage};
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("m.db")).unwrap();
-    let new = |artifact: &'static str| NewVersion {
-        name: "m",
-        semver: "1.0.0",
-        artifact,
-        plugin: ("p", "0.1.0", "sha"),
-        candidate: "p",
-        task: "classification",
-        params_json: "{}",
-        features_json: "[]",
-        dataset_id: "d",
-        source_run: None,
-        source_study: None,
-        metrics_json: "{}",
-        message: None,
-        prep_json: "null",
-    };
+    let new = |artifact: &'static str| NewVersion::example("m", artifact);
     for a in ["a1", "a2", "a3"] {
         s.register_version(&new(a)).unwrap();
     }

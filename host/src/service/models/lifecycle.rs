@@ -133,24 +133,7 @@ mod tests {
     use crate::store::NewVersion;
 
     fn register(store: &mut Store, name: &str) -> i64 {
-        store
-            .register_version(&NewVersion {
-                name,
-                semver: "1.0.0",
-                artifact: "ab",
-                plugin: ("p", "0.1.0", "cd"),
-                candidate: "c",
-                task: "classification",
-                params_json: "{}",
-                features_json: "[]",
-                dataset_id: "d",
-                source_run: None,
-                source_study: None,
-                metrics_json: "{}",
-                message: None,
-                prep_json: "null",
-            })
-            .unwrap()
+        store.register_version(&NewVersion::example(name, "ab")).unwrap()
     }
 
     #[test]
